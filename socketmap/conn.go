@@ -1,0 +1,354 @@
+package socketmap
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Closing a socket with unread input makes the kernel send a reset, which
+// can destroy replies the client has not read yet. After a protocol error
+// the server therefore half-closes, then reads and drops what the client
+// still sends, up to these limits, before closing.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerBytes   = 64 << 10
+)
+
+// aLongTimeAgo is a deadline in the past, to interrupt a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is the server side of one client connection.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	br  *bufio.Reader
+	set settings
+	log *slog.Logger
+
+	// ctx is the parent of this connection's lookups, canceled when the
+	// server is closed, a write fails, or the connection is done.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// pending holds calls in request order, from the reader to the writer.
+	pending chan *call
+	// inFlight has a token for each call read but not yet answered.
+	inFlight   chan struct{}
+	writerDone chan struct{}
+
+	mu    sync.Mutex // guards state and the read deadline against Shutdown
+	state readState
+
+	offset int64  // stream offset of the next request, for log lines
+	buf    []byte // reused request buffer
+}
+
+// readState is what the reader of a connection is doing.
+type readState int
+
+const (
+	readStarting readState = iota // not yet waiting for a request
+	readIdle                      // waiting for the first byte of a request
+	readBusy                      // reading a request, or handing it on
+)
+
+// call is one request on its way through a connection.
+type call struct {
+	mapName string
+	start   time.Time
+	wire    []byte        // the encoded reply, set before done is closed
+	done    chan struct{} // closed when wire is ready
+}
+
+// newConn registers a connection for nc, or returns nil when the server is
+// closing.
+func (s *Server) newConn(nc net.Conn) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	if s.closing.Load() {
+		return nil
+	}
+	set := s.settings()
+	c := &conn{
+		srv:        s,
+		nc:         nc,
+		br:         bufio.NewReader(nc),
+		set:        set,
+		log:        s.logger().With("remote", remoteAddr(nc)),
+		pending:    make(chan *call, set.concurrency),
+		inFlight:   make(chan struct{}, set.concurrency),
+		writerDone: make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	s.conns[c] = struct{}{}
+	return c
+}
+
+func remoteAddr(nc net.Conn) string {
+	a := nc.RemoteAddr()
+	switch {
+	case a == nil:
+		return "unknown"
+	case a.String() == "" || a.String() == "@":
+		return a.Network() // an unnamed unix socket peer
+	}
+	return a.String()
+}
+
+// serve runs the connection until the client leaves, a fatal protocol error,
+// a timeout, or the server stops; then it waits for the replies to be
+// written and closes the connection.
+func (c *conn) serve() {
+	go c.writeLoop()
+	linger := c.readLoop()
+	close(c.pending)
+	<-c.writerDone
+	if linger {
+		c.lingerClose()
+	}
+	c.nc.Close()
+	c.cancel()
+	c.srv.untrack(c)
+}
+
+// readLoop reads and dispatches requests until it must stop, and reports
+// whether the client may still be sending, so that the close should linger.
+func (c *conn) readLoop() (linger bool) {
+	for {
+		if ok, linger := c.awaitRequest(); !ok {
+			return linger
+		}
+		payload, err := readNetstring(c.br, c.set.maxRequest, c.buf[:0])
+		if err != nil {
+			keep, linger := c.readFailed(err)
+			if !keep {
+				return linger
+			}
+			continue
+		}
+		c.buf = payload
+		start := c.offset
+		c.offset += int64(frameLen(len(payload)))
+		req, err := ParseRequest(payload)
+		if err != nil {
+			var pe *ProtocolError
+			errors.As(err, &pe)
+			c.log.Warn("socketmap: malformed request", "offset", start, "err", err)
+			c.answer("", Perm("malformed request: "+pe.describe()))
+			continue
+		}
+		c.dispatch(req)
+	}
+}
+
+// awaitRequest waits up to the idle timeout for the first byte of the next
+// request and reports whether it came. It gives up at once when the server
+// is shutting down. When it gives up it also reports whether the client may
+// still be sending: it has sent input not yet read, or has lookups in
+// flight, as a pipelining client would.
+func (c *conn) awaitRequest() (ok, linger bool) {
+	c.mu.Lock()
+	c.nc.SetReadDeadline(time.Now().Add(c.set.idle))
+	c.state = readIdle
+	closing := c.srv.closing.Load()
+	c.mu.Unlock()
+	if closing {
+		c.log.Debug("socketmap: closing connection for shutdown")
+		return false, c.br.Buffered() > 0 || len(c.inFlight) > 0
+	}
+	_, err := c.br.Peek(1)
+
+	c.mu.Lock()
+	c.state = readBusy
+	c.nc.SetReadDeadline(time.Now().Add(c.set.read))
+	c.mu.Unlock()
+	switch {
+	case err == nil:
+		return true, false
+	case err == io.EOF:
+		c.log.Debug("socketmap: client closed connection")
+		return false, false
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.srv.closing.Load():
+		c.log.Debug("socketmap: closing idle connection for shutdown")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Debug("socketmap: closing idle connection", "idle_timeout", c.set.idle)
+	default:
+		c.log.Debug("socketmap: read failed", "err", err)
+		return false, false
+	}
+	return false, len(c.inFlight) > 0
+}
+
+// interruptIfIdle makes a reader that waits for a new request give up, so
+// that Shutdown closes idle connections at once.
+func (c *conn) interruptIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == readIdle {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// readFailed handles an error from reading a request. It reports whether
+// the connection can go on, and if not, whether unread input may remain.
+func (c *conn) readFailed(err error) (keep, linger bool) {
+	var pe *ProtocolError
+	isProto := errors.As(err, &pe)
+	offset := c.offset
+	if isProto {
+		offset += int64(pe.Offset)
+	}
+	switch {
+	case isProto && errors.Is(err, ErrTooLong):
+		reason := fmt.Sprintf("request too long (limit %d bytes)", c.set.maxRequest)
+		if pe.Length > 0 {
+			reason = fmt.Sprintf("request too long (%d bytes, limit %d)", pe.Length, c.set.maxRequest)
+		}
+		if pe.Length == 0 || pe.Length > maxDiscard {
+			c.log.Warn("socketmap: request too long; closing connection", "offset", offset, "err", err)
+			c.answer("", Perm(reason))
+			return false, true
+		}
+		if derr := discardPayload(c.br, pe); derr != nil {
+			c.log.Warn("socketmap: request too long, then broken; closing connection", "offset", offset, "err", derr)
+			c.answer("", Perm(reason))
+			return false, true
+		}
+		c.log.Warn("socketmap: request too long", "offset", offset, "length", pe.Length, "limit", c.set.maxRequest)
+		c.offset += int64(frameLen(pe.Length))
+		c.answer("", Perm(reason))
+		return true, false
+	case isProto && errors.Is(err, ErrSyntax):
+		c.log.Warn("socketmap: malformed netstring; closing connection", "offset", offset, "err", err)
+		c.answer("", Perm("malformed request: "+pe.describe()))
+		return false, true
+	case isProto: // io.ErrUnexpectedEOF
+		c.log.Warn("socketmap: client closed connection inside a request", "offset", offset)
+		return false, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Warn("socketmap: request not complete in time; closing connection", "offset", offset, "read_timeout", c.set.read)
+		return false, true
+	default:
+		c.log.Debug("socketmap: read failed", "offset", offset, "err", err)
+		return false, false
+	}
+}
+
+// dispatch starts the lookup of req, waiting while Concurrency lookups are
+// in flight.
+func (c *conn) dispatch(req Request) {
+	cl := &call{mapName: req.Map, start: time.Now(), done: make(chan struct{})}
+	c.inFlight <- struct{}{}
+	c.pending <- cl
+	go func() { c.complete(cl, c.lookup(req)) }()
+}
+
+// answer queues a reply that needs no lookup.
+func (c *conn) answer(mapName string, r Reply) {
+	cl := &call{mapName: mapName, start: time.Now(), done: make(chan struct{})}
+	c.inFlight <- struct{}{}
+	c.pending <- cl
+	c.complete(cl, r)
+}
+
+// lookup calls the Handler, turning a panic into a TEMP reply.
+func (c *conn) lookup(req Request) (r Reply) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("socketmap: handler panicked", "map", req.Map, "key", truncate(req.Key, 256),
+				"panic", v, "stack", string(debug.Stack()))
+			r = Temp("internal error")
+		}
+	}()
+	return c.srv.Handler.Lookup(c.ctx, req)
+}
+
+// complete encodes the reply of cl and hands it to the writer.
+func (c *conn) complete(cl *call, r Reply) {
+	r, note := r.fit(c.set.maxReply)
+	if note != "" {
+		c.log.Warn("socketmap: reply changed to fit the protocol", "map", cl.mapName, "problem", note)
+	}
+	cl.wire = appendFrame(nil, string(r.Status), " ", r.Data)
+	if obs := c.srv.Observer; obs != nil {
+		obs(cl.mapName, r.Status, time.Since(cl.start))
+	}
+	close(cl.done)
+}
+
+// writeLoop writes the replies in request order. It flushes only when it
+// would otherwise wait, so that replies ready together leave in one write
+// and a ready reply never waits behind a slow one still to come.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	bw := bufio.NewWriter(c.nc)
+	var werr error
+	flush := func() {
+		if werr != nil || bw.Buffered() == 0 {
+			return
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.set.write))
+		if werr = bw.Flush(); werr != nil {
+			c.writeFailed(werr)
+		}
+	}
+	for {
+		var cl *call
+		var ok bool
+		select {
+		case cl, ok = <-c.pending:
+		default:
+			flush()
+			cl, ok = <-c.pending
+		}
+		if !ok {
+			break
+		}
+		select {
+		case <-cl.done:
+		default:
+			flush()
+			<-cl.done
+		}
+		if werr == nil {
+			if len(cl.wire) > bw.Available() {
+				c.nc.SetWriteDeadline(time.Now().Add(c.set.write))
+			}
+			if _, werr = bw.Write(cl.wire); werr != nil {
+				c.writeFailed(werr)
+			}
+		}
+		<-c.inFlight
+	}
+	flush()
+}
+
+// writeFailed gives up on a connection whose client no longer reads: the
+// lookups in flight are canceled and the reader is stopped.
+func (c *conn) writeFailed(err error) {
+	c.log.Debug("socketmap: write failed; closing connection", "err", err)
+	c.cancel()
+	c.nc.Close()
+}
+
+// lingerClose half-closes the connection and drains what the client still
+// sends, briefly, so that the client reads our last replies before the
+// connection goes away.
+func (c *conn) lingerClose() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c.nc, lingerBytes)
+}
