@@ -118,7 +118,11 @@ func (c *Client) exchangeWith(ctx context.Context, server string, q *dns.Msg) (*
 }
 
 // roundTrip sends q to server over network ("udp" or "tcp") and reads the
-// reply, within c.timeout. On timeout it returns an error wrapping ErrTimeout.
+// reply, within c.timeout. It does its own reads rather than using
+// dns.Client.ExchangeContext for two reasons: a cancelled context must
+// interrupt a blocked read at once (daemon shutdown, abandoned lookups), and
+// a UDP datagram that does not answer the question is skipped, not taken as
+// the reply, so a stray or forged datagram cannot end the exchange. On timeout it returns an error wrapping ErrTimeout.
 func (c *Client) roundTrip(ctx context.Context, network, server string, q *dns.Msg) (*dns.Msg, error) {
 	wire, err := q.Pack()
 	if err != nil {

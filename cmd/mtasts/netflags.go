@@ -1,0 +1,72 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// netFlags are the flags every command that uses the network shares.
+type netFlags struct {
+	resolver string
+	caFile   string
+	timeout  time.Duration
+}
+
+func (f *netFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.resolver, "resolver", "", "DNS server to ask, as HOST or HOST:PORT (default: the servers in /etc/resolv.conf)")
+	fl.StringVar(&f.caFile, "ca-file", "", "PEM file of trusted root certificates (default: the system roots; SSL_CERT_FILE is honoured)")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "time limit for each network operation (RFC 8461 §3.3 suggests one minute for a policy fetch)")
+}
+
+// dnsClient returns the DNS client the flags select.
+func (f *netFlags) dnsClient() (*dnsx.Client, error) {
+	c, err := dnsx.NewFromAddr(f.resolver)
+	if err != nil {
+		return nil, fmt.Errorf("DNS resolver: %w", err)
+	}
+	return c, nil
+}
+
+// rootCAs returns the trusted roots: --ca-file, else the file named by
+// SSL_CERT_FILE, else nil, which means the system roots.
+func (f *netFlags) rootCAs(e *env) (*x509.CertPool, error) {
+	file := f.caFile
+	if file == "" {
+		file = e.getenv("SSL_CERT_FILE")
+	}
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate found", file)
+	}
+	return pool, nil
+}
+
+// fetchOptions builds the policy fetch options from the flags.
+func (f *netFlags) fetchOptions(e *env) (sts.FetchOptions, error) {
+	roots, err := f.rootCAs(e)
+	if err != nil {
+		return sts.FetchOptions{}, err
+	}
+	return sts.FetchOptions{
+		RootCAs:     roots,
+		DialContext: e.dial,
+		Timeout:     f.timeout,
+		Now:         e.now,
+		UserAgent:   "mtasts/" + buildVersion(),
+	}, nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/sts"
+)
+
+// lintResult is the JSON output of policy lint.
+type lintResult struct {
+	File     string      `json:"file"`
+	Valid    bool        `json:"valid"`
+	Policy   *policyJSON `json:"policy,omitempty"`
+	Problems []problem   `json:"problems"`
+}
+
+func newPolicyLintCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "lint FILE|-",
+		Short: "Validate a policy file",
+		Long: `Validate an MTA-STS policy file against every rule of RFC 8461 §3.2, and
+warn about what is valid but unwise: max_age under a day (under a week in
+enforce), testing mode, mixed line endings, repeated keys, mx patterns that are
+IP addresses, unknown keys (often typos), files over 4 KiB.
+
+Use "-" to read standard input.
+
+Exit status: 0 valid, 1 valid with warnings, 2 invalid, 3 the file could not
+be read.`,
+		Example: `  mtasts policy lint mta-sts.txt
+  curl -s https://mta-sts.example.com/.well-known/mta-sts.txt | mtasts policy lint -
+  mtasts policy lint --json mta-sts.txt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPolicyLint(e, args[0], asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runPolicyLint(e *env, name string, asJSON bool) error {
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: fmt.Errorf("reading policy: %w", err)}
+	}
+	p, warnings, err := sts.ParsePolicyLint(data)
+	res := lintResult{File: name, Valid: err == nil, Policy: newPolicyJSON(p), Problems: []problem{}}
+	if err != nil {
+		res.Problems = append(res.Problems, errorProblem(err))
+	}
+	res.Problems = append(res.Problems, warningProblems(warnings)...)
+	sortProblems(res.Problems)
+
+	if asJSON {
+		if err := writeJSON(e.stdout, res); err != nil {
+			return err
+		}
+		return exitWith(verdictCode(res.Problems))
+	}
+	w := &errWriter{w: e.stdout}
+	switch {
+	case !res.Valid:
+		w.printf("%s: invalid\n", name)
+	case len(warnings) > 0:
+		w.printf("%s: valid, %d warning(s) (mode %s, max_age %d, %d mx)\n", name, len(warnings), p.Mode, p.MaxAge, len(p.MX))
+	default:
+		w.printf("%s: valid (mode %s, max_age %d, %d mx)\n", name, p.Mode, p.MaxAge, len(p.MX))
+	}
+	for _, pr := range res.Problems {
+		w.printf("  %s: %s\n", pr.Severity, pr.text)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	return exitWith(verdictCode(res.Problems))
+}

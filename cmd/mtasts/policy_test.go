@@ -1,0 +1,225 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrpt"
+)
+
+func TestPolicyInit(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "mta-sts.txt")
+	r := runCmd(t, nil, "", "policy", "init", "Example.COM.", "--mx", "mx1.example.com", "--mx", "*.mail.example.com",
+		"--mode", "enforce", "--max-age", "1209600", "--rua", "mailto:tls@example.com", "--output", out)
+	if r.code != 0 {
+		t.Fatalf("code %d, stderr %s", r.code, r.stderr)
+	}
+	text, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RFC 8461 §3.2: the written file is a valid policy with CRLF endings.
+	want := "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.mail.example.com\r\nmax_age: 1209600\r\n"
+	if string(text) != want {
+		t.Errorf("policy file:\n%q\nwant\n%q", text, want)
+	}
+	// The printed zone lines carry records that parse (RFC 8461 §3.1,
+	// RFC 8460 §3), at the right names.
+	for _, tc := range []struct {
+		name  string
+		check func(string) error
+	}{
+		{"_mta-sts.example.com.", func(s string) error { _, err := sts.ParseRecord(s); return err }},
+		{"_smtp._tls.example.com.", func(s string) error { _, err := tlsrpt.ParseRecord(s); return err }},
+	} {
+		rr := zoneLine(t, r.stdout, tc.name)
+		txt, ok := rr.(*dns.TXT)
+		if !ok {
+			t.Fatalf("%s: not a TXT record: %v", tc.name, rr)
+		}
+		if err := tc.check(strings.Join(txt.Txt, "")); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	if rec := zoneLine(t, r.stdout, "_mta-sts.example.com.").(*dns.TXT); !strings.Contains(rec.Txt[0], "id=20261126120000;") {
+		t.Errorf("record id not from the clock: %q", rec.Txt)
+	}
+
+	// An existing file is not overwritten without --force.
+	r = runCmd(t, nil, "", "policy", "init", "example.com", "--mx", "mx.example.com", "--output", out)
+	if r.code != exitCannotRun || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("overwrite: code %d, stderr %q", r.code, r.stderr)
+	}
+	r = runCmd(t, nil, "", "policy", "init", "example.com", "--mx", "mx.example.com", "--output", out, "--force")
+	if r.code != 0 {
+		t.Errorf("--force: code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// zoneLine finds the zone-file line for name in out and parses it.
+func zoneLine(t *testing.T, out, name string) dns.RR {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, name+"\t") {
+			rr, err := dns.NewRR(line)
+			if err != nil {
+				t.Fatalf("zone line %q: %v", line, err)
+			}
+			return rr
+		}
+	}
+	t.Fatalf("no zone line for %s in:\n%s", name, out)
+	return nil
+}
+
+func TestPolicyInitStdout(t *testing.T) {
+	r := runCmd(t, nil, "", "policy", "init", "example.com", "--mx", "mx.example.com", "--output", "-")
+	if r.code != 0 {
+		t.Fatalf("code %d, stderr %s", r.code, r.stderr)
+	}
+	if _, err := sts.ParsePolicy([]byte(r.stdout)); err != nil {
+		t.Errorf("stdout is not a policy: %v\n%s", err, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "_mta-sts.example.com.") {
+		t.Errorf("records not on stderr: %s", r.stderr)
+	}
+}
+
+func TestPolicyInitRefusesInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no mx in enforce", []string{"--mode", "enforce"}, "mx"},
+		{"bad mode", []string{"--mx", "mx.example.com", "--mode", "Enforce"}, "mode"},
+		{"max_age too large", []string{"--mx", "mx.example.com", "--max-age", "31557601"}, "31557600"},
+		{"bad pattern", []string{"--mx", "mx.*.example.com"}, "mx"},
+		{"bad rua", []string{"--mx", "mx.example.com", "--rua", "ftp://example.com"}, "rua"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "p.txt")
+			args := append([]string{"policy", "init", "example.com", "--output", out}, tc.args...)
+			r := runCmd(t, nil, "", args...)
+			if r.code != exitCannotRun || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("code %d, stderr %q, want exit 3 mentioning %q", r.code, r.stderr, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("invalid policy was written")
+			}
+		})
+	}
+}
+
+func TestPolicyLint(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy string
+		code   int
+		want   string // in the output
+	}{
+		{"valid", "version: STSv1\r\nmode: enforce\r\nmx: mx.example.com\r\nmax_age: 1209600\r\n", exitOK, "valid"},
+		{"warning short max_age", "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 3600\n", exitWarnings, "max-age-short"},
+		{"invalid max_age", "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 31557601\n", exitErrors, `policy line 4: max_age "31557601" exceeds 31557600 (RFC 8461 §3.2)`},
+		{"missing mx", "version: STSv1\nmode: enforce\nmax_age: 86400\n", exitErrors, "mx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, nil, tc.policy, "policy", "lint", "-")
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.want) {
+				t.Errorf("code %d (want %d), stdout:\n%s\nwant %q", r.code, tc.code, r.stdout, tc.want)
+			}
+			r = runCmd(t, nil, tc.policy, "policy", "lint", "--json", "-")
+			var res lintResult
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatalf("--json: %v\n%s", err, r.stdout)
+			}
+			if r.code != tc.code || res.Valid != (tc.code != exitErrors) {
+				t.Errorf("--json: code %d valid %v", r.code, res.Valid)
+			}
+		})
+	}
+	r := runCmd(t, nil, "", "policy", "lint", filepath.Join(t.TempDir(), "missing.txt"))
+	if r.code != exitCannotRun {
+		t.Errorf("missing file: code %d", r.code)
+	}
+}
+
+const worldPolicy = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 1209600\r\n"
+
+func TestPolicyFetch(t *testing.T) {
+	w := testworld.New(t)
+	w.PolicyDomain("example.com", worldPolicy)
+
+	r := runCmd(t, w, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--json", "example.com")
+	if r.code != exitOK {
+		t.Fatalf("code %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	var res fetchResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != verdictEnforce || !res.Record.Valid || res.Record.ID != w.PolicyID("example.com") ||
+		res.Policy == nil || len(res.Policy.MX) != 1 || res.Fetch.Status != 200 {
+		t.Errorf("unexpected result: %+v", res)
+	}
+
+	r = runCmd(t, w, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "example.com")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, "example.com: enforce") {
+		t.Errorf("text: code %d\n%s", r.code, r.stdout)
+	}
+}
+
+func TestPolicyFetchProblems(t *testing.T) {
+	w := testworld.New(t)
+	// RFC 8461 §3.3: a redirect is refused even when its target is valid.
+	w.PolicyDomain("redirect.example", worldPolicy)
+	w.HTTPSHost("mta-sts.redirect.example").Set(testworld.PolicyPath, testworld.Response{Redirect: "https://mta-sts.example.com/.well-known/mta-sts.txt"})
+	// RFC 8461 §3.3: the certificate must be valid for mta-sts.<domain>.
+	w.PolicyDomain("wrongname.example", worldPolicy)
+	w.HTTPSHost("mta-sts.wrongname.example").SetCert(w.CA.Valid(t, "www.wrongname.example"))
+	// RFC 8461 §3.2: an invalid policy.
+	w.PolicyDomain("badpolicy.example", "version: STSv1\nmode: enforce\nmax_age: 86400\n")
+	// Temporary DNS failure is not "no record".
+	w.DNS.SetRcode("_mta-sts.servfail.example", dns.TypeTXT, dns.RcodeServerFailure)
+
+	for _, tc := range []struct {
+		domain  string
+		verdict string
+		code    string
+		rfc     string
+	}{
+		{"redirect.example", verdictNoPolicy, "fetch-redirect", "RFC 8461 §3.3"},
+		{"wrongname.example", verdictNoPolicy, "fetch-tls", "RFC 8461 §3.3"},
+		{"badpolicy.example", verdictNoPolicy, "", "RFC 8461 §3.2"},
+		{"servfail.example", verdictTempfail, "", ""},
+		{"nothing.example", verdictNoPolicy, "", "RFC 8461 §3.1"},
+	} {
+		t.Run(tc.domain, func(t *testing.T) {
+			r := runCmd(t, w, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--timeout", "5s", "--json", tc.domain)
+			var res fetchResult
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
+			}
+			if r.code != exitErrors || res.Verdict != tc.verdict {
+				t.Errorf("code %d verdict %q, want 2 and %q", r.code, res.Verdict, tc.verdict)
+			}
+			found := false
+			for _, p := range res.Problems {
+				if p.Severity == "error" && (tc.code == "" || p.Code == tc.code) && (tc.rfc == "" || p.RFC == tc.rfc) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no error with code %q and rfc %q in %+v", tc.code, tc.rfc, res.Problems)
+			}
+		})
+	}
+}

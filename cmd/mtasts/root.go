@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses shared by every command that reports a verdict.
+const (
+	exitOK        = 0 // nothing wrong
+	exitWarnings  = 1 // valid, with warnings
+	exitErrors    = 2 // invalid or broken
+	exitCannotRun = 3 // the command itself could not run (bad arguments, no resolver)
+)
+
+// exitError carries an exit status out of a command. A nil err means the
+// command already printed everything it had to say.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitWith returns an error that makes mtasts exit with code without
+// printing anything more.
+func exitWith(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return &exitError{code: code}
+}
+
+// env is what commands take from the process: streams, clock and, for
+// tests, the network dialer. Commands never reach for globals.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+	getenv         func(string) string
+	// dial, when set, replaces the network dialer for outgoing TCP
+	// connections (HTTPS and SMTP); tests point it at their own servers.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func newEnv() *env {
+	return &env{
+		stdin:  os.Stdin,
+		stdout: os.Stdout,
+		stderr: os.Stderr,
+		now:    time.Now,
+		getenv: os.Getenv,
+	}
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mtasts",
+		Short: "MTA-STS and TLS-RPT for a mail domain: audit, publish, enforce, report",
+		Long: `mtasts runs the whole life of SMTP transport security for a mail domain,
+as specified by MTA-STS (RFC 8461) and SMTP TLS Reporting (RFC 8460).
+
+It writes and validates policies, shows a domain's policy exactly as a
+sending MTA sees it, and tells what is wrong and how to fix it.
+
+Exit status of commands that give a verdict:
+  0  everything is valid
+  1  valid, with warnings
+  2  invalid, or the policy cannot be used
+  3  the command could not run (bad arguments, DNS resolver unreachable)`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.AddCommand(
+		newVersionCmd(e),
+		newPolicyCmd(e),
+	)
+	return root
+}

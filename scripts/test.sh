@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's test command (see README.md). On a fresh Debian machine it
+# installs what the tests need, then runs formatting checks, go vet,
+# staticcheck and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin:$PATH"
+
+# Debian packages the tests use: real peers, not mocks.
+packages=(ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "installing: ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+go mod download
+staticcheck_version=v0.8.2
+if ! command -v staticcheck >/dev/null 2>&1; then
+	GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@${staticcheck_version}"
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== staticcheck"
+staticcheck ./...
+echo "== go test"
+go test -race -count=1 -timeout 15m ./...
+echo "== build"
+go build -o /dev/null ./cmd/mtasts
+echo "all tests passed"
