@@ -7,8 +7,14 @@ cd "$(dirname "$0")/.."
 
 export PATH="/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin:$PATH"
 
-# Debian packages the tests use: real peers, not mocks.
-packages=(ca-certificates)
+# Debian packages the tests use: real peers, not mocks. Tests that need one
+# of them fail (rather than skip) when MTASTS_REQUIRE_SERVICES=1, as here.
+packages=(
+	ca-certificates curl
+	postfix                  # real Postfix: postmap -q against the daemon, real deliveries
+	postfix-mta-sts-resolver # an independent MTA-STS client and the benchmark baseline
+	redis-server postgresql  # shared cache and report store backends
+)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -17,9 +23,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	echo "installing: ${missing[*]}"
+	# Postfix asks how to configure itself; the tests run private instances.
+	echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+export MTASTS_REQUIRE_SERVICES=1
 
 go mod download
 staticcheck_version=v0.8.2

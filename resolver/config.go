@@ -1,0 +1,200 @@
+package resolver
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// Defaults of Config.
+const (
+	// DefaultRecheckInterval: an unexpired cached policy is answered
+	// without DNS for this long after its TXT id was last compared. The
+	// RFC asks senders to compare the id when sending (§5.1) without
+	// saying how often; a minute costs at most one TXT query per domain
+	// per minute, and a policy change reaches mail within a minute.
+	DefaultRecheckInterval = time.Minute
+	// DefaultNegativeTTL: how long "no MTA-STS record" is remembered.
+	DefaultNegativeTTL = 5 * time.Minute
+	// MinFetchRetry: RFC 8461 §3.3 says to wait at least 5 minutes after
+	// a failed fetch before trying again for the same id.
+	MinFetchRetry = 5 * time.Minute
+	// DefaultRefreshInterval: cached policies are fetched again about
+	// daily, as RFC 8461 §10.2 suggests, or at half their max_age if that
+	// is shorter.
+	DefaultRefreshInterval = 24 * time.Hour
+	// MaxRefreshRetry: after a failed refresh the next try comes after a
+	// quarter of the policy's remaining lifetime, at least FetchRetry and
+	// at most this.
+	MaxRefreshRetry = time.Hour
+	// DefaultRefreshTick: how often Run looks for policies due.
+	DefaultRefreshTick = time.Minute
+	// DefaultRefreshConcurrency: refreshes run in parallel at most.
+	DefaultRefreshConcurrency = 4
+	// DefaultRefreshBatch: policies refreshed per tick at most.
+	DefaultRefreshBatch = 1000
+	// DefaultTimeout bounds the network work of one decision: a TXT
+	// lookup and a policy fetch (at most sts.DefaultFetchTimeout).
+	DefaultTimeout = 90 * time.Second
+	// DefaultDANESize bounds the number of remembered DANE verdicts.
+	DefaultDANESize = 100_000
+)
+
+// Config configures a Resolver. Only what differs from the defaults needs
+// to be set; New fills in the rest.
+type Config struct {
+	// DNS looks up _mta-sts TXT records; nil means net.DefaultResolver.
+	// It must tell "not found" from temporary failures (see
+	// sts.Resolver); the project's dnsx.Client does.
+	DNS sts.Resolver
+	// Fetch configures policy fetches (roots, dialer, timeout, size
+	// limit); see sts.FetchOptions. Its clock (Fetch.Now) checks
+	// certificates and is separate from Now.
+	Fetch sts.FetchOptions
+	// Cache stores policies and negative answers; nil means a memory
+	// cache of cache.DefaultMemorySize domains with clock Now. A cache
+	// opened with cache.Open must use the same clock as the Resolver.
+	Cache cache.Cache
+	// DANE enables DANE detection (RFC 8461 §2) when not nil: a next hop
+	// whose MX hosts have DNSSEC-authenticated TLSA records is answered
+	// with Kind DANE. It needs a DNS resolver that validates DNSSEC and a
+	// trustworthy path to it; see NewDANEResolver, and ValidatesDNSSEC to
+	// turn it on where it can work.
+	DANE DANEResolver
+
+	// Now is the clock of every cache and refresh decision; nil means
+	// time.Now.
+	Now func() time.Time
+	// Jitter returns a random duration in [0, n) that spreads refreshes
+	// (RFC 8461 §10.2); nil means uniformly random.
+	Jitter func(n time.Duration) time.Duration
+	// Logger receives what the resolver does: fetches and refreshes at
+	// Info, failures at Warn; nil means no logging.
+	Logger *slog.Logger
+	// Observer receives metrics and alerts; nil means NopObserver.
+	Observer Observer
+
+	// Zones set options by domain: a key applies to that domain and its
+	// subdomains, the longest matching key wins, and the key "" applies
+	// to every domain. Keys are normalized like domains.
+	Zones map[string]ZoneOptions
+
+	// RecheckInterval is how long a cached policy is used before its id
+	// is compared with the TXT record again; 0 means
+	// DefaultRecheckInterval, a negative value means on every Decide.
+	RecheckInterval time.Duration
+	// NegativeTTL is how long "no record" is remembered; 0 means
+	// DefaultNegativeTTL.
+	NegativeTTL time.Duration
+	// FetchRetry is how long a failed fetch is remembered, for the same
+	// id, before it is tried again; 0 means, and less is raised to,
+	// MinFetchRetry (RFC 8461 §3.3).
+	FetchRetry time.Duration
+	// RefreshInterval is the age at which a cached policy is fetched
+	// again (RFC 8461 §10.2), lowered to half its max_age for short-lived
+	// policies; 0 means DefaultRefreshInterval. Policies whose max_age is
+	// under twice FetchRetry are not refreshed ahead: they expire and are
+	// fetched on the next Decide.
+	RefreshInterval time.Duration
+	// RefreshTick is how often Run looks for policies due; 0 means
+	// DefaultRefreshTick.
+	RefreshTick time.Duration
+	// RefreshConcurrency bounds parallel refreshes; 0 means
+	// DefaultRefreshConcurrency.
+	RefreshConcurrency int
+	// Timeout bounds the network work of one decision or refresh; 0
+	// means DefaultTimeout. It runs independently of the callers'
+	// contexts, since many callers may wait on one lookup.
+	Timeout time.Duration
+}
+
+// ZoneOptions are the per-zone settings of a Resolver.
+type ZoneOptions struct {
+	// DNSFailure is the decision when the TXT lookup fails temporarily
+	// and no policy is cached: Tempfail (the default, also for "") so that
+	// the MTA retries later, or NoPolicy for those who prefer delivering
+	// with opportunistic TLS over deferring. A cached policy applies
+	// whatever this says (RFC 8461 §5.1).
+	DNSFailure Kind
+}
+
+// withDefaults returns cfg with every zero setting replaced by its default
+// and the zones normalized.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = func(n time.Duration) time.Duration {
+			if n <= 0 {
+				return 0
+			}
+			return rand.N(n)
+		}
+	}
+	if cfg.Cache == nil {
+		cfg.Cache = cache.NewMemory(0, cfg.Now)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
+	}
+	orDefault := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	orDefault(&cfg.RecheckInterval, DefaultRecheckInterval)
+	orDefault(&cfg.NegativeTTL, DefaultNegativeTTL)
+	cfg.FetchRetry = max(cfg.FetchRetry, MinFetchRetry)
+	orDefault(&cfg.RefreshInterval, DefaultRefreshInterval)
+	orDefault(&cfg.RefreshTick, DefaultRefreshTick)
+	orDefault(&cfg.Timeout, DefaultTimeout)
+	if cfg.RefreshConcurrency <= 0 {
+		cfg.RefreshConcurrency = DefaultRefreshConcurrency
+	}
+	zones := make(map[string]ZoneOptions, len(cfg.Zones))
+	for k, z := range cfg.Zones {
+		switch z.DNSFailure {
+		case "":
+			z.DNSFailure = Tempfail
+		case Tempfail, NoPolicy:
+		default:
+			return cfg, fmt.Errorf("resolver: zone %q: DNSFailure must be %q or %q, not %q", k, Tempfail, NoPolicy, z.DNSFailure)
+		}
+		if k != "" {
+			d, err := sts.NormalizeDomain(k)
+			if err != nil {
+				return cfg, fmt.Errorf("resolver: zone %q: %w", k, err)
+			}
+			k = d
+		}
+		zones[k] = z
+	}
+	cfg.Zones = zones
+	return cfg, nil
+}
+
+// zone returns the options of the longest zone that holds domain.
+func (cfg *Config) zone(domain string) ZoneOptions {
+	for d := domain; ; {
+		if z, ok := cfg.Zones[d]; ok {
+			return z
+		}
+		if d == "" {
+			return ZoneOptions{DNSFailure: Tempfail}
+		}
+		_, parent, ok := strings.Cut(d, ".")
+		if !ok {
+			parent = ""
+		}
+		d = parent
+	}
+}

@@ -1,0 +1,213 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/lru"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// Resolver decides, for each next hop, what RFC 8461 asks of a sending
+// MTA. It is safe for concurrent use; create it with New.
+type Resolver struct {
+	cfg   Config
+	group singleflight.Group              // one update per domain at a time
+	dane  *lru.Cache[string, daneVerdict] // nil when DANE detection is off
+	names *lru.Cache[string, string]      // next hop → normalized domain
+
+	base   context.Context // canceled by Close: ends all network work
+	stop   context.CancelFunc
+	mu     sync.Mutex // guards closed and work.Add
+	closed bool
+	work   sync.WaitGroup // running network work
+}
+
+// New returns a Resolver for cfg. It fails only for invalid zones.
+func New(cfg Config) (*Resolver, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolver{cfg: cfg, names: lru.New[string, string](namesSize)}
+	r.base, r.stop = context.WithCancel(context.Background())
+	if cfg.DANE != nil {
+		r.dane = lru.New[string, daneVerdict](DefaultDANESize)
+	}
+	return r, nil
+}
+
+// namesSize bounds the number of remembered normalized next hops.
+const namesSize = 10_000
+
+// Cache returns the cache the Resolver uses.
+func (r *Resolver) Cache() cache.Cache { return r.cfg.Cache }
+
+// Reasons of decisions made without network work.
+const (
+	reasonCached      = "unexpired cached policy, its id compared with the TXT record within the re-check interval (RFC 8461 §5.1)"
+	reasonBracketed   = "the next hop is an address literal or a host named in brackets, reached without an MX lookup: MTA-STS has no policy for it (RFC 8461 §3.4)"
+	reasonParentMatch = "a parent-domain lookup key (leading dot): a policy never applies to subdomains, nor a parent's to its children (RFC 8461 §3.4)"
+	reasonAddress     = "the next hop is an IP address: MTA-STS has no policy for address literals (RFC 8461 §3.4)"
+)
+
+// Decide returns what to do with mail for nexthop, a Postfix next hop:
+// a domain ("example.com", "example.com:587", a trailing dot, upper case
+// and U-labels allowed), or "[host]", "[host]:port" or an address, which
+// are answered NoPolicy at once (RFC 8461 §3.4).
+//
+// The rules of RFC 8461 §3.3, §5.1 and §10.2, in the order applied:
+//
+//   - With DANE detection on, a domain whose MX hosts have
+//     DNSSEC-authenticated TLSA records is answered DANE (§2).
+//   - An unexpired cached policy is answered from the cache. Once its TXT
+//     id was last compared longer than RecheckInterval ago, the id is
+//     looked up again first: the same id confirms the policy; a new id
+//     makes the resolver fetch the new policy. A failed fetch, a missing
+//     record or a failed lookup leave the cached policy in force
+//     (SourceStale): only a successful fetch replaces it.
+//   - Without a cached policy, a remembered "no record" (NegativeTTL) or
+//     failed fetch (FetchRetry, at least 5 minutes, §3.3) is answered
+//     NoPolicy without network work.
+//   - Otherwise the TXT record is looked up: a temporary DNS failure is
+//     Tempfail (or NoPolicy if the zone says so), never NoPolicy by
+//     default; no valid record is NoPolicy, remembered; a record leads to
+//     fetching the policy, which is cached on success, while a failure is
+//     NoPolicy (§3.3), remembered for that id.
+//
+// Concurrent calls for one domain share one lookup and one fetch. The
+// Decision is always usable. The error is not nil only when nexthop is not
+// a valid domain (the Decision is then NoPolicy and the error wraps
+// sts.ErrInvalidDomain) or when ctx ended before the decision was made
+// (Tempfail, and ctx's error); DNS, HTTPS and cache failures are decisions,
+// explained by Decision.Reason.
+func (r *Resolver) Decide(ctx context.Context, nexthop string) (Decision, error) {
+	start := time.Now()
+	d, err := r.decide(ctx, nexthop)
+	r.cfg.Observer.Decided(d, time.Since(start))
+	return d, err
+}
+
+func (r *Resolver) decide(ctx context.Context, nexthop string) (Decision, error) {
+	domain, early, err := r.policyDomain(nexthop)
+	if domain == "" {
+		return early, err
+	}
+	if r.dane != nil {
+		if d, ok := r.checkDANE(ctx, domain); ok {
+			return d, nil
+		}
+	}
+	if d, ok := r.fromCache(ctx, domain); ok {
+		return d, nil
+	}
+	out := r.flight(ctx, domain, r.update)
+	if out.canceled {
+		return Decision{Domain: domain, Kind: Tempfail, Source: SourceDNS,
+			Reason: "gave up waiting for the policy lookup: " + ctx.Err().Error()}, ctx.Err()
+	}
+	return out.d, nil
+}
+
+// fromCache answers from the cache without network work, if it can: an
+// unexpired policy whose id was compared recently, or, with no policy
+// cached, a negative entry.
+func (r *Resolver) fromCache(ctx context.Context, domain string) (Decision, bool) {
+	now := r.cfg.Now()
+	e, err := r.cfg.Cache.Get(ctx, domain)
+	switch {
+	case err == nil && !e.Expired(now) && r.fresh(e, now):
+		return policyDecision(e, SourceCache, reasonCached), true
+	case err == nil || !errors.Is(err, cache.ErrNotFound):
+		return Decision{}, false // to check, or the cache failed: see update
+	}
+	if n := r.negative(ctx, domain); n != nil {
+		return negativeDecision(n), true
+	}
+	return Decision{}, false
+}
+
+// fresh reports whether e's id was compared with DNS recently enough. A
+// check time in the future (another process's clock, through a shared
+// cache) does not count.
+func (r *Resolver) fresh(e *cache.Entry, now time.Time) bool {
+	age := now.Sub(e.Checked)
+	return age >= 0 && age < r.cfg.RecheckInterval
+}
+
+// negative returns the unexpired negative entry of domain, or nil.
+func (r *Resolver) negative(ctx context.Context, domain string) *cache.Negative {
+	n, err := r.cfg.Cache.GetNegative(ctx, domain)
+	if err != nil {
+		if !errors.Is(err, cache.ErrNotFound) {
+			r.cacheError(ctx, "get negative", domain, err)
+		}
+		return nil
+	}
+	if n.Expired(r.cfg.Now()) {
+		return nil
+	}
+	return n
+}
+
+// negativeDecision answers from a negative entry.
+func negativeDecision(n *cache.Negative) Decision {
+	reason := "no MTA-STS record, as looked up at " + n.Created.Format(time.RFC3339) + ": " + n.Reason
+	if n.Kind == cache.FetchFailed {
+		reason = fmt.Sprintf("fetching the policy of id %s failed at %s and is not retried before %s (RFC 8461 §3.3); without a cached policy, mail goes as if the domain had none: %s",
+			n.ID, n.Created.Format(time.RFC3339), n.Expires.Format(time.RFC3339), n.Reason)
+	}
+	return noPolicy(n.Domain, SourceNegative, reason)
+}
+
+// cacheError logs and counts a cache failure.
+func (r *Resolver) cacheError(ctx context.Context, op, domain string, err error) {
+	r.cfg.Logger.WarnContext(ctx, "policy cache failed", "op", op, "domain", domain, "err", err)
+	r.cfg.Observer.CacheError(op, err)
+}
+
+// policyDomain returns the policy domain of a next hop, or "" and the
+// decision for a next hop that has none (RFC 8461 §3.4), with an error if
+// it is not a valid name. Normalized names are remembered: an MTA asks
+// for the same next hops again and again.
+func (r *Resolver) policyDomain(nexthop string) (string, Decision, error) {
+	s := strings.TrimSpace(nexthop)
+	switch {
+	case strings.HasPrefix(s, "["):
+		return "", noPolicy("", SourceNextHop, reasonBracketed), nil
+	case strings.HasPrefix(s, ".") && len(s) > 1:
+		return "", noPolicy("", SourceNextHop, reasonParentMatch), nil
+	}
+	if isIP(s) {
+		return "", noPolicy("", SourceNextHop, reasonAddress), nil
+	}
+	if host, port, ok := strings.Cut(s, ":"); ok && isDigits(port) {
+		s = host // domain:port, an MX lookup with another port
+	}
+	if d, ok := r.names.Get(s); ok {
+		return d, Decision{}, nil
+	}
+	domain, err := sts.NormalizeDomain(s)
+	if err != nil {
+		return "", noPolicy("", SourceNextHop, "not a domain name: "+err.Error()), fmt.Errorf("resolver: next hop %q: %w", nexthop, err)
+	}
+	r.names.Put(s, domain)
+	return domain, Decision{}, nil
+}
+
+// isDigits reports whether s is a non-empty string of ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
