@@ -14,6 +14,9 @@ packages=(
 	postfix                  # real Postfix: postmap -q against the daemon, real deliveries
 	postfix-mta-sts-resolver # an independent MTA-STS client and the benchmark baseline
 	redis-server postgresql  # shared cache and report store backends
+	pebble                   # a local ACME server for certificate issuance tests
+	bind9                    # RFC 2136 dynamic updates of the _mta-sts record
+	iproute2                 # network namespaces for clients that need ports 53/443
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -149,21 +149,27 @@ func (s *Server) initLocked() {
 }
 
 // ListenAndServe listens on network ("tcp", "tcp4", "tcp6" or "unix") and
-// addr, and calls Serve. For "unix", a socket file left behind by a server
-// that is gone is removed first; a socket with a live server behind it is
-// not touched.
+// addr with Listen, and calls Serve.
 func (s *Server) ListenAndServe(network, addr string) error {
 	if s.closing.Load() {
 		return ErrServerClosed
 	}
-	l, err := net.Listen(network, addr)
-	if err != nil && network == "unix" && removeStaleSocket(addr) {
-		l, err = net.Listen(network, addr)
-	}
+	l, err := Listen(network, addr)
 	if err != nil {
 		return err
 	}
 	return s.Serve(l)
+}
+
+// Listen is net.Listen, except that for "unix" a socket file left behind
+// by a server that is gone (it refuses connections) is removed first; a
+// socket with a live server behind it is not touched.
+func Listen(network, addr string) (net.Listener, error) {
+	l, err := net.Listen(network, addr)
+	if err != nil && network == "unix" && removeStaleSocket(addr) {
+		l, err = net.Listen(network, addr)
+	}
+	return l, err
 }
 
 // removeStaleSocket removes path if it is a socket that refuses connections,

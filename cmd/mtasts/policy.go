@@ -15,6 +15,7 @@ that announce it (RFC 8461 §3.1, RFC 8460 §3).`,
 		newPolicyInitCmd(e),
 		newPolicyLintCmd(e),
 		newPolicyFetchCmd(e),
+		newPolicyRecordsCmd(e),
 	)
 	return cmd
 }

@@ -155,7 +155,7 @@ func TestPolicyLint(t *testing.T) {
 const worldPolicy = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 1209600\r\n"
 
 func TestPolicyFetch(t *testing.T) {
-	w := testworld.New(t)
+	w := fixedWorld(t)
 	w.PolicyDomain("example.com", worldPolicy)
 
 	r := runCmd(t, w, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--json", "example.com")
@@ -178,7 +178,7 @@ func TestPolicyFetch(t *testing.T) {
 }
 
 func TestPolicyFetchProblems(t *testing.T) {
-	w := testworld.New(t)
+	w := fixedWorld(t)
 	// RFC 8461 §3.3: a redirect is refused even when its target is valid.
 	w.PolicyDomain("redirect.example", worldPolicy)
 	w.HTTPSHost("mta-sts.redirect.example").Set(testworld.PolicyPath, testworld.Response{Redirect: "https://mta-sts.example.com/.well-known/mta-sts.txt"})

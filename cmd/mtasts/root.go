@@ -90,6 +90,11 @@ Exit status of commands that give a verdict:
 	root.AddCommand(
 		newVersionCmd(e),
 		newPolicyCmd(e),
+		newDaemonCmd(e),
+		newQueryCmd(e),
+		newServeCmd(e),
+		newCheckCmd(e),
+		newReportsCmd(e),
 	)
 	return root
 }

@@ -24,19 +24,39 @@ type CA struct {
 	Cert *x509.Certificate
 	// Key signs the certificates the CA issues.
 	Key crypto.Signer
+	// Now is the clock that the default validity periods of the
+	// certificates the CA issues follow; nil means time.Now. Set it, with
+	// NewCAValid, for tests that run on a fixed clock.
+	Now func() time.Time
+}
+
+// now is the CA's clock.
+func (ca *CA) now() time.Time {
+	if ca != nil && ca.Now != nil {
+		return ca.Now()
+	}
+	return time.Now()
 }
 
 // NewCA creates a CA whose certificate names it name (for example "rogue"
 // for a CA that clients do not trust).
 func NewCA(t testing.TB, name string) *CA {
 	t.Helper()
-	key := newKey(t)
 	now := time.Now()
+	return NewCAValid(t, name, now.Add(-time.Hour), now.Add(10*365*24*time.Hour))
+}
+
+// NewCAValid creates a CA like NewCA whose certificate is valid from
+// notBefore to notAfter, for tests that run on a fixed clock. Give such
+// tests leaf certificates with fixed dates too (CA.Issue).
+func NewCAValid(t testing.TB, name string, notBefore, notAfter time.Time) *CA {
+	t.Helper()
+	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber:          newSerial(t),
 		Subject:               pkix.Name{CommonName: "testworld CA " + name, Organization: []string{"testworld"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -76,7 +96,8 @@ type CertOptions struct {
 	IPs      []net.IP
 	// CommonName defaults to the first DNS name.
 	CommonName string
-	// NotBefore and NotAfter default to one hour ago and 90 days from now.
+	// NotBefore and NotAfter default to one hour ago and 90 days from now
+	// (on the CA's clock).
 	NotBefore, NotAfter time.Time
 }
 
@@ -96,14 +117,14 @@ func (ca *CA) Valid(t testing.TB, names ...string) *tls.Certificate {
 // Expired returns a certificate for names that expired a day ago.
 func (ca *CA) Expired(t testing.TB, names ...string) *tls.Certificate {
 	t.Helper()
-	now := time.Now()
+	now := ca.now()
 	return ca.Issue(t, CertOptions{DNSNames: names, NotBefore: now.Add(-90 * 24 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
 }
 
 // NotYetValid returns a certificate for names that becomes valid tomorrow.
 func (ca *CA) NotYetValid(t testing.TB, names ...string) *tls.Certificate {
 	t.Helper()
-	now := time.Now()
+	now := ca.now()
 	return ca.Issue(t, CertOptions{DNSNames: names, NotBefore: now.Add(24 * time.Hour), NotAfter: now.Add(90 * 24 * time.Hour)})
 }
 
@@ -116,7 +137,7 @@ func SelfSigned(t testing.TB, names ...string) *tls.Certificate {
 // issue creates a leaf certificate signed by ca, or self-signed if ca is nil.
 func issue(t testing.TB, o CertOptions, ca *CA) *tls.Certificate {
 	t.Helper()
-	now := time.Now()
+	now := ca.now()
 	if o.NotBefore.IsZero() {
 		o.NotBefore = now.Add(-time.Hour)
 	}

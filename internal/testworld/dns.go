@@ -13,6 +13,10 @@ import (
 	"github.com/miekg/dns"
 )
 
+// udpReadBuffer is the receive buffer asked for the DNS server's UDP
+// socket.
+const udpReadBuffer = 8 << 20
+
 // maxCNAMEChain is how many CNAME hops the server follows inside its zone
 // before it gives up and returns what it has.
 const maxCNAMEChain = 8
@@ -31,6 +35,7 @@ type DNS struct {
 
 	mu       sync.Mutex
 	zone     map[string][]dns.RR // owner (lower-case FQDN) → records
+	names    map[string]int      // name → owners in the zone at or below it
 	rcodes   map[rrKey]int
 	drops    map[rrKey]bool
 	delays   map[rrKey]time.Duration
@@ -53,6 +58,7 @@ func NewDNS(t testing.TB) *DNS {
 	d := &DNS{
 		t:       t,
 		zone:    map[string][]dns.RR{},
+		names:   map[string]int{},
 		rcodes:  map[rrKey]int{},
 		drops:   map[rrKey]bool{},
 		delays:  map[rrKey]time.Duration{},
@@ -67,6 +73,11 @@ func NewDNS(t testing.TB) *DNS {
 		t.Fatalf("testworld: starting DNS server: %v", err)
 	}
 	d.addr = l.Addr().String()
+	if u, ok := pc.(*net.UDPConn); ok {
+		// Bursts of queries from bulk checks must not be dropped: each
+		// dropped query costs the client a retry after its timeout.
+		growReadBuffer(u, udpReadBuffer)
+	}
 
 	udp := &dns.Server{PacketConn: pc, Handler: d}
 	tcp := &dns.Server{Listener: l, Handler: d}
@@ -144,6 +155,9 @@ func (d *DNS) addRR(rrs ...dns.RR) {
 	defer d.mu.Unlock()
 	for _, rr := range rrs {
 		name := canonical(rr.Header().Name)
+		if len(d.zone[name]) == 0 {
+			d.index(name, 1)
+		}
 		d.zone[name] = append(d.zone[name], rr)
 	}
 }
@@ -179,6 +193,9 @@ func (d *DNS) Remove(name string, qtype uint16) {
 		}
 	}
 	if len(keep) == 0 {
+		if len(d.zone[name]) > 0 {
+			d.index(name, -1)
+		}
 		delete(d.zone, name)
 		return
 	}
@@ -368,15 +385,19 @@ func (d *DNS) lookup(qname string, qtype uint16) ([]dns.RR, int) {
 
 // exists reports whether name has records or descendants. d.mu must be held.
 func (d *DNS) exists(name string) bool {
-	if len(d.zone[name]) > 0 {
-		return true
-	}
-	for owner := range d.zone {
-		if dns.IsSubDomain(name, owner) {
-			return true
+	return d.names[name] > 0
+}
+
+// index adds delta to the count of owners at or below name and each of
+// its ancestors, so that exists needs no scan of the zone. d.mu must be
+// held.
+func (d *DNS) index(owner string, delta int) {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(owner, off) {
+		n := owner[off:]
+		if d.names[n] += delta; d.names[n] <= 0 {
+			delete(d.names, n)
 		}
 	}
-	return false
 }
 
 // findCNAME returns the CNAME record among rrs, if any.

@@ -24,6 +24,9 @@ type SMTPOptions struct {
 	// MinVersion and MaxVersion bound the TLS versions offered (tls.VersionTLS12
 	// ...); zero means the crypto/tls defaults.
 	MinVersion, MaxVersion uint16
+	// CipherSuites, if set, are the only TLS 1.0–1.2 cipher suites the
+	// server accepts (crypto/tls constants, insecure ones included).
+	CipherSuites []uint16
 	// Hostname is the name in the greeting and the EHLO reply; it defaults
 	// to the host name.
 	Hostname string
@@ -50,34 +53,44 @@ type SMTPServer struct {
 
 // newSMTPServer serves ESMTP on l until t's cleanup.
 func newSMTPServer(t testing.TB, l net.Listener, o SMTPOptions) *SMTPServer {
-	s := &SMTPServer{addr: l.Addr().String()}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{server: s, conn: c}, nil
-	}))
-	srv.Domain = o.Hostname
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = newLogger(t, "smtp "+s.addr)
+	var cfg *tls.Config
 	if !o.NoSTARTTLS {
 		if o.Cert == nil {
 			t.Fatalf("testworld: SMTP server %s: STARTTLS needs a certificate", o.Hostname)
 		}
-		srv.TLSConfig = &tls.Config{
+		cfg = &tls.Config{
 			Certificates: []tls.Certificate{*o.Cert},
 			MinVersion:   o.MinVersion,
 			MaxVersion:   o.MaxVersion,
+			CipherSuites: o.CipherSuites,
 		}
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := srv.Serve(l); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			t.Errorf("testworld: SMTP server on %s: %v", s.addr, err)
-		}
-	}()
+	return serveSMTP(t, []net.Listener{l}, o.Hostname, cfg)
+}
+
+// serveSMTP serves ESMTP on every listener of ls until t's cleanup, as
+// hostname, offering STARTTLS with cfg unless it is nil.
+func serveSMTP(t testing.TB, ls []net.Listener, hostname string, cfg *tls.Config) *SMTPServer {
+	s := &SMTPServer{addr: ls[0].Addr().String()}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &smtpSession{server: s, conn: c}, nil
+	}))
+	srv.Domain = hostname
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	srv.ErrorLog = newLogger(t, "smtp "+s.addr)
+	srv.TLSConfig = cfg
+	var served sync.WaitGroup
+	for _, l := range ls {
+		served.Go(func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				t.Errorf("testworld: SMTP server on %s: %v", l.Addr(), err)
+			}
+		})
+	}
 	t.Cleanup(func() {
 		srv.Close()
-		<-served
+		served.Wait()
 	})
 	return s
 }

@@ -111,15 +111,23 @@ func (w *World) Listen(host string, port int) net.Listener {
 		w.t.Fatalf("testworld: listening for %s (%s): %v", host, logical, err)
 	}
 	w.t.Cleanup(func() { l.Close() })
-
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, dup := w.ports[logical]; dup {
+	if !w.mapPort(logical, l.Addr().String()) {
 		l.Close()
 		w.t.Fatalf("testworld: %s port %d is already served", host, port)
 	}
-	w.ports[logical] = l.Addr().String()
 	return l
+}
+
+// mapPort makes DialContext connect the logical address "ip:port" to the
+// real listener address. It reports false if logical is already served.
+func (w *World) mapPort(logical, real string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, dup := w.ports[logical]; dup {
+		return false
+	}
+	w.ports[logical] = real
+	return true
 }
 
 // DialContext connects to addr, "host:port" or "ip:port", as if over the

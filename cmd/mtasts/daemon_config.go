@@ -1,0 +1,233 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/mtasts/mtasts/cache"
+	mtastsresolver "github.com/mtasts/mtasts/resolver"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// daemonConfig is the [daemon] section of mtasts.toml; see
+// contrib/mtasts-daemon.toml for every key with its meaning. Flags
+// override it.
+type daemonConfig struct {
+	Listen          []string              `toml:"listen"`
+	SocketMode      string                `toml:"socket_mode"`
+	Maps            []string              `toml:"maps"`
+	Cache           string                `toml:"cache"`
+	Metrics         string                `toml:"metrics"`
+	Resolver        string                `toml:"resolver"`
+	CAFile          string                `toml:"ca_file"`
+	Timeout         time.Duration         `toml:"timeout"`
+	QueryTimeout    time.Duration         `toml:"query_timeout"`
+	ShutdownTimeout time.Duration         `toml:"shutdown_timeout"`
+	Servername      bool                  `toml:"servername"`
+	TLSRPT          bool                  `toml:"tlsrpt"`
+	LogLevel        string                `toml:"log_level"`
+	LogFormat       string                `toml:"log_format"`
+	Refresh         bool                  `toml:"refresh"`
+	RecheckInterval time.Duration         `toml:"recheck_interval"`
+	DANE            bool                  `toml:"dane"`
+	Zone            zoneConfig            `toml:"default_zone"`
+	Zones           map[string]zoneConfig `toml:"zones"`
+
+	socketMode fs.FileMode // SocketMode parsed
+	logLevel   slog.Level  // LogLevel parsed
+}
+
+// zoneConfig holds the per-domain options of a zone: a domain and every
+// name below it, the most specific zone winning. Unset options come from
+// [daemon.default_zone].
+type zoneConfig struct {
+	// StrictTesting applies testing policies as enforce.
+	StrictTesting *bool `toml:"strict_testing"`
+	// OnDNSFailure says what a temporary DNS failure with nothing cached
+	// means: "tempfail" (Postfix defers the mail; the default) or
+	// "no-policy" (deliver with opportunistic TLS).
+	OnDNSFailure string `toml:"on_dns_failure"`
+}
+
+// Values of zoneConfig.OnDNSFailure.
+const (
+	onDNSFailureTempfail = "tempfail"
+	onDNSFailureNoPolicy = "no-policy"
+)
+
+// defaultDaemonConfig is the configuration without a file or flags. The
+// cache is cache.DefaultURL, or cache.db in the directory systemd names in
+// STATE_DIRECTORY (StateDirectory=), if getenv has it.
+func defaultDaemonConfig(getenv func(string) string) *daemonConfig {
+	cacheURL := cache.DefaultURL
+	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); dir != "" {
+		cacheURL = "sqlite://" + filepath.Join(dir, "cache.db")
+	}
+	return &daemonConfig{
+		Listen:          []string{"127.0.0.1:8461"},
+		Maps:            []string{"postfix", "sts"},
+		Cache:           cacheURL,
+		Timeout:         60 * time.Second,
+		QueryTimeout:    30 * time.Second,
+		ShutdownTimeout: 20 * time.Second,
+		Servername:      true,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		Refresh:         true,
+		RecheckInterval: mtastsresolver.DefaultRecheckInterval,
+		Zone:            zoneConfig{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail},
+	}
+}
+
+// configFile is the part of mtasts.toml the daemon reads; other sections
+// belong to other commands and are left alone.
+type configFile struct {
+	Daemon *daemonConfig `toml:"daemon"`
+}
+
+// loadDaemonConfig reads the [daemon] section of path over the defaults.
+// An empty path means no file. Unknown keys inside [daemon] are errors,
+// so that a misspelt option is not silently ignored.
+func loadDaemonConfig(path string, getenv func(string) string) (*daemonConfig, error) {
+	c := defaultDaemonConfig(getenv)
+	if path == "" {
+		return c, c.check()
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	md, err := toml.Decode(string(text), &configFile{Daemon: c})
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	var unknown []string
+	for _, k := range md.Undecoded() {
+		if len(k) > 0 && k[0] == "daemon" {
+			unknown = append(unknown, k.String())
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("config %s: unknown keys %s", path, strings.Join(unknown, ", "))
+	}
+	return c, c.check()
+}
+
+// check validates the configuration and fills the parsed fields.
+func (c *daemonConfig) check() error {
+	if len(c.Listen) == 0 {
+		return fmt.Errorf("config: no listen address")
+	}
+	for _, l := range c.Listen {
+		if _, err := parseListenAddr(l); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	if len(c.Maps) == 0 {
+		return fmt.Errorf("config: no map name to serve")
+	}
+	for _, m := range c.Maps {
+		if m == "" || strings.ContainsAny(m, " \t") {
+			return fmt.Errorf("config: map name %q: must be one word", m)
+		}
+	}
+	if c.SocketMode != "" {
+		m, err := strconv.ParseUint(c.SocketMode, 8, 32)
+		if err != nil || m > 0o777 {
+			return fmt.Errorf("config: socket_mode %q: want an octal mode such as \"0660\"", c.SocketMode)
+		}
+		c.socketMode = fs.FileMode(m)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("config: log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("config: log_format %q: want text or json", c.LogFormat)
+	}
+	for name, d := range map[string]time.Duration{"timeout": c.Timeout, "query_timeout": c.QueryTimeout,
+		"shutdown_timeout": c.ShutdownTimeout, "recheck_interval": c.RecheckInterval} {
+		if d <= 0 {
+			return fmt.Errorf("config: %s must be positive", name)
+		}
+	}
+	if err := c.Zone.check("default_zone"); err != nil {
+		return err
+	}
+	c.Zone = c.Zone.over(zoneConfig{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail})
+	zones := make(map[string]zoneConfig, len(c.Zones))
+	for name, z := range c.Zones {
+		d, err := sts.NormalizeDomain(name)
+		if err != nil {
+			return fmt.Errorf("config: zone %q: %w", name, err)
+		}
+		if err := z.check("zone " + name); err != nil {
+			return err
+		}
+		if _, dup := zones[d]; dup {
+			return fmt.Errorf("config: zone %q given twice", d)
+		}
+		zones[d] = z
+	}
+	c.Zones = zones
+	return nil
+}
+
+func (z zoneConfig) check(where string) error {
+	switch z.OnDNSFailure {
+	case "", onDNSFailureTempfail, onDNSFailureNoPolicy:
+		return nil
+	}
+	return fmt.Errorf("config: %s: on_dns_failure %q: want %q or %q", where, z.OnDNSFailure, onDNSFailureTempfail, onDNSFailureNoPolicy)
+}
+
+// over returns z with its unset options taken from def.
+func (z zoneConfig) over(def zoneConfig) zoneConfig {
+	if z.StrictTesting == nil {
+		z.StrictTesting = def.StrictTesting
+	}
+	if z.OnDNSFailure == "" {
+		z.OnDNSFailure = def.OnDNSFailure
+	}
+	return z
+}
+
+// zone returns the options for a normalized policy domain: those of the
+// most specific zone that is the domain or one of its parents, over the
+// default zone, and the zone's name ("" for the default).
+func (c *daemonConfig) zone(domain string) (zoneConfig, string) {
+	for name := domain; name != ""; {
+		if z, ok := c.Zones[name]; ok {
+			return z.over(c.Zone), name
+		}
+		_, rest, ok := strings.Cut(name, ".")
+		if !ok {
+			break
+		}
+		name = rest
+	}
+	return c.Zone, ""
+}
+
+// restartOnly lists the settings that a reload cannot change, with their
+// values, to warn when a reloaded file changes them.
+func (c *daemonConfig) restartOnly() map[string]string {
+	return map[string]string{
+		"listen":      strings.Join(c.Listen, ","),
+		"socket_mode": c.SocketMode,
+		"maps":        strings.Join(slices.Sorted(slices.Values(c.Maps)), ","),
+		"cache":       c.Cache,
+		"metrics":     c.Metrics,
+		"resolver":    c.Resolver,
+		"ca_file":     c.CAFile,
+		"log_format":  c.LogFormat,
+	}
+}

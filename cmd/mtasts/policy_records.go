@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/internal/serveconfig"
+	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/sts"
+)
+
+func newPolicyRecordsCmd(e *env) *cobra.Command {
+	var nf netFlags
+	var config string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "records [DOMAIN]",
+		Short: "Print the DNS records the served domains need, checked against live DNS",
+		Long: `Print, as zone-file lines, the DNS records that each domain served by
+"mtasts serve" needs, and say for each whether live DNS has it:
+
+  mta-sts.DOMAIN       A/AAAA (or CNAME) pointing at this server
+                       ([serve.records] addresses or cname)
+  _mta-sts.DOMAIN      TXT "v=STSv1; id=ID;" with the current policy id
+                       (RFC 8461 §3.1)
+  _smtp._tls.DOMAIN    TXT "v=TLSRPTv1; rua=..." for TLS reports (RFC 8460 §3)
+
+Each line ends with a comment: published, missing, stale (DNS holds an old
+id, other addresses or other report URIs) or unknown. The policy id is the
+one "mtasts serve" serves, from its data directory; for a domain it has not
+served yet, the id is assigned now, as serve would.
+
+Exit status: 0 everything published, 1 only the TLS-RPT record or a lookup
+needs attention, 2 a record senders need for the policy is missing or
+stale, 3 the command could not run.`,
+		Example: `  mtasts policy records --config /etc/mtasts/mtasts.toml
+  mtasts policy records --config mtasts.toml example.com
+  mtasts policy records --config mtasts.toml --resolver 192.0.2.53 --json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			only := ""
+			if len(args) == 1 {
+				only = args[0]
+			}
+			return runPolicyRecords(cmd.Context(), e, config, only, &nf, asJSON)
+		},
+	}
+	nf.register(cmd)
+	cmd.Flags().StringVarP(&config, "config", "c", serveconfig.DefaultPath, "configuration file of mtasts serve")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runPolicyRecords(ctx context.Context, e *env, config, only string, nf *netFlags, asJSON bool) error {
+	cfg, err := serveconfig.Load(config)
+	if err != nil {
+		return usageError(err)
+	}
+	domains := cfg.Domains
+	if only != "" {
+		d, err := sts.NormalizeDomain(only)
+		if err != nil {
+			return usageError(fmt.Errorf("domain %q: %w", only, err))
+		}
+		domains = nil
+		for _, dc := range cfg.Domains {
+			if dc.Domain == d {
+				domains = append(domains, dc)
+			}
+		}
+		if len(domains) == 0 {
+			return usageError(fmt.Errorf("%s is not a domain of %s", d, config))
+		}
+	}
+	resolver, err := nf.dnsClient()
+	if err != nil {
+		return usageError(err)
+	}
+	state, err := policyhost.OpenState(cfg.DataDir, e.now)
+	if err != nil {
+		return usageError(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, nf.timeout)
+	defer cancel()
+	policies, err := policyhost.Policies(ctx, &cfg.Config, state, resolver)
+	if err != nil {
+		return usageError(err)
+	}
+	byDomain := map[string]policyhost.Policy{}
+	for _, p := range policies {
+		byDomain[p.Domain] = p
+	}
+	results := make([]policyhost.DomainRecords, 0, len(domains))
+	for i := range domains {
+		results = append(results, policyhost.CheckRecords(ctx, resolver, cfg.Records, &domains[i], byDomain[domains[i].Domain]))
+	}
+	if asJSON {
+		if err := writeJSON(e.stdout, results); err != nil {
+			return err
+		}
+	} else if err := printRecords(e, cfg.Records.TTL, results); err != nil {
+		return err
+	}
+	return exitWith(recordsCode(results))
+}
+
+// recordsCode is the exit status for the checked records.
+func recordsCode(results []policyhost.DomainRecords) int {
+	code := exitOK
+	for _, r := range results {
+		for _, rec := range r.Records {
+			switch {
+			case rec.Status == policyhost.StatusPublished:
+			case rec.Status != policyhost.StatusUnknown && !strings.HasPrefix(rec.Name, "_smtp._tls."):
+				return exitErrors
+			default:
+				code = exitWarnings
+			}
+		}
+	}
+	return code
+}
+
+func printRecords(e *env, ttl int, results []policyhost.DomainRecords) error {
+	w := &errWriter{w: e.stdout}
+	published, total := 0, 0
+	for i, r := range results {
+		if i > 0 {
+			w.printf("\n")
+		}
+		w.printf("; %s: policy id %s\n", r.Domain, r.ID)
+		for _, rec := range r.Records {
+			total++
+			value := rec.Value
+			if rec.Type == "TXT" {
+				value = quoteTXT(value)
+			}
+			comment := string(rec.Status)
+			if len(rec.Live) > 0 && rec.Status != policyhost.StatusPublished {
+				comment += "; DNS has " + strings.Join(rec.Live, ", ")
+			}
+			if rec.Detail != "" {
+				comment += "; " + rec.Detail
+			}
+			prefix := ""
+			if strings.HasPrefix(value, "<") { // a placeholder, not zone-file syntax
+				prefix = "; "
+			}
+			if rec.Status == policyhost.StatusPublished {
+				published++
+			}
+			w.printf("%s%s\t%d\tIN\t%s\t%s\t; %s\n", prefix, rec.Name, ttl, rec.Type, value, comment)
+		}
+	}
+	w.printf("\n; %d of %d records published.", published, total)
+	if published < total {
+		w.printf(" Publish the policy host first, then the _mta-sts record: senders fetch the policy as soon as they see it.")
+	}
+	w.printf("\n")
+	return w.err
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/internal/postfix"
+	mtastsresolver "github.com/mtasts/mtasts/resolver"
+)
+
+// queryFlags are the flags of mtasts query.
+type queryFlags struct {
+	net           netFlags
+	cache         string
+	config        string
+	asJSON        bool
+	strictTesting bool
+	dane          bool
+}
+
+func newQueryCmd(e *env) *cobra.Command {
+	var f queryFlags
+	cmd := &cobra.Command{
+		Use:   "query DOMAIN",
+		Short: "Show what mtasts daemon answers Postfix for a domain, and why",
+		Long: `Decide for one next-hop domain what a sending MTA must do under MTA-STS
+(RFC 8461) — enforce, testing, none, no-policy, tempfail or dane — and print
+the decision, the policy's mx patterns in policy order, where the decision
+came from (cache, fetch, stale cache after a failure, negative cache, DNS)
+and why, with the reply mtasts daemon gives Postfix.
+
+DOMAIN may be written as Postfix looks it up: "example.com",
+"example.com:2525", or "[smarthost.example]:587" (RFC 8461 §3.4: a smart
+host's domain is the policy domain).
+
+By default nothing is cached between runs; --cache URL uses (and fills) a
+cache such as the daemon's. --config reads the daemon's configuration file
+for its zones and options, so the answer is the daemon's.
+
+Exit status: 0 a policy applies (enforce, testing, none, dane), 2 no usable
+policy or a temporary failure (no-policy, tempfail), 3 the command could
+not run.`,
+		Example: `  mtasts query example.com
+  mtasts query --json example.com
+  mtasts query --cache sqlite:///var/lib/mtasts/cache.db --config /etc/mtasts/mtasts.toml example.com
+  mtasts query --resolver 127.0.0.1:5353 --ca-file test-ca.pem '[relay.example.net]:587'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runQuery(cmd.Context(), e, cmd, &f, args[0])
+		},
+	}
+	f.net.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.cache, "cache", "", "policy cache to use and fill: memory:, sqlite:///path, redis://…, postgres://… (default: none)")
+	fl.StringVar(&f.config, "config", "", "daemon configuration file whose [daemon] zones and reply options apply")
+	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fl.BoolVar(&f.strictTesting, "strict-testing", false, "enforce policies in mode testing too")
+	fl.BoolVar(&f.dane, "dane", false, "check for DNSSEC-signed TLSA records first (RFC 8461 §2)")
+	return cmd
+}
+
+func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, key string) error {
+	cfg, err := loadDaemonConfig(f.config, e.getenv)
+	if err != nil {
+		return usageError(err)
+	}
+	set := cmd.Flags().Changed
+	f.net.override(cfg, set)
+	if set("strict-testing") {
+		cfg.Zone.StrictTesting = &f.strictTesting
+	}
+	cfg.DANE = cfg.DANE || f.dane
+	setup := cfg.resolverSetup(slog.New(slog.DiscardHandler), nil)
+	// Nothing cached between runs unless asked: the file's cache is the
+	// daemon's.
+	setup.cacheURL = f.cache
+	r, c, err := newResolver(ctx, e, setup)
+	if err != nil {
+		return usageError(err)
+	}
+	defer c.Close()
+	h := &postfix.Handler{Resolver: r, Options: func(domain string) postfix.Options {
+		z, _ := cfg.zone(domain)
+		return postfix.Options{StrictTesting: *z.StrictTesting, NoServername: !cfg.Servername, TLSRPT: cfg.TLSRPT}
+	}}
+	res := h.Resolve(ctx, key)
+	if f.asJSON {
+		if err := writeQueryJSON(e, res); err != nil {
+			return err
+		}
+	} else if err := printQuery(e, res); err != nil {
+		return err
+	}
+	switch res.Decision.Kind {
+	case mtastsresolver.NoPolicy, mtastsresolver.Tempfail:
+		return exitWith(exitErrors)
+	}
+	if res.Answer == postfix.AnswerUnusable {
+		return exitWith(exitErrors)
+	}
+	return nil
+}
+
+// writeQueryJSON prints the decision's JSON ({"domain", "decision", "mx",
+// "id", "max_age", "fetched", "expires", "source", "reason"}) with one
+// more member, "postfix": the reply mtasts daemon gives.
+func writeQueryJSON(e *env, res postfix.Result) error {
+	d, err := json.Marshal(res.Decision)
+	if err != nil {
+		return err
+	}
+	reply, err := json.Marshal(res.Reply.String())
+	if err != nil {
+		return err
+	}
+	d = append(append(append(bytes.TrimSuffix(d, []byte("}")), `,"postfix":`...), reply...), '}')
+	var out bytes.Buffer
+	if err := json.Indent(&out, d, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = e.stdout.Write(out.Bytes())
+	return err
+}
+
+// decisionText explains each kind of decision in a few words.
+var decisionText = map[mtastsresolver.Kind]string{
+	mtastsresolver.Enforce:  "deliver only over TLS validated for an MX host matching the policy",
+	mtastsresolver.Testing:  "deliver anyway; report TLS failures",
+	mtastsresolver.None:     "the domain retired its policy; deliver as without one",
+	mtastsresolver.NoPolicy: "no usable policy; opportunistic TLS",
+	mtastsresolver.Tempfail: "cannot be known now; defer the mail and try again",
+	mtastsresolver.DANE:     "DANE governs the domain's MX hosts; MTA-STS does not override it",
+}
+
+func printQuery(e *env, res postfix.Result) error {
+	d := res.Decision
+	w := &errWriter{w: e.stdout}
+	name := d.Domain
+	if name == "" {
+		name = res.Key
+	}
+	w.printf("%s: %s — %s\n\n", name, d.Kind, decisionText[d.Kind])
+	if d.Policy != nil {
+		w.printf("%-9s mode %s, max_age %d, id %s\n", "policy", d.Policy.Mode, d.Policy.MaxAge, orDash(d.ID))
+		w.printf("%-9s fetched %s, expires %s\n", "", d.Fetched.UTC().Format(time.RFC3339), d.Expires.UTC().Format(time.RFC3339))
+		w.printf("%-9s %s\n", "mx", orDash(strings.Join(d.MX, ", ")))
+	}
+	w.printf("%-9s %s\n", "source", d.Source)
+	w.printf("%-9s %s\n", "reason", d.Reason)
+	if res.Note != "" {
+		w.printf("%-9s %s\n", "note", res.Note)
+	}
+	w.printf("%-9s %s\n", "postfix", res.Reply.String())
+	return w.err
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/mtasts/mtasts/internal/testworld"
+)
+
+// queryJSON is the JSON output of mtasts query.
+type queryJSON struct {
+	Domain   string   `json:"domain"`
+	Decision string   `json:"decision"`
+	MX       []string `json:"mx"`
+	ID       string   `json:"id"`
+	MaxAge   int64    `json:"max_age"`
+	Source   string   `json:"source"`
+	Reason   string   `json:"reason"`
+	Postfix  string   `json:"postfix"`
+}
+
+// runQueryCmd runs mtasts with args against w, on the real clock.
+func runQueryCmd(t *testing.T, w *testworld.World, args ...string) cmdResult {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, worldEnv(w, &out, &errb))
+	return cmdResult{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func runQueryJSON(t *testing.T, r cmdResult) queryJSON {
+	t.Helper()
+	var q queryJSON
+	if err := json.Unmarshal([]byte(r.stdout), &q); err != nil {
+		t.Fatalf("%v\nstdout %s\nstderr %s", err, r.stdout, r.stderr)
+	}
+	return q
+}
+
+func TestQuery(t *testing.T) {
+	w := daemonWorld(t)
+	base := []string{"query", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--timeout", "5s"}
+	for _, tc := range []struct {
+		key, decision, postfix string
+		mx                     []string
+		code                   int
+	}{
+		{"enforce.test", "enforce", "OK secure match=mx1.enforce.test:.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}, exitOK},
+		{"testing.test", "testing", "NOTFOUND ", []string{"mx.testing.test"}, exitOK},
+		{"none.test", "none", "NOTFOUND ", []string{}, exitOK},
+		{"norecord.test", "no-policy", "NOTFOUND ", []string{}, exitErrors},
+		{"servfail.test", "tempfail", "TEMP MTA-STS policy of servfail.test unknown for now: ", []string{}, exitErrors},
+		{"[relay.test]:587", "enforce", "OK secure match=relay.test servername=hostname", []string{"relay.test"}, exitOK},
+		{".enforce.test", "no-policy", "NOTFOUND ", []string{}, exitErrors},
+		{"iponly.test", "enforce", "TEMP MTA-STS: no usable mx pattern", []string{}, exitErrors},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			r := runQueryCmd(t, w, append(base, "--json", tc.key)...)
+			q := runQueryJSON(t, r)
+			if r.code != tc.code || q.Decision != tc.decision || !strings.HasPrefix(q.Postfix, tc.postfix) ||
+				strings.Join(q.MX, " ") != strings.Join(tc.mx, " ") || q.Reason == "" || q.Source == "" {
+				t.Errorf("code %d, %+v; want code %d, decision %s, mx %q, postfix %q", r.code, q, tc.code, tc.decision, tc.mx, tc.postfix)
+			}
+		})
+	}
+
+	r := runQueryCmd(t, w, append(base, "enforce.test")...)
+	for _, want := range []string{"enforce.test: enforce", "mx        mx1.enforce.test, *.mail.enforce.test", "source    fetch", "postfix   OK secure match="} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// --cache fills a cache that a later query (or the daemon) answers from,
+// even when DNS then fails (RFC 8461 §5.1); --config applies the daemon's
+// zones.
+func TestQueryCacheAndConfig(t *testing.T) {
+	w := daemonWorld(t)
+	cacheURL := "sqlite://" + filepath.Join(t.TempDir(), "cache.db")
+	base := []string{"query", "--json", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--timeout", "5s", "--cache", cacheURL}
+	if q := runQueryJSON(t, runQueryCmd(t, w, append(base, "strict.test")...)); q.Source != "fetch" || q.Postfix != "NOTFOUND " {
+		t.Fatalf("first query: %+v", q)
+	}
+	w.DNS.SetRcode("_mta-sts.strict.test", dns.TypeTXT, dns.RcodeServerFailure)
+	conf := writeConfig(t, "[daemon.zones.\"strict.test\"]\nstrict_testing = true\n")
+	q := runQueryJSON(t, runQueryCmd(t, w, append(base, "--config", conf, "strict.test")...))
+	if q.Source != "cache" || q.Decision != "testing" || q.ID == "" || q.MaxAge != 86400 ||
+		q.Postfix != "OK secure match=mx.strict.test servername=hostname" {
+		t.Errorf("from the cache with strict_testing: %+v", q)
+	}
+}

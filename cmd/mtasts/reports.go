@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/reportstore"
+)
+
+// reportsFlags are the flags every reports command shares.
+type reportsFlags struct {
+	db      string
+	dataDir string
+	asJSON  bool
+}
+
+func newReportsCmd(e *env) *cobra.Command {
+	f := &reportsFlags{}
+	cmd := &cobra.Command{
+		Use:   "reports",
+		Short: "Import, list and summarise TLS reports (RFC 8460)",
+		Long: `Commands for the aggregate TLS reports (RFC 8460) that sending MTAs mail or
+POST to the rua= address of a domain's _smtp._tls record.
+
+Reports are kept in a store: by default the SQLite file reports.db in the
+data directory, which is --data-dir, else $XDG_DATA_HOME/mtasts (or
+~/.local/share/mtasts) for a user and /var/lib/mtasts for root. --db names
+another store by URL: sqlite:///path/file.db or postgres://user@host/db.
+
+A report counts for the UTC day its date range starts in. The same report
+arriving twice (same organisation, report-id and date range) is stored once.
+Input that is not a report is kept in a quarantine with the reason.`,
+		Example: `  mtasts reports import ~/Maildir/.TLSRPT reports/*.json.gz
+  mtasts reports summary --domain example.com --since 7d
+  mtasts reports list --failures
+  mtasts reports show 42
+  mtasts reports export --format csv --since 2026-11-01 > reports.csv
+  mtasts reports list --db postgres://mtasts@db.example.com/mtasts`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.db, "db", "", "report store URL: sqlite:///path/file.db or postgres://… (default: reports.db in the data directory)")
+	pf.StringVar(&f.dataDir, "data-dir", "", "data directory (default: $XDG_DATA_HOME/mtasts, ~/.local/share/mtasts, or /var/lib/mtasts as root)")
+	pf.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	cmd.AddCommand(
+		newReportsImportCmd(e, f),
+		newReportsListCmd(e, f),
+		newReportsShowCmd(e, f),
+		newReportsSummaryCmd(e, f),
+		newReportsExportCmd(e, f),
+		newReportsQuarantineCmd(e, f),
+	)
+	return cmd
+}
+
+// defaultDataDir is where mtasts keeps its data: /var/lib/mtasts for root,
+// else $XDG_DATA_HOME/mtasts, else ~/.local/share/mtasts (XDG Base
+// Directory Specification).
+func defaultDataDir(getenv func(string) string, euid int) string {
+	if euid == 0 {
+		return "/var/lib/mtasts"
+	}
+	if d := getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "mtasts")
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "share", "mtasts")
+	}
+	return filepath.Join(".", "mtasts-data")
+}
+
+// storeURL is the store the flags name.
+func (f *reportsFlags) storeURL(e *env) string {
+	if f.db != "" {
+		return f.db
+	}
+	dir := f.dataDir
+	if dir == "" {
+		dir = defaultDataDir(e.getenv, os.Geteuid())
+	}
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		dir = abs
+	}
+	return "sqlite://" + filepath.ToSlash(filepath.Join(dir, "reports.db"))
+}
+
+// open opens the store; failing to is exit status 3.
+func (f *reportsFlags) open(ctx context.Context, e *env) (*reportstore.Store, error) {
+	s, err := reportstore.Open(ctx, f.storeURL(e), reportstore.Options{Now: e.now})
+	if err != nil {
+		return nil, &exitError{code: exitCannotRun, err: err}
+	}
+	return s, nil
+}
+
+// periodFlags select reports by domain, organisation and day.
+type periodFlags struct {
+	domain, org, since, until string
+}
+
+func (p *periodFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&p.domain, "domain", "", "only this policy domain")
+	fl.StringVar(&p.org, "org", "", "only reports of this sending organisation (organization-name)")
+	fl.StringVar(&p.since, "since", "", "only days from this one: YYYY-MM-DD, or an age such as 7d, 2w, 36h")
+	fl.StringVar(&p.until, "until", "", "only days before this one: YYYY-MM-DD, or an age such as 1d")
+}
+
+// filter builds the store filter; bad dates are usage errors.
+func (p *periodFlags) filter(now time.Time) (reportstore.Filter, error) {
+	f := reportstore.Filter{Domain: p.domain, Organization: p.org}
+	var err error
+	if f.Since, err = parseSince(p.since, now); err != nil {
+		return f, usageError(fmt.Errorf("--since: %w", err))
+	}
+	if f.Until, err = parseSince(p.until, now); err != nil {
+		return f, usageError(fmt.Errorf("--until: %w", err))
+	}
+	return f, nil
+}
+
+// parseSince reads a date (YYYY-MM-DD, UTC) or an age before now: a
+// number of days (7d), weeks (2w) or a Go duration (36h). "" is the zero
+// time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 0 {
+				return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD) or an age (7d, 2w, 36h)", s)
+			}
+			return now.Add(-time.Duration(v) * unit), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD) or an age (7d, 2w, 36h)", s)
+	}
+	return now.Add(-d), nil
+}
+
+// percent formats a success rate.
+func percent(rate float64) string { return strconv.FormatFloat(100*rate, 'f', 2, 64) + "%" }

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/reportstore"
+)
+
+func newReportsListCmd(e *env, rf *reportsFlags) *cobra.Command {
+	var p periodFlags
+	var o reportstore.ListOptions
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List stored reports, latest day first",
+		Long: `List the stored reports, the latest day first: ID, day, sending
+organisation, policy domains, sessions, success rate and DKIM result of
+report mail. Use "mtasts reports show ID" for one report.`,
+		Example: `  mtasts reports list --domain example.com --since 30d
+  mtasts reports list --failures --limit 20
+  mtasts reports list --json --offset 50`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := p.filter(e.now())
+			if err != nil {
+				return err
+			}
+			o.Filter = f
+			return runReportsList(cmd.Context(), e, rf, o)
+		},
+	}
+	p.register(cmd)
+	cmd.Flags().BoolVar(&o.FailuresOnly, "failures", false, "only reports that count failed sessions")
+	cmd.Flags().IntVar(&o.Limit, "limit", reportstore.DefaultLimit, fmt.Sprintf("reports per page, at most %d", reportstore.MaxLimit))
+	cmd.Flags().IntVar(&o.Offset, "offset", 0, "skip this many reports")
+	return cmd
+}
+
+func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore.ListOptions) error {
+	store, err := rf.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	page, err := store.ListReports(ctx, o)
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	if rf.asJSON {
+		return writeJSON(e.stdout, page)
+	}
+	w := &errWriter{w: e.stdout}
+	w.printf("%6s  %-10s  %-24s  %-24s  %9s  %8s  %s\n", "ID", "DAY", "ORGANISATION", "DOMAINS", "SESSIONS", "SUCCESS", "DKIM")
+	for _, r := range page.Reports {
+		dkim := string(r.DKIM)
+		if dkim == "" {
+			dkim = "-"
+		}
+		w.printf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
+			r.Successful+r.Failed, percent(r.SuccessRate()), dkim)
+	}
+	w.printf("%d of %d reports\n", len(page.Reports), page.Total)
+	return w.err
+}
+
+// clip shortens s to n runes for a table column.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func parseID(arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usageError(fmt.Errorf("%q is not a report ID", arg))
+	}
+	return id, nil
+}
+
+func newReportsShowCmd(e *env, rf *reportsFlags) *cobra.Command {
+	var raw bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one stored report in full",
+		Long: `Show a stored report: where and how it arrived, each policy with its session
+counts and failure details, and the deviations from RFC 8460 the parser
+tolerated. --raw writes the input exactly as it was received (the JSON, the
+gzip or the whole mail) instead.
+
+Exit status: 0 shown, 2 no report has this ID, 3 the store could not be read.`,
+		Example: `  mtasts reports show 42
+  mtasts reports show --raw 42 > report.eml
+  mtasts reports show --json 42`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			return runReportsShow(cmd.Context(), e, rf, id, raw)
+		},
+	}
+	cmd.Flags().BoolVar(&raw, "raw", false, "write the report exactly as received")
+	return cmd
+}
+
+func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw bool) error {
+	store, err := rf.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	r, err := store.GetReport(ctx, id)
+	switch {
+	case errors.Is(err, reportstore.ErrNotFound):
+		return &exitError{code: exitErrors, err: err}
+	case err != nil:
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	if raw {
+		_, err := e.stdout.Write(r.Raw)
+		return err
+	}
+	if rf.asJSON {
+		return writeJSON(e.stdout, r)
+	}
+	w := &errWriter{w: e.stdout}
+	w.printf("report %d: %s, report-id %s\n", r.ID, r.Organization, r.ReportID)
+	w.printf("  period      %s to %s (day %s)\n", r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("2006-01-02 15:04:05Z"), r.Day)
+	w.printf("  contact     %s\n", r.ContactInfo)
+	w.printf("  received    %s by %s from %s (%s)\n", r.Received.Format("2006-01-02 15:04:05Z"), r.Source, r.Origin, r.RawType)
+	if m := r.Mail; m != nil {
+		w.printf("  mail        domain %s, submitter %s, DKIM %s %s\n", m.Domain, m.Submitter, m.DKIM, m.DKIMDomain)
+		w.printf("  subject     %s\n", m.Subject)
+	}
+	if r.Duplicates > 0 {
+		w.printf("  duplicates  received %d more time(s)\n", r.Duplicates)
+	}
+	for _, p := range r.Report.Policies {
+		w.printf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
+			p.Summary.Successful, p.Summary.Failed, percent(successRate(p.Summary.Successful, p.Summary.Failed)))
+		if len(p.Policy.MXHosts) > 0 {
+			w.printf("    mx-host  %s\n", strings.Join(p.Policy.MXHosts, ", "))
+		}
+		for _, s := range p.Policy.Strings {
+			w.printf("    policy   %s\n", s)
+		}
+		for _, f := range p.FailureDetails {
+			w.printf("    failure  %d × %s: MX %s (%s) from %s", f.FailedSessionCount, f.ResultType, orDash(f.ReceivingMXHostname),
+				addrOrDash(f.ReceivingIP), addrOrDash(f.SendingMTAIP))
+			if f.FailureReasonCode != "" {
+				w.printf(", reason %s", f.FailureReasonCode)
+			}
+			if f.AdditionalInformation != "" {
+				w.printf(", %s", f.AdditionalInformation)
+			}
+			w.printf("\n")
+		}
+	}
+	if len(r.Diagnostics) > 0 {
+		w.printf("\n  deviations from RFC 8460 tolerated:\n")
+		for _, d := range r.Diagnostics {
+			w.printf("    %s\n", d)
+		}
+	}
+	return w.err
+}
+
+func successRate(ok, failed int64) float64 {
+	return (&reportstore.DaySummary{Successful: ok, Failed: failed}).SuccessRate()
+}
+
+// addrOrDash formats an address a sender may have left out.
+func addrOrDash(a netip.Addr) string {
+	if !a.IsValid() {
+		return "-"
+	}
+	return a.String()
+}
+
+func newReportsQuarantineCmd(e *env, rf *reportsFlags) *cobra.Command {
+	var o reportstore.QuarantineOptions
+	var rawID int64
+	cmd := &cobra.Command{
+		Use:   "quarantine",
+		Short: "List the input that could not be stored as a report",
+		Long: `List the quarantine: input that arrived but could not be read as a TLS
+report, with the reason, latest first. --raw ID writes one entry's bytes.`,
+		Example: `  mtasts reports quarantine
+  mtasts reports quarantine --raw 3 > broken.eml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReportsQuarantine(cmd.Context(), e, rf, o, rawID)
+		},
+	}
+	cmd.Flags().IntVar(&o.Limit, "limit", reportstore.DefaultLimit, "entries per page")
+	cmd.Flags().IntVar(&o.Offset, "offset", 0, "skip this many entries")
+	cmd.Flags().Int64Var(&rawID, "raw", 0, "write the bytes of the entry with this ID")
+	return cmd
+}
+
+func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o reportstore.QuarantineOptions, rawID int64) error {
+	store, err := rf.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if rawID > 0 {
+		q, err := store.GetQuarantined(ctx, rawID)
+		switch {
+		case errors.Is(err, reportstore.ErrNotFound):
+			return &exitError{code: exitErrors, err: err}
+		case err != nil:
+			return &exitError{code: exitCannotRun, err: err}
+		}
+		_, err = e.stdout.Write(q.Raw)
+		return err
+	}
+	page, err := store.ListQuarantine(ctx, o)
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	if rf.asJSON {
+		return writeJSON(e.stdout, page)
+	}
+	w := &errWriter{w: e.stdout}
+	for _, q := range page.Entries {
+		w.printf("%d  %s  %s %s (%d bytes, %d attempt(s)): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, q.Size, q.Attempts, q.Reason)
+	}
+	w.printf("%d of %d entries\n", len(page.Entries), page.Total)
+	return w.err
+}

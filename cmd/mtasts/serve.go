@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/serveconfig"
+	"github.com/mtasts/mtasts/policyhost"
+)
+
+// serveFlags override settings of the configuration file.
+type serveFlags struct {
+	config        string
+	check         bool
+	listenHTTPS   string
+	listenHTTP    string
+	listenMetrics string
+	dataDir       string
+	resolver      string
+}
+
+func newServeCmd(e *env) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Host the MTA-STS policies of many domains over HTTPS",
+		Long: `Serve https://mta-sts.DOMAIN/.well-known/mta-sts.txt for every domain of the
+configuration file (the [serve] and [[domain]] sections of mtasts.toml), the
+way RFC 8461 §3.3 wants it: status 200, text/plain, CRLF line endings, no
+redirects, no caching, and a certificate valid for mta-sts.DOMAIN.
+
+Certificates come from files (reloaded when they change) or from an ACME CA
+such as Let's Encrypt, for the configured names only (HTTP-01 on the HTTP
+listener, TLS-ALPN-01 on the HTTPS one). Expiry is exported as a metric and
+warned about 14 days ahead.
+
+The policy id is managed for you: a new id whenever a policy's text changes,
+kept in the data directory. Publish it in the _mta-sts TXT record ("mtasts
+policy records" prints what to publish), or let mtasts update the record by
+RFC 2136 dynamic update. With mx = "auto" a policy follows the domain's
+live MX records.
+
+On SIGHUP, or when the file changes, the configuration is loaded again
+without dropping connections; an invalid file is refused with its line and
+the previous configuration stays in force. SIGINT and SIGTERM shut down
+gracefully.
+
+Exit status: 0 after a clean shutdown (or --check of a valid file), 2 an
+invalid configuration, 3 the server could not start.`,
+		Example: `  mtasts serve --config /etc/mtasts/mtasts.toml
+  mtasts serve --config mtasts.toml --check
+  mtasts serve --config mtasts.toml --listen-https 127.0.0.1:8443 --listen-http "" --data-dir ./data`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), e, cmd, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", serveconfig.DefaultPath, "configuration file")
+	fl.BoolVar(&f.check, "check", false, "check the configuration and exit")
+	fl.StringVar(&f.listenHTTPS, "listen-https", "", "HTTPS listen address (overrides serve.listen_https)")
+	fl.StringVar(&f.listenHTTP, "listen-http", "", `HTTP listen address for ACME HTTP-01, "" to disable (overrides serve.listen_http)`)
+	fl.StringVar(&f.listenMetrics, "listen-metrics", "", `metrics listen address, "" to disable (overrides serve.listen_metrics)`)
+	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (overrides serve.data_dir)")
+	fl.StringVar(&f.resolver, "resolver", "", "DNS server for mx \"auto\" lookups, as HOST or HOST:PORT (default: /etc/resolv.conf)")
+	return cmd
+}
+
+// loadServeConfig reads the configuration file and applies the flags.
+func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*serveconfig.Config, error) {
+	cfg, err := serveconfig.Load(f.config)
+	if err != nil {
+		return nil, err
+	}
+	fl := cmd.Flags()
+	override := func(name string, dst *string, v string) {
+		if fl.Changed(name) {
+			*dst = v
+		}
+	}
+	override("listen-https", &cfg.ListenHTTPS, f.listenHTTPS)
+	override("listen-http", &cfg.ListenHTTP, f.listenHTTP)
+	override("listen-metrics", &cfg.ListenMetrics, f.listenMetrics)
+	override("data-dir", &cfg.DataDir, f.dataDir)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.config, err)
+	}
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) error {
+	cfg, err := loadServeConfig(cmd, f)
+	if err != nil {
+		return &exitError{code: exitErrors, err: err}
+	}
+	if f.check {
+		w := &errWriter{w: e.stdout}
+		w.printf("%s: configuration valid, %d domain(s)\n", f.config, len(cfg.Domains))
+		for _, d := range cfg.Domains {
+			mx := fmt.Sprint(d.MX)
+			if d.MXAuto {
+				mx += " + auto"
+			}
+			w.printf("  %s: mode %s, max_age %d, mx %s\n", d.Domain, d.Mode, d.MaxAge, mx)
+		}
+		return w.err
+	}
+	resolver, err := dnsx.NewFromAddr(f.resolver)
+	if err != nil {
+		return usageError(fmt.Errorf("DNS resolver: %w", err))
+	}
+	logger, accessLogger, flushLog := newServeLoggers(e.stderr, cfg)
+	defer flushLog()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: logger, AccessLogger: accessLogger, Registry: reg, Resolver: resolver, Now: e.now})
+	if err != nil {
+		return &exitError{code: exitErrors, err: fmt.Errorf("%s: %w", f.config, err)}
+	}
+	ls, err := srv.Listen()
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+
+	reload := func(why string) {
+		logger.Info("reloading configuration", "reason", why, "path", f.config)
+		next, err := loadServeConfig(cmd, f)
+		if err != nil {
+			logger.Error("configuration refused; the previous one stays in force", "error", err)
+			return
+		}
+		_ = srv.Reload(ctx, next.Config)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-hup:
+				reload("SIGHUP")
+			}
+		}
+	}()
+	go serveconfig.Watch(runCtx, f.config, cfg.ConfigCheck, func() { reload("file changed") })
+
+	if err := srv.Run(runCtx, ls); err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	logger.Info("stopped")
+	return nil
+}

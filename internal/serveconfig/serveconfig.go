@@ -1,0 +1,192 @@
+// Package serveconfig reads the [serve] and [[domain]] sections of
+// mtasts.toml, the configuration of "mtasts serve", into a
+// policyhost.Config. Other sections of the file (such as [daemon]) belong
+// to other commands and are ignored; an unknown key inside these sections
+// is an error, since a misspelt setting in a security policy must not pass
+// silently. Errors name the file and line, and for a domain its name, so
+// that "mtasts serve" can refuse a bad file with a clear message and keep
+// serving the last good one.
+package serveconfig
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// DefaultPath is where "mtasts serve" looks for its configuration.
+const DefaultPath = "/etc/mtasts/mtasts.toml"
+
+// Config is the serve configuration: what policyhost serves, plus the
+// settings of the command itself.
+type Config struct {
+	policyhost.Config
+	// Path is the file the configuration was read from.
+	Path string
+	// ConfigCheck is how often the file is checked for changes, which are
+	// then loaded as on SIGHUP; 0 turns the check off.
+	ConfigCheck time.Duration
+	// LogLevel is the lowest level logged.
+	LogLevel slog.Level
+	// LogFormat is "json" or "text".
+	LogFormat string
+}
+
+// Load reads and checks the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and checks a configuration; name is used in messages and
+// relative paths in it are taken from name's directory. Every problem is
+// reported, each as "name:line: ...", joined with errors.Join.
+func Parse(name string, data []byte) (*Config, error) {
+	var f fileSyntax
+	f.Serve = defaults()
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	loc := newLocator(data)
+	var errs []error
+	for _, k := range md.Undecoded() {
+		if len(k) > 0 && (k[0] == "serve" || k[0] == "domain") {
+			errs = append(errs, fmt.Errorf("%s:%d: unknown setting %q", name, loc.keyLine(k), k.String()))
+		}
+	}
+	cfg, err := f.config(name, filepath.Dir(name))
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := cfg.Validate(); err != nil {
+		errs = append(errs, locate(name, loc, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+// locate prefixes each error of a Validate result with the file and line.
+func locate(name string, loc *locator, err error) error {
+	var parts []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	} else {
+		parts = []error{err}
+	}
+	out := make([]error, 0, len(parts))
+	for _, e := range parts {
+		var de *policyhost.DomainError
+		if errors.As(e, &de) {
+			key := de.Key
+			if key == "domain" {
+				key = "name"
+			}
+			out = append(out, fmt.Errorf("%s:%d: %w", name, loc.domainLine(de.Index, key), e))
+			continue
+		}
+		out = append(out, fmt.Errorf("%s: %w", name, e))
+	}
+	return errors.Join(out...)
+}
+
+// config turns the decoded file into a Config, resolving relative paths
+// against dir.
+func (f *fileSyntax) config(name, dir string) (*Config, error) {
+	s := &f.Serve
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	cfg := &Config{Path: name, ConfigCheck: s.ConfigCheck.Duration, LogFormat: s.LogFormat}
+	if err := cfg.LogLevel.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return nil, fmt.Errorf("%s: serve.log_level: %w", name, err)
+	}
+	if s.LogFormat != "json" && s.LogFormat != "text" {
+		return nil, fmt.Errorf("%s: serve.log_format: %q is neither \"json\" nor \"text\"", name, s.LogFormat)
+	}
+	secret := s.DNSUpdate.TSIGSecret
+	if s.DNSUpdate.TSIGSecretFile != "" && s.DNSUpdate.Server != "" {
+		b, err := os.ReadFile(abs(s.DNSUpdate.TSIGSecretFile))
+		if err != nil {
+			return nil, fmt.Errorf("%s: serve.dns_update.tsig_secret_file: %w", name, err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	pc := policyhost.Config{
+		ListenHTTPS:   s.ListenHTTPS,
+		ListenHTTP:    s.ListenHTTP,
+		ListenMetrics: s.ListenMetrics,
+		DataDir:       abs(s.DataDir),
+		AccessLog:     s.AccessLog,
+		Limits: policyhost.Limits{
+			MaxConns:          s.Limits.MaxConns,
+			MaxConnsPerIP:     s.Limits.MaxConnsPerIP,
+			ReadHeaderTimeout: s.Limits.ReadHeaderTimeout.Duration,
+			ReadTimeout:       s.Limits.ReadTimeout.Duration,
+			WriteTimeout:      s.Limits.WriteTimeout.Duration,
+			IdleTimeout:       s.Limits.IdleTimeout.Duration,
+			MaxHeaderBytes:    s.Limits.MaxHeaderBytes,
+		},
+		ACME: policyhost.ACMEConfig{
+			Enabled:          s.ACME.Enabled,
+			DirectoryURL:     s.ACME.DirectoryURL,
+			Email:            s.ACME.Email,
+			AgreeTOS:         s.ACME.AgreeTOS,
+			CAFile:           abs(s.ACME.CAFile),
+			DisableHTTP01:    s.ACME.DisableHTTP01,
+			DisableTLSALPN01: s.ACME.DisableTLSALPN01,
+		},
+		MXRefresh:     s.MXRefresh.Duration,
+		CertCheck:     s.CertCheck.Duration,
+		ExpiryWarning: s.ExpiryWarning.Duration,
+		Records:       policyhost.RecordsConfig{Addresses: s.Records.Addresses, CNAME: s.Records.CNAME, TTL: s.Records.TTL},
+		DNSUpdate: policyhost.DNSUpdateConfig{
+			Server:    s.DNSUpdate.Server,
+			KeyName:   s.DNSUpdate.TSIGKey,
+			Algorithm: s.DNSUpdate.TSIGAlgorithm,
+			Secret:    secret,
+			TTL:       s.DNSUpdate.TTL,
+			Timeout:   s.DNSUpdate.Timeout.Duration,
+		},
+	}
+	for _, d := range f.Domain {
+		maxAge := int64(defaultMaxAge)
+		if d.MaxAge != nil {
+			maxAge = *d.MaxAge
+		}
+		pc.Domains = append(pc.Domains, policyhost.DomainConfig{
+			Domain:      d.Name,
+			Mode:        sts.Mode(d.Mode),
+			MaxAge:      maxAge,
+			MX:          d.MX.patterns,
+			MXAuto:      d.MX.auto,
+			CertFile:    abs(d.CertFile),
+			KeyFile:     abs(d.KeyFile),
+			TLSRPT:      d.TLSRPT,
+			Zone:        d.Zone,
+			NoDNSUpdate: d.DNSUpdate != nil && !*d.DNSUpdate,
+		})
+	}
+	cfg.Config = pc
+	return cfg, nil
+}

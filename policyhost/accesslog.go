@@ -1,0 +1,76 @@
+package policyhost
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// observe wraps next with the request metrics and, if logger is not nil,
+// the access log: one structured record per request.
+func observe(next http.Handler, h *Handler, m *metrics, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var start time.Time
+		if logger != nil {
+			start = time.Now()
+		}
+		rec := recorders.Get().(*statusRecorder)
+		*rec = statusRecorder{ResponseWriter: w}
+		defer recorders.Put(rec)
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		domain := h.domainOf(requestHost(r.Host))
+		m.countRequest(domain, rec.status)
+		if logger == nil {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("remote", r.RemoteAddr),
+			slog.String("host", r.Host),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.String("proto", r.Proto),
+			slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("user_agent", r.UserAgent()),
+		}
+		if r.TLS != nil {
+			attrs = append(attrs, slog.String("tls", tls.VersionName(r.TLS.Version)), slog.String("sni", r.TLS.ServerName))
+		}
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	})
+}
+
+// recorders recycles statusRecorders: one per request adds up.
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
+
+// statusRecorder remembers the status and size of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

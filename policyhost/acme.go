@@ -1,0 +1,151 @@
+package policyhost
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/mholt/acmez/v3"
+)
+
+// acmeManager obtains and renews certificates for the policy hosts from an
+// ACME CA (RFC 8555) through certmagic. Only the names given to manage are
+// ever requested: there is no on-demand issuance, so a client sending some
+// other SNI cannot make the server ask the CA for anything.
+type acmeManager struct {
+	cache  *certmagic.Cache
+	magic  *certmagic.Config
+	issuer *certmagic.ACMEIssuer
+
+	mu      sync.Mutex
+	managed map[string]bool
+}
+
+// newACMEManager sets certmagic up with storage under dataDir/acme. The
+// challenges are answered by the server's own listeners: HTTP-01 by the
+// handler of httpAddr (nil disables HTTP-01) and TLS-ALPN-01 by the
+// certificate callback of the HTTPS listener at tlsAddr. certmagic is told
+// their ports so that it does not try to listen itself.
+func newACMEManager(c ACMEConfig, dataDir string, logger *slog.Logger, httpAddr, tlsAddr net.Addr) (*acmeManager, error) {
+	var roots *x509.CertPool
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("acme ca_file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("acme ca_file %s: no PEM certificate", c.CAFile)
+		}
+	}
+	zl := newZapLogger(logger.With("component", "acme"))
+	a := &acmeManager{managed: map[string]bool{}}
+	a.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
+		Logger:           zl,
+	})
+	a.magic = certmagic.New(a.cache, certmagic.Config{
+		Storage: &certmagic.FileStorage{Path: filepath.Join(dataDir, "acme")},
+		Logger:  zl,
+	})
+	tmpl := certmagic.ACMEIssuer{
+		CA:                      c.DirectoryURL,
+		Email:                   c.Email,
+		Agreed:                  c.AgreeTOS,
+		DisableHTTPChallenge:    c.DisableHTTP01 || httpAddr == nil,
+		DisableTLSALPNChallenge: c.DisableTLSALPN01,
+		TrustedRoots:            roots,
+		Logger:                  zl,
+	}
+	if host, port, ok := splitTCPAddr(tlsAddr); ok {
+		tmpl.ListenHost, tmpl.AltTLSALPNPort = host, port
+	}
+	if _, port, ok := splitTCPAddr(httpAddr); ok {
+		tmpl.AltHTTPPort = port
+	}
+	a.issuer = certmagic.NewACMEIssuer(a.magic, tmpl)
+	a.magic.Issuers = []certmagic.Issuer{a.issuer}
+	return a, nil
+}
+
+func splitTCPAddr(a net.Addr) (host string, port int, ok bool) {
+	ta, isTCP := a.(*net.TCPAddr)
+	if !isTCP {
+		return "", 0, false
+	}
+	if !ta.IP.IsUnspecified() {
+		host = ta.IP.String()
+	}
+	return host, ta.Port, true
+}
+
+// manage makes names exactly the managed set: certificates are obtained
+// (in the background) for new names and no longer renewed for removed
+// ones.
+func (a *acmeManager) manage(ctx context.Context, names []string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	want := map[string]bool{}
+	var added []string
+	for _, n := range names {
+		want[n] = true
+		if !a.managed[n] {
+			added = append(added, n)
+		}
+	}
+	var removed []certmagic.SubjectIssuer
+	for n := range a.managed {
+		if !want[n] {
+			removed = append(removed, certmagic.SubjectIssuer{Subject: n})
+		}
+	}
+	if len(removed) > 0 {
+		a.cache.RemoveManaged(removed)
+	}
+	a.managed = want
+	if len(added) == 0 {
+		return nil
+	}
+	return a.magic.ManageAsync(ctx, added)
+}
+
+// getCertificate answers the TLS handshake for a managed name, including
+// the TLS-ALPN-01 challenge handshake (RFC 8737).
+func (a *acmeManager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return a.magic.GetCertificate(hello)
+}
+
+// isALPNChallenge reports whether hello is an ACME TLS-ALPN-01 validation
+// (RFC 8737 §3: ALPN "acme-tls/1" alone).
+func isALPNChallenge(hello *tls.ClientHelloInfo) bool {
+	return len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmez.ACMETLS1Protocol
+}
+
+// httpHandler answers HTTP-01 challenges (RFC 8555 §8.3) and passes other
+// requests to next.
+func (a *acmeManager) httpHandler(next http.Handler) http.Handler {
+	return a.issuer.HTTPChallengeHandler(next)
+}
+
+// notAfter returns when the latest certificate for name expires.
+func (a *acmeManager) notAfter(name string) (time.Time, bool) {
+	var latest time.Time
+	for _, c := range a.cache.AllMatchingCertificates(name) {
+		if c.Leaf != nil && c.Leaf.NotAfter.After(latest) {
+			latest = c.Leaf.NotAfter
+		}
+	}
+	return latest, !latest.IsZero()
+}
+
+// stop ends certmagic's maintenance goroutine.
+func (a *acmeManager) stop() { a.cache.Stop() }

@@ -1,0 +1,162 @@
+package reportstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// A migration takes the schema from version-1 to version. Statements may
+// use {{serial}} and {{blob}} for the column types that differ between
+// SQLite and PostgreSQL, and {{without_rowid}} after a table whose
+// primary key SQLite should store it by (one B-tree rather than two). Migrations are never edited once released: a
+// change of schema is a new migration at the end of the list.
+type migration struct {
+	version int
+	stmts   []string
+}
+
+// Tables carry the tlsrpt_ prefix so that the store can share a database
+// with the policy cache. Times are Unix seconds; days are YYYY-MM-DD text,
+// which sorts and compares as dates in both databases. Failure details,
+// the most numerous rows, are indexed by domain and day only: an index by
+// day alone cost an eighth of the import speed, and failures are looked
+// at per domain.
+var migrations = []migration{
+	{version: 1, stmts: []string{
+		`CREATE TABLE tlsrpt_report (
+			id             {{serial}},
+			organization   TEXT NOT NULL,
+			report_id      TEXT NOT NULL,
+			contact_info   TEXT NOT NULL,
+			start_time     BIGINT NOT NULL,
+			end_time       BIGINT NOT NULL,
+			day            TEXT NOT NULL,
+			domains        TEXT NOT NULL,
+			successful     BIGINT NOT NULL,
+			failed         BIGINT NOT NULL,
+			received_at    BIGINT NOT NULL,
+			source         TEXT NOT NULL,
+			origin         TEXT NOT NULL,
+			mail_domain    TEXT NOT NULL,
+			mail_submitter TEXT NOT NULL,
+			mail_subject   TEXT NOT NULL,
+			message_id     TEXT NOT NULL,
+			dkim           TEXT NOT NULL,
+			dkim_domain    TEXT NOT NULL,
+			from_mail      INTEGER NOT NULL,
+			diagnostics    TEXT NOT NULL,
+			diag_count     INTEGER NOT NULL,
+			duplicates     INTEGER NOT NULL DEFAULT 0,
+			UNIQUE (organization, report_id, start_time, end_time)
+		)`,
+		`CREATE INDEX tlsrpt_report_day ON tlsrpt_report (day, id)`,
+		`CREATE TABLE tlsrpt_raw (
+			report_ref BIGINT PRIMARY KEY REFERENCES tlsrpt_report (id) ON DELETE CASCADE,
+			raw_type   TEXT NOT NULL,
+			data       {{blob}} NOT NULL
+		)`,
+		`CREATE TABLE tlsrpt_policy (
+			report_ref     BIGINT NOT NULL REFERENCES tlsrpt_report (id) ON DELETE CASCADE,
+			idx            INTEGER NOT NULL,
+			organization   TEXT NOT NULL,
+			day            TEXT NOT NULL,
+			policy_domain  TEXT NOT NULL,
+			policy_type    TEXT NOT NULL,
+			policy_strings TEXT NOT NULL,
+			mx_hosts       TEXT NOT NULL,
+			mode           TEXT NOT NULL,
+			successful     BIGINT NOT NULL,
+			failed         BIGINT NOT NULL,
+			PRIMARY KEY (report_ref, idx)
+		){{without_rowid}}`,
+		// Covers the summaries: they read the index, not the table.
+		`CREATE INDEX tlsrpt_policy_domain_day ON tlsrpt_policy (policy_domain, day, successful, failed, organization)`,
+		`CREATE TABLE tlsrpt_failure (
+			report_ref    BIGINT NOT NULL REFERENCES tlsrpt_report (id) ON DELETE CASCADE,
+			policy_idx    INTEGER NOT NULL,
+			idx           INTEGER NOT NULL,
+			organization  TEXT NOT NULL,
+			day           TEXT NOT NULL,
+			policy_domain TEXT NOT NULL,
+			result_type   TEXT NOT NULL,
+			sending_ip    TEXT NOT NULL,
+			mx_host       TEXT NOT NULL,
+			mx_helo       TEXT NOT NULL,
+			receiving_ip  TEXT NOT NULL,
+			failed_count  BIGINT NOT NULL,
+			additional    TEXT NOT NULL,
+			reason_code   TEXT NOT NULL,
+			PRIMARY KEY (report_ref, policy_idx, idx)
+		){{without_rowid}}`,
+		`CREATE INDEX tlsrpt_failure_domain_day ON tlsrpt_failure (policy_domain, day)`,
+		`CREATE TABLE tlsrpt_quarantine (
+			id          {{serial}},
+			received_at BIGINT NOT NULL,
+			source      TEXT NOT NULL,
+			origin      TEXT NOT NULL,
+			reason      TEXT NOT NULL,
+			raw_type    TEXT NOT NULL,
+			size        BIGINT NOT NULL,
+			sha256      TEXT NOT NULL UNIQUE,
+			attempts    INTEGER NOT NULL DEFAULT 1,
+			data        {{blob}} NOT NULL
+		)`,
+	}},
+}
+
+// SchemaVersion is the schema version this program writes.
+var SchemaVersion = migrations[len(migrations)-1].version
+
+// migrate brings the schema to SchemaVersion, each migration in its own
+// transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateOne applies the next migration, if any; done reports that none
+// was left.
+func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
+	err = s.inTx(ctx, "migrating schema", func(tx *writeTx) error {
+		if s.dia.lock != "" {
+			if _, err := tx.ExecContext(ctx, s.dia.lock); err != nil {
+				return s.err("migrating schema", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS tlsrpt_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+			return s.err("migrating schema", err)
+		}
+		var current sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM tlsrpt_schema`).Scan(&current); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return s.err("reading schema version", err)
+		}
+		v := int(current.Int64)
+		if v > SchemaVersion {
+			return fmt.Errorf("%w: version %d, this program knows up to %d", ErrSchemaTooNew, v, SchemaVersion)
+		}
+		if v == SchemaVersion {
+			done = true
+			return nil
+		}
+		m := migrations[v] // migrations[i].version == i+1
+		for _, stmt := range m.stmts {
+			stmt = strings.NewReplacer("{{serial}}", s.dia.serial, "{{blob}}", s.dia.blob, "{{without_rowid}}", s.dia.withoutRowID).Replace(stmt)
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return s.err(fmt.Sprintf("migration %d", m.version), err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tlsrpt_schema (version, applied_at) VALUES ($1, $2)`, m.version, s.now().Unix())
+		if err != nil {
+			return s.err(fmt.Sprintf("migration %d", m.version), err)
+		}
+		return nil
+	})
+	return done, err
+}
