@@ -17,6 +17,7 @@ packages=(
 	pebble                   # a local ACME server for certificate issuance tests
 	bind9                    # RFC 2136 dynamic updates of the _mta-sts record
 	iproute2                 # network namespaces for clients that need ports 53/443
+	dovecot-imapd            # a real IMAP server for the report mailbox poller
 )
 missing=()
 for p in "${packages[@]}"; do
