@@ -63,7 +63,7 @@ sending it with weaker protection.
 Policies are cached (--cache, SQLite by default; Redis or PostgreSQL to
 share one cache between MTAs) and refreshed before they expire. Settings
 come from the [daemon] section of a TOML file (--config; every key is
-documented in contrib/mtasts-daemon.toml) and from flags, which win. SIGHUP
+documented in docs/mtasts.example.toml) and from flags, which win. SIGHUP
 reloads the file; SIGTERM or SIGINT stops the daemon after the lookups in
 flight are answered.
 

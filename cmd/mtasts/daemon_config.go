@@ -19,7 +19,7 @@ import (
 )
 
 // daemonConfig is the [daemon] section of mtasts.toml; see
-// contrib/mtasts-daemon.toml for every key with its meaning. Flags
+// docs/mtasts.example.toml for every key with its meaning. Flags
 // override it.
 type daemonConfig struct {
 	Listen          []string              `toml:"listen"`

@@ -367,7 +367,7 @@ func TestDaemonBadConfig(t *testing.T) {
 
 // The example configuration loads, and documents every key of [daemon].
 func TestDaemonExampleConfig(t *testing.T) {
-	path := filepath.Join("..", "..", "contrib", "mtasts-daemon.toml")
+	path := filepath.Join("..", "..", "docs", "mtasts.example.toml")
 	c, err := loadDaemonConfig(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
