@@ -56,6 +56,18 @@ func (m *Memory) Get(_ context.Context, domain string) (*Entry, error) {
 	return &c, nil
 }
 
+// View returns the entry of domain as stored, without copying it: the
+// caller must not modify it. Unlike Get it does not check expiry (callers
+// that read entries on every lookup check it against their own clock) and
+// does not remove an expired entry.
+func (m *Memory) View(_ context.Context, domain string) (*Entry, error) {
+	me, ok := m.policies.Get(domain)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return me.e, nil
+}
+
 // get returns the unexpired entry of domain with its storage time.
 func (m *Memory) get(domain string) (memEntry, error) {
 	me, ok := m.policies.Get(domain)

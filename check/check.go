@@ -146,9 +146,10 @@ func Check(ctx context.Context, domain string, opts Options) (*Result, error) {
 
 // Check runs every check on domain (RFC 8461 §3 to §5 and §7.2, RFC 8460
 // §3, RFC 7672 §2.2 and §3.1; see the package documentation) and returns
-// the findings, sorted for reports, with the facts observed. The error is not nil only when the
-// check could not run at all: domain is not a valid domain name
-// (sts.ErrInvalidDomain) or ctx ended. Network failures are findings.
+// the findings, sorted for reports, with the facts observed. The error is
+// not nil only when the check could not run at all: domain is not a valid
+// domain name (sts.ErrInvalidDomain) or ctx ended. Network failures are
+// findings.
 func (c *Checker) Check(ctx context.Context, domain string) (*Result, error) {
 	d, err := sts.NormalizeDomain(domain)
 	if err != nil {

@@ -127,6 +127,7 @@ type batcher struct {
 	fn     func(FileResult)
 	inputs []Input
 	names  []string
+	br     *bufio.Reader // reused for every file
 }
 
 func (b *batcher) add(ctx context.Context, name string, input Input) {
@@ -154,13 +155,20 @@ func (b *batcher) addFile(ctx context.Context, path string) error {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 64<<10)
-	head, _ := br.Peek(5)
-	if string(head) == "From " {
-		return b.addMbox(ctx, path, br)
+	if b.br == nil {
+		b.br = bufio.NewReaderSize(f, 64<<10)
+	}
+	b.br.Reset(f)
+	if head, _ := b.br.Peek(5); string(head) == "From " {
+		return b.addMbox(ctx, path, b.br)
 	}
 	limit := b.in.maxMail()
-	data, err := readLimited(br, limit)
+	var data []byte
+	if fi, err := f.Stat(); err == nil && fi.Size() <= limit {
+		// Read the whole file into a buffer of its size.
+		data = make([]byte, 0, fi.Size()+1)
+	}
+	data, err = readLimitedInto(data, b.br, limit)
 	if err != nil {
 		return err
 	}

@@ -236,14 +236,19 @@ func (in *Ingester) prepare(ctx context.Context, input Input) (*reportstore.Subm
 // readLimited reads r up to limit bytes; more is an error matching
 // tlsrpt.ErrReportTooLarge.
 func readLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+	return readLimitedInto(nil, r, limit)
+}
+
+// readLimitedInto is readLimited appending to buf.
+func readLimitedInto(buf []byte, r io.Reader, limit int64) ([]byte, error) {
+	w := bytes.NewBuffer(buf)
+	if _, err := w.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > limit {
+	if int64(w.Len()) > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", tlsrpt.ErrReportTooLarge, limit)
 	}
-	return data, nil
+	return w.Bytes(), nil
 }
 
 // maxMail is the largest mail accepted: tlsrpt.ParseMessage reads up to

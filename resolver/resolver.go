@@ -22,6 +22,8 @@ type Resolver struct {
 	group singleflight.Group              // one update per domain at a time
 	dane  *lru.Cache[string, daneVerdict] // nil when DANE detection is off
 	names *lru.Cache[string, string]      // next hop → normalized domain
+	// view is the cache's Get, or its View that does not copy the entry.
+	view func(ctx context.Context, domain string) (*cache.Entry, error)
 
 	base   context.Context // canceled by Close: ends all network work
 	stop   context.CancelFunc
@@ -36,12 +38,21 @@ func New(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, names: lru.New[string, string](namesSize)}
+	r := &Resolver{cfg: cfg, names: lru.New[string, string](namesSize), view: cfg.Cache.Get}
+	if v, ok := cfg.Cache.(viewer); ok {
+		r.view = v.View
+	}
 	r.base, r.stop = context.WithCancel(context.Background())
 	if cfg.DANE != nil {
 		r.dane = lru.New[string, daneVerdict](DefaultDANESize)
 	}
 	return r, nil
+}
+
+// viewer is a cache that can return a stored entry without copying it,
+// as cache.Memory does, for the lookups answered from the cache.
+type viewer interface {
+	View(ctx context.Context, domain string) (*cache.Entry, error)
 }
 
 // namesSize bounds the number of remembered normalized next hops.
@@ -121,9 +132,12 @@ func (r *Resolver) decide(ctx context.Context, nexthop string) (Decision, error)
 // cached, a negative entry.
 func (r *Resolver) fromCache(ctx context.Context, domain string) (Decision, bool) {
 	now := r.cfg.Now()
-	e, err := r.cfg.Cache.Get(ctx, domain)
+	e, err := r.view(ctx, domain) // only read
+	if err == nil && e.Expired(now) {
+		err = cache.ErrNotFound // as Get would say
+	}
 	switch {
-	case err == nil && !e.Expired(now) && r.fresh(e, now):
+	case err == nil && r.fresh(e, now):
 		return policyDecision(e, SourceCache, reasonCached), true
 	case err == nil || !errors.Is(err, cache.ErrNotFound):
 		return Decision{}, false // to check, or the cache failed: see update

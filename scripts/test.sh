@@ -18,6 +18,7 @@ packages=(
 	bind9                    # RFC 2136 dynamic updates of the _mta-sts record
 	iproute2                 # network namespaces for clients that need ports 53/443
 	dovecot-imapd            # a real IMAP server for the report mailbox poller
+	chromium fonts-dejavu-core # the dashboard tested in a real headless browser
 )
 missing=()
 for p in "${packages[@]}"; do

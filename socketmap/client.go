@@ -29,7 +29,9 @@ type Client struct {
 	br  *bufio.Reader
 	mu  sync.Mutex // serialises lookups
 	err error      // sticky error that broke the connection
-	buf []byte     // reused request buffer
+	buf []byte     // reused request and reply buffer
+
+	deadline time.Time // the deadline set on nc
 }
 
 // Dial connects to a socketmap server on network ("tcp" or "unix") and
@@ -101,11 +103,20 @@ func contextError(ctx context.Context, err error) error {
 // exchange writes reqs and reads their replies, within ctx.
 func (c *Client) exchange(ctx context.Context, reqs []Request) ([]Reply, error) {
 	deadline, _ := ctx.Deadline()
-	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, err
+	if !deadline.Equal(c.deadline) {
+		if err := c.nc.SetDeadline(deadline); err != nil {
+			return nil, err
+		}
+		c.deadline = deadline
 	}
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
-	defer stop()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+		defer func() {
+			if !stop() {
+				c.deadline = aLongTimeAgo // set by the AfterFunc
+			}
+		}()
+	}
 
 	c.buf = c.buf[:0]
 	for _, r := range reqs {
@@ -117,13 +128,14 @@ func (c *Client) exchange(ctx context.Context, reqs []Request) ([]Reply, error) 
 	limit := orDefault(c.MaxReply, DefaultMaxReply)
 	replies := make([]Reply, len(reqs))
 	for i := range replies {
-		payload, err := ReadNetstring(c.br, limit)
+		payload, err := readNetstring(c.br, limit, c.buf[:0])
 		if err == io.EOF {
 			return nil, fmt.Errorf("socketmap: server closed the connection after %d of %d replies", i, len(reqs))
 		}
 		if err != nil {
 			return nil, err
 		}
+		c.buf = payload[:0]
 		if replies[i], err = ParseReply(payload); err != nil {
 			return nil, err
 		}

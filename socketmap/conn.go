@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,9 +45,16 @@ type conn struct {
 	// inFlight has a token for each call read but not yet answered.
 	inFlight   chan struct{}
 	writerDone chan struct{}
+	// queued counts the calls given to the writer whose replies it has not
+	// yet flushed. While it is 0 the writer is idle and owns nothing, and
+	// the reader may run a lookup itself and write the reply (see inline).
+	queued atomic.Int32
+	// out buffers replies: the writer's, and the reader's while queued is 0.
+	out replyWriter
 
-	mu    sync.Mutex // guards state and the read deadline against Shutdown
-	state readState
+	mu        sync.Mutex // guards state and the read deadline against Shutdown
+	state     readState
+	idleArmed bool // the read deadline is an idle deadline, extended lazily
 
 	offset int64  // stream offset of the next request, for log lines
 	buf    []byte // reused request buffer
@@ -89,6 +97,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		inFlight:   make(chan struct{}, set.concurrency),
 		writerDone: make(chan struct{}),
 	}
+	c.out = replyWriter{nc: nc, timeout: set.write, failed: c.writeFailed}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	s.conns[c] = struct{}{}
 	return c
@@ -107,10 +116,21 @@ func remoteAddr(nc net.Conn) string {
 
 // serve runs the connection until the client leaves, a fatal protocol error,
 // a timeout, or the server stops; then it waits for the replies to be
-// written and closes the connection.
+// written and closes the connection. When a slow lookup hands reading over
+// to another goroutine (see inlineLookup), serve returns once that lookup
+// is answered, and the other goroutine finishes the connection.
 func (c *conn) serve() {
 	go c.writeLoop()
-	linger := c.readLoop()
+	c.read()
+}
+
+// read reads requests as long as this goroutine is the reader, and
+// finishes the connection when reading ends.
+func (c *conn) read() {
+	linger, handedOff := c.readLoop()
+	if handedOff {
+		return
+	}
 	close(c.pending)
 	<-c.writerDone
 	if linger {
@@ -122,17 +142,24 @@ func (c *conn) serve() {
 }
 
 // readLoop reads and dispatches requests until it must stop, and reports
-// whether the client may still be sending, so that the close should linger.
-func (c *conn) readLoop() (linger bool) {
+// whether the client may still be sending, so that the close should linger,
+// or that another goroutine took over reading during a slow lookup.
+//
+// A request that comes alone (no other reply is on its way and no further
+// request is buffered, as with Postfix, which waits for each reply) is
+// looked up in this goroutine and answered directly; others are looked up
+// concurrently, and the writer sends their replies in order.
+func (c *conn) readLoop() (linger, handedOff bool) {
+	var in *inlineLookup
 	for {
 		if ok, linger := c.awaitRequest(); !ok {
-			return linger
+			return linger, false
 		}
 		payload, err := readNetstring(c.br, c.set.maxRequest, c.buf[:0])
 		if err != nil {
 			keep, linger := c.readFailed(err)
 			if !keep {
-				return linger
+				return linger, false
 			}
 			continue
 		}
@@ -147,7 +174,16 @@ func (c *conn) readLoop() (linger bool) {
 			c.answer("", Perm("malformed request: "+pe.describe()))
 			continue
 		}
-		c.dispatch(req)
+		if c.queued.Load() != 0 || c.br.Buffered() != 0 {
+			c.dispatch(req)
+			continue
+		}
+		if in == nil {
+			in = &inlineLookup{c: c}
+		}
+		if !in.run(req) {
+			return false, true
+		}
 	}
 }
 
@@ -156,9 +192,17 @@ func (c *conn) readLoop() (linger bool) {
 // is shutting down. When it gives up it also reports whether the client may
 // still be sending: it has sent input not yet read, or has lookups in
 // flight, as a pipelining client would.
+//
+// Setting a deadline costs a timer update, so the idle deadline is set once
+// and extended only when it passes early: a deadline set for an earlier
+// wait, before the client's last requests.
 func (c *conn) awaitRequest() (ok, linger bool) {
+	waitStart := time.Now()
 	c.mu.Lock()
-	c.nc.SetReadDeadline(time.Now().Add(c.set.idle))
+	if !c.idleArmed {
+		c.nc.SetReadDeadline(waitStart.Add(c.set.idle))
+		c.idleArmed = true
+	}
 	c.state = readIdle
 	closing := c.srv.closing.Load()
 	c.mu.Unlock()
@@ -167,10 +211,18 @@ func (c *conn) awaitRequest() (ok, linger bool) {
 		return false, c.br.Buffered() > 0 || len(c.inFlight) > 0
 	}
 	_, err := c.br.Peek(1)
+	for errors.Is(err, os.ErrDeadlineExceeded) && c.extendIdle(waitStart) {
+		_, err = c.br.Peek(1)
+	}
 
 	c.mu.Lock()
 	c.state = readBusy
-	c.nc.SetReadDeadline(time.Now().Add(c.set.read))
+	if err == nil && !c.requestBuffered() {
+		// ReadTimeout bounds the time until the request's last byte; a
+		// request already buffered is read without waiting.
+		c.nc.SetReadDeadline(time.Now().Add(c.set.read))
+		c.idleArmed = false
+	}
 	c.mu.Unlock()
 	switch {
 	case err == nil:
@@ -189,6 +241,32 @@ func (c *conn) awaitRequest() (ok, linger bool) {
 	return false, len(c.inFlight) > 0
 }
 
+// extendIdle moves a read deadline that passed during the wait that began
+// at waitStart to the end of this wait's idle timeout, and reports whether
+// it did: not when that has passed too, nor when the server is closing.
+func (c *conn) extendIdle(waitStart time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	end := waitStart.Add(c.set.idle)
+	if c.srv.closing.Load() || !time.Now().Before(end) {
+		return false
+	}
+	c.nc.SetReadDeadline(end)
+	return true
+}
+
+// requestBuffered reports whether the reader holds the whole next
+// netstring, so that reading it cannot wait for the client. It may report
+// false for some that it holds (malformed ones).
+func (c *conn) requestBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	n, i := 0, 0
+	for ; i < len(b) && i < maxLengthDigits && '0' <= b[i] && b[i] <= '9'; i++ {
+		n = n*10 + int(b[i]-'0')
+	}
+	return i > 0 && i < len(b) && b[i] == ':' && len(b)-i-2 >= n
+}
+
 // interruptIfIdle makes a reader that waits for a new request give up, so
 // that Shutdown closes idle connections at once.
 func (c *conn) interruptIfIdle() {
@@ -196,6 +274,7 @@ func (c *conn) interruptIfIdle() {
 	defer c.mu.Unlock()
 	if c.state == readIdle {
 		c.nc.SetReadDeadline(aLongTimeAgo)
+		c.idleArmed = false
 	}
 }
 
@@ -248,17 +327,23 @@ func (c *conn) readFailed(err error) (keep, linger bool) {
 // in flight.
 func (c *conn) dispatch(req Request) {
 	cl := &call{mapName: req.Map, start: time.Now(), done: make(chan struct{})}
-	c.inFlight <- struct{}{}
-	c.pending <- cl
+	c.enqueue(cl)
 	go func() { c.complete(cl, c.lookup(req)) }()
 }
 
 // answer queues a reply that needs no lookup.
 func (c *conn) answer(mapName string, r Reply) {
 	cl := &call{mapName: mapName, start: time.Now(), done: make(chan struct{})}
-	c.inFlight <- struct{}{}
-	c.pending <- cl
+	c.enqueue(cl)
 	c.complete(cl, r)
+}
+
+// enqueue gives cl to the writer, waiting while Concurrency lookups are in
+// flight.
+func (c *conn) enqueue(cl *call) {
+	c.inFlight <- struct{}{}
+	c.queued.Add(1)
+	c.pending <- cl
 }
 
 // lookup calls the Handler, turning a panic into a TEMP reply.
@@ -275,32 +360,39 @@ func (c *conn) lookup(req Request) (r Reply) {
 
 // complete encodes the reply of cl and hands it to the writer.
 func (c *conn) complete(cl *call, r Reply) {
+	cl.wire = c.encode(nil, cl.mapName, cl.start, time.Now(), r)
+	close(cl.done)
+}
+
+// encode appends the reply r, made to fit, to dst, and tells the Observer
+// that it was ready at end.
+func (c *conn) encode(dst []byte, mapName string, start, end time.Time, r Reply) []byte {
 	r, note := r.fit(c.set.maxReply)
 	if note != "" {
-		c.log.Warn("socketmap: reply changed to fit the protocol", "map", cl.mapName, "problem", note)
+		c.log.Warn("socketmap: reply changed to fit the protocol", "map", mapName, "problem", note)
 	}
-	cl.wire = appendFrame(nil, string(r.Status), " ", r.Data)
+	dst = appendFrame(dst, string(r.Status), " ", r.Data)
 	if obs := c.srv.Observer; obs != nil {
-		obs(cl.mapName, r.Status, time.Since(cl.start))
+		obs(mapName, r.Status, end.Sub(start))
 	}
-	close(cl.done)
+	return dst
 }
 
 // writeLoop writes the replies in request order. It flushes only when it
 // would otherwise wait, so that replies ready together leave in one write
-// and a ready reply never waits behind a slow one still to come.
+// and a ready reply never waits behind a slow one still to come. Once the
+// replies it was given are flushed, it hands the output back to the reader
+// (see queued).
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
-	bw := bufio.NewWriter(c.nc)
-	var werr error
+	var written int32 // replies written since the last flush
 	flush := func() {
-		if werr != nil || bw.Buffered() == 0 {
-			return
+		if written == 0 {
+			return // c.out may be the reader's
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.set.write))
-		if werr = bw.Flush(); werr != nil {
-			c.writeFailed(werr)
-		}
+		c.out.flush(time.Now())
+		c.queued.Add(-written)
+		written = 0
 	}
 	for {
 		var cl *call
@@ -320,14 +412,8 @@ func (c *conn) writeLoop() {
 			flush()
 			<-cl.done
 		}
-		if werr == nil {
-			if len(cl.wire) > bw.Available() {
-				c.nc.SetWriteDeadline(time.Now().Add(c.set.write))
-			}
-			if _, werr = bw.Write(cl.wire); werr != nil {
-				c.writeFailed(werr)
-			}
-		}
+		c.out.write(cl.wire)
+		written++
 		<-c.inFlight
 	}
 	flush()

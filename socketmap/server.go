@@ -52,9 +52,14 @@ var ErrServerClosed = errors.New("socketmap: server closed")
 // calling Serve; the zero value of each field means its default.
 //
 // Each connection is served by a reading goroutine and a writing goroutine.
-// The reader parses requests and starts a lookup goroutine for each, up to
-// Concurrency in flight; the writer sends the replies in request order,
-// batching those that are ready into one write.
+// A request that comes alone, with no other reply on its way and no
+// further request already received (Postfix sends one request and waits
+// for its reply), is looked up by the reader itself, which writes the
+// reply; if that lookup takes more than a few milliseconds, a new
+// goroutine goes on reading meanwhile. Otherwise the reader starts a
+// lookup goroutine for each request, up to Concurrency in flight, and the
+// writer sends the replies in request order, batching those that are
+// ready into one write.
 //
 // Bad input is handled per connection, and the server goes on serving
 // other clients:

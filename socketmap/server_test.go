@@ -515,3 +515,50 @@ func TestServeMisuse(t *testing.T) {
 		t.Errorf("Shutdown after Close = %v", err)
 	}
 }
+
+// TestServerSlowLookupHandsOff sends a request whose lookup waits for the
+// next request's lookup, in separate writes: the first lookup runs in the
+// reading goroutine until it is slow, then reading goes on elsewhere, and
+// the replies still come in order.
+func TestServerSlowLookupHandsOff(t *testing.T) {
+	networks(t, func(t *testing.T, network string) {
+		started, fastRan := make(chan struct{}), make(chan struct{})
+		handler := HandlerFunc(func(ctx context.Context, r Request) Reply {
+			if r.Key == "slow" {
+				close(started)
+				select {
+				case <-fastRan:
+				case <-ctx.Done():
+					return Temp("canceled")
+				}
+			} else {
+				close(fastRan)
+			}
+			return OK(r.Key)
+		})
+		ts := startServer(t, network, &Server{Handler: handler})
+		c := ts.dial(t)
+		c.Write(requests("m slow"))
+		<-started
+		c.Write(requests("m fast"))
+		got := readReplies(t, bufio.NewReader(c), 2)
+		if want := []string{"OK slow", "OK fast"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("replies %q, want %q", got, want)
+		}
+	})
+}
+
+// TestServerDeadlinesExtended spaces requests on one connection so that
+// the connection lives longer than IdleTimeout and writes come after
+// WriteTimeout: deadlines set for earlier requests must not close it.
+func TestServerDeadlinesExtended(t *testing.T) {
+	ts := startServer(t, "tcp", &Server{IdleTimeout: 100 * time.Millisecond, WriteTimeout: 20 * time.Millisecond})
+	c := ts.client(t)
+	ctx := context.Background()
+	for i := range 6 {
+		if r, err := c.Lookup(ctx, "echo", fmt.Sprint(i)); err != nil || r != OK(fmt.Sprint(i)) {
+			t.Fatalf("lookup %d = %+v, %v", i, r, err)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+}

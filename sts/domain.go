@@ -25,6 +25,14 @@ const (
 // letters, digits and inner hyphens, and names over the DNS length limits.
 // Errors satisfy errors.Is(err, ErrInvalidDomain).
 func NormalizeDomain(s string) (string, error) {
+	if isNormalASCII(s) {
+		return s, nil
+	}
+	return normalizeDomain(s)
+}
+
+// normalizeDomain is NormalizeDomain without the fast path.
+func normalizeDomain(s string) (string, error) {
 	fail := func(reason string) (string, error) {
 		return "", fmt.Errorf("%w %q: %s", ErrInvalidDomain, s, reason)
 	}
@@ -65,6 +73,46 @@ func NormalizeDomain(s string) (string, error) {
 		return fail(fmt.Sprintf("longer than %d octets (RFC 1035 §2.3.4)", maxDomainLen))
 	}
 	return out, nil
+}
+
+// isNormalASCII reports whether s is a name that NormalizeDomain returns
+// unchanged, of a kind it can tell without the IDNA mapping: lower-case
+// letters, digits and inner hyphens in labels of 1 to 63 octets, no
+// trailing dot, at most 253 octets, no label with "--" in its third and
+// fourth octets (an A-label such as "xn--…", or a reserved one, which
+// IDNA checks), and a last label that is not all digits (which might be an
+// IP address). Names it refuses take the full path, with the same result
+// or error as before.
+func isNormalASCII(s string) bool {
+	if len(s) == 0 || len(s) > maxDomainLen {
+		return false
+	}
+	label, digitsOnly := 0, true // length of the current label
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if label == 0 || s[i-1] == '-' {
+				return false
+			}
+			label, digitsOnly = 0, true
+			continue
+		case 'a' <= c && c <= 'z':
+			digitsOnly = false
+		case '0' <= c && c <= '9':
+		case c == '-':
+			if label == 0 || label == 3 && s[i-1] == '-' {
+				return false
+			}
+			digitsOnly = false
+		default:
+			return false
+		}
+		if label++; label > maxLabelLen {
+			return false
+		}
+	}
+	return !digitsOnly && s[len(s)-1] != '-'
 }
 
 // checkHostLabel checks an ASCII label against RFC 5321's sub-domain

@@ -142,12 +142,24 @@ func FuzzMatchPattern(f *testing.F) {
 }
 
 // FuzzNormalizeDomain checks that NormalizeDomain returns lower-case ASCII
-// names that it maps to themselves.
+// names that it maps to themselves, and that its fast path for names
+// already in that form agrees with the full path (IDNA mapping).
 func FuzzNormalizeDomain(f *testing.F) {
 	for _, s := range []string{"Example.COM.", "bücher.example", "例え。テスト", "192.0.2.1", "a..b", "xn--zz.example", "\xff"} {
 		f.Add(s)
 	}
+	for _, tc := range goodDomains {
+		f.Add(tc.in)
+	}
+	for _, tc := range badDomains {
+		f.Add(tc.in)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if isNormalASCII(s) {
+			if got, err := normalizeDomain(s); err != nil || got != s {
+				t.Fatalf("fast path takes %q as it is; full path gives %q, %v", s, got, err)
+			}
+		}
 		d, err := NormalizeDomain(s)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidDomain) {
@@ -158,7 +170,7 @@ func FuzzNormalizeDomain(f *testing.F) {
 		if !isASCII(d) || asciiLower(d) != d || d == "" || len(d) > maxDomainLen {
 			t.Fatalf("NormalizeDomain(%q) = %q, not a lower-case ASCII name", s, d)
 		}
-		if again, err := NormalizeDomain(d); err != nil || again != d {
+		if again, err := normalizeDomain(d); err != nil || again != d {
 			t.Fatalf("NormalizeDomain(%q) = %q, %v; want it unchanged", d, again, err)
 		}
 	})

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark of "mtasts check -f" in bulk mode (issue 3): the real binary
 # checks every domain of a testworld with MX probes, at several
-# concurrencies, and we measure domains/s and peak RSS of the mtasts
-# process (GNU time's maximum resident set size).
+# concurrencies, and we measure domains/s, peak RSS of the mtasts process
+# (GNU time's maximum resident set size) and its CPU time (user + system)
+# per domain, which depends much less than domains/s on what else runs on
+# the machine.
 #
 # The world (DNS server, private CA, one HTTPS and one ESMTP server for
 # all hosts) runs in a separate process, built from TestServeWorld of this
@@ -61,23 +63,23 @@ done
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
 echo "world:   $(cat "$work/ready")"
 echo
-echo "| --concurrency | domains | seconds | domains/s | peak RSS (MiB) | exit | load avg before |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| --concurrency | domains | seconds | domains/s | peak RSS (MiB) | mtasts CPU (ms/domain) | exit | load avg before |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in $concurrency; do
 	status=0
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	/usr/bin/time -f '%e %M' -o "$work/time" \
+	/usr/bin/time -f '%e %M %U %S' -o "$work/time" \
 		"$work/mtasts" check -f "$work/domains.txt" --jsonl --concurrency "$c" \
 		--resolver "$(cat "$work/resolver")" --ca-file "$work/ca.pem" \
 		>"$work/out.jsonl" 2>"$work/err" || status=$?
 	# GNU time puts "Command exited with non-zero status N" first on failure.
-	read -r secs kb < <(tail -n 1 "$work/time")
+	read -r secs kb usr sys < <(tail -n 1 "$work/time")
 	lines=$(wc -l <"$work/out.jsonl")
 	ok=$(grep -c '"status":"ok"' "$work/out.jsonl" || true)
 	if [ "$lines" -ne "$domains" ] || [ "$ok" -ne "$domains" ]; then
 		echo "run.sh: --concurrency $c: $lines results, $ok ok, for $domains domains" >&2
 		head -c 2000 "$work/err" >&2
 	fi
-	awk -v c="$c" -v n="$lines" -v s="$secs" -v kb="$kb" -v st="$status" -v l="$load" \
-		'BEGIN { printf "| %d | %d | %.2f | %.0f | %.0f | %d | %s |\n", c, n, s, n / s, kb / 1024, st, l }'
+	awk -v c="$c" -v n="$lines" -v s="$secs" -v kb="$kb" -v cpu="$usr $sys" -v st="$status" -v l="$load" \
+		'BEGIN { split(cpu, t, " "); printf "| %d | %d | %.2f | %.0f | %.0f | %.2f | %d | %s |\n", c, n, s, n / s, kb / 1024, 1000 * (t[1] + t[2]) / n, st, l }'
 done

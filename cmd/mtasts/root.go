@@ -95,6 +95,7 @@ Exit status of commands that give a verdict:
 		newServeCmd(e),
 		newCheckCmd(e),
 		newReportsCmd(e),
+		newWebCmd(e),
 	)
 	return root
 }

@@ -144,6 +144,11 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 	defer signal.Stop(hup)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	stopReports, err := mountReports(runCtx, srv, cfg, reg, logger, e.now)
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	defer stopReports()
 	go func() {
 		for {
 			select {

@@ -191,11 +191,14 @@ func (h *Handler) reply(d resolver.Decision, o Options) (_ socketmap.Reply, _ An
 	return r, a, note, true
 }
 
+// discard is the Logger of a Handler without one.
+var discard = slog.New(slog.DiscardHandler)
+
 // Lookup implements socketmap.Handler.
 func (h *Handler) Lookup(ctx context.Context, req socketmap.Request) socketmap.Reply {
 	log := h.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = discard
 	}
 	res := h.Resolve(ctx, req.Key)
 	if h.Answered != nil {
@@ -205,20 +208,26 @@ func (h *Handler) Lookup(ctx context.Context, req socketmap.Request) socketmap.R
 	if res.Err != nil && d.Kind != resolver.Tempfail && !errors.Is(res.Err, context.Canceled) {
 		log.WarnContext(ctx, "resolver error", "key", req.Key, "domain", d.Domain, "err", res.Err)
 	}
-	level, msg, extra := slog.LevelDebug, "lookup", []any{"reason", d.Reason}
+	level, msg := slog.LevelDebug, "lookup"
 	switch {
 	case res.Reply.Status == socketmap.StatusTemp:
-		level, msg, extra = slog.LevelWarn, "lookup deferred", []any{"reason", oneLine(d.Reason), "note", res.Note}
-	case res.Note != "":
+		level, msg = slog.LevelWarn, "lookup deferred"
+	case res.Note != "" && res.built:
 		// Warned about when the reply is built, then logged like others.
-		extra = []any{"note", res.Note}
-		if res.built {
-			level = slog.LevelWarn
-		}
+		level = slog.LevelWarn
 	}
 	// Most lookups are not logged: build no attributes for them.
 	if log.Enabled(ctx, level) {
-		log.Log(ctx, level, msg, append([]any{"key", req.Key, "domain", d.Domain, "answer", res.Answer, "source", d.Source}, extra...)...)
+		attrs := []any{"key", req.Key, "domain", d.Domain, "answer", res.Answer, "source", d.Source}
+		switch {
+		case res.Reply.Status == socketmap.StatusTemp:
+			attrs = append(attrs, "reason", oneLine(d.Reason), "note", res.Note)
+		case res.Note != "":
+			attrs = append(attrs, "note", res.Note)
+		default:
+			attrs = append(attrs, "reason", d.Reason)
+		}
+		log.Log(ctx, level, msg, attrs...)
 	}
 	return res.Reply
 }

@@ -39,6 +39,11 @@ type Config struct {
 	LogLevel slog.Level
 	// LogFormat is "json" or "text".
 	LogFormat string
+	// Reports configures the TLS-RPT endpoint, Dashboard the report
+	// dashboard, and Store where both keep the reports.
+	Reports   Reports
+	Dashboard Dashboard
+	Store     Store
 }
 
 // Load reads and checks the configuration file at path.
@@ -188,5 +193,8 @@ func (f *fileSyntax) config(name, dir string) (*Config, error) {
 		})
 	}
 	cfg.Config = pc
+	if err := f.reportsConfig(cfg, abs); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	return cfg, nil
 }

@@ -35,6 +35,8 @@ type serveSyntax struct {
 	ACME      acmeSyntax      `toml:"acme"`
 	Records   recordsSyntax   `toml:"records"`
 	DNSUpdate dnsUpdateSyntax `toml:"dns_update"`
+	Reports   reportsSyntax   `toml:"reports"`
+	Dashboard dashboardSyntax `toml:"dashboard"`
 }
 
 type limitsSyntax struct {
@@ -88,7 +90,10 @@ type domainSyntax struct {
 // defaults returns the [serve] settings of a file that sets none.
 func defaults() serveSyntax {
 	d := policyhost.DefaultConfig()
+	reports, dashboard := defaultReports()
 	return serveSyntax{
+		Reports:       reports,
+		Dashboard:     dashboard,
 		ListenHTTPS:   d.ListenHTTPS,
 		ListenHTTP:    d.ListenHTTP,
 		ListenMetrics: d.ListenMetrics,

@@ -19,6 +19,11 @@
 // or answer slowly; SMTP servers can lack STARTTLS or offer only some TLS
 // versions. Everything stops in t.Cleanup.
 //
+// For thousands of domains, World.NewFarm serves policy hosts and MX hosts
+// from a few shared listeners that pick certificates by SNI and policies
+// by Host. For tests on a fixed clock, NewCAValid and CA.Now make every
+// certificate's validity follow that clock.
+//
 // Example:
 //
 //	w := testworld.New(t)

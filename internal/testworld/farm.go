@@ -19,11 +19,18 @@ type FarmOptions struct {
 	// ports 443 and 25, such as "127.2.0.1" (which needs the privilege to
 	// bind low ports); hosts are spread over them, so that programs outside
 	// the test process reach them through the world's DNS alone. Empty
-	// means one HTTPS and one SMTP listener on loopback ports and an
-	// address of its own for every host (World.HostIP), reached through
-	// World.DialContext.
+	// means farmListeners HTTPS and SMTP listeners on loopback ports, each
+	// host an address of its own (World.HostIP) mapped to one of them and
+	// reached through World.DialContext.
 	Addrs []string
 }
+
+// farmListeners is how many HTTPS and SMTP listeners a farm without
+// FarmOptions.Addrs opens, so that the connections of a large benchmark
+// spread over many destination ports, each with its own range of source
+// ports (tens of thousands of connections to one port exhaust it with
+// TIME_WAIT sockets).
+const farmListeners = 16
 
 // Farm serves the policy hosts and MX hosts of many domains from a few
 // shared listeners, for tests and benchmarks with thousands of domains
@@ -36,8 +43,8 @@ type Farm struct {
 	w      *World
 	t      testing.TB
 	addrs  []string // with FarmOptions.Addrs
-	https  string   // shared loopback listeners, without Addrs
-	smtp   string
+	https  []string // shared loopback listeners, without Addrs
+	smtp   []string
 	server *SMTPServer
 
 	mu       sync.RWMutex
@@ -66,9 +73,12 @@ func (w *World) NewFarm(o FarmOptions) *Farm {
 		return l
 	}
 	if len(o.Addrs) == 0 {
-		webs = append(webs, listen("127.0.0.1:0"))
-		mails = append(mails, listen("127.0.0.1:0"))
-		f.https, f.smtp = webs[0].Addr().String(), mails[0].Addr().String()
+		for range farmListeners {
+			webs = append(webs, listen("127.0.0.1:0"))
+			mails = append(mails, listen("127.0.0.1:0"))
+			f.https = append(f.https, webs[len(webs)-1].Addr().String())
+			f.smtp = append(f.smtp, mails[len(mails)-1].Addr().String())
+		}
 	}
 	for _, a := range o.Addrs {
 		webs = append(webs, listen(net.JoinHostPort(a, "443")))
@@ -141,9 +151,10 @@ func (f *Farm) addHost(host string, port int) {
 	ip, known := f.hostIPs[host]
 	if len(f.addrs) > 0 && !known {
 		ip = f.addrs[f.next%len(f.addrs)]
-		f.next++
 		f.hostIPs[host] = ip
 	}
+	n := f.next
+	f.next++
 	f.mu.Unlock()
 	if len(f.addrs) > 0 {
 		if !known {
@@ -151,9 +162,9 @@ func (f *Farm) addHost(host string, port int) {
 		}
 		return
 	}
-	real := f.https
+	real := f.https[n%len(f.https)]
 	if port == 25 {
-		real = f.smtp
+		real = f.smtp[n%len(f.smtp)]
 	}
 	logical := net.JoinHostPort(f.w.HostIP(host).String(), strconv.Itoa(port))
 	if !f.w.mapPort(logical, real) {

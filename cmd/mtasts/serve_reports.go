@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mtasts/mtasts/ingest"
+	"github.com/mtasts/mtasts/internal/serveconfig"
+	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/web"
+)
+
+// mountReports mounts the TLS-RPT endpoint and the dashboard on srv as the
+// configuration asks, over one report store, and starts the SMTP/LMTP
+// listener and the IMAP poller for report mail when they are configured.
+// They run until ctx ends or the returned function is called, which stops
+// them, waits for them and closes the store.
+//
+// These parts are set up once at start: changing [serve.reports] or
+// [serve.dashboard] needs a restart.
+func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (stop func(), err error) {
+	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled {
+		return func() {}, nil
+	}
+	store, err := reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("report store: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	stop = func() {
+		cancel()
+		wg.Wait()
+		store.Close()
+	}
+	fail := func(err error) (func(), error) {
+		stop()
+		return nil, err
+	}
+	if rc := cfg.Reports; rc.Enabled {
+		ing, err := ingest.New(ingest.Config{Store: store, DKIM: ingest.DKIMPolicy(rc.DKIM), Metrics: ingest.NewMetrics(reg), Logger: logger, Now: now})
+		if err != nil {
+			return fail(err)
+		}
+		srv.Mount(rc.Path, ing.Handler(ingest.HandlerOptions{}))
+		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.Store.URL)
+		if rc.SMTPListen != "" {
+			l, err := net.Listen("tcp", rc.SMTPListen)
+			if err != nil {
+				return fail(fmt.Errorf("report mail listener: %w", err))
+			}
+			s := ing.NewSMTPServer(ingest.SMTPOptions{Domain: rc.SMTPDomain, LMTP: rc.LMTP, Recipients: rc.Recipients})
+			logger.Info("receiving TLS report mail", "addr", l.Addr().String(), "lmtp", rc.LMTP)
+			wg.Go(func() { _ = s.Serve(l) })
+			wg.Go(func() {
+				<-ctx.Done()
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = s.Shutdown(sctx)
+			})
+		}
+		if ic := rc.IMAP; ic.Addr != "" {
+			p := ing.NewIMAPPoller(ingest.IMAPConfig{Addr: ic.Addr, Security: ic.Security, Username: ic.Username, Password: ic.Password,
+				Mailbox: ic.Mailbox, Processed: ic.Processed, Interval: ic.Interval})
+			logger.Info("polling a mailbox for TLS report mail", "addr", ic.Addr, "mailbox", ic.Mailbox)
+			wg.Go(func() {
+				if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+					logger.Error("IMAP poller stopped", "error", err)
+				}
+			})
+		}
+	}
+	if cfg.Dashboard.Enabled {
+		h, err := web.New(store, web.Options{Auth: cfg.Dashboard.Auth, BasePath: cfg.Dashboard.Path, Logger: logger, Now: now})
+		if err != nil {
+			return fail(err)
+		}
+		srv.Mount(cfg.Dashboard.Path, h)
+		logger.Info("serving the report dashboard", "path", cfg.Dashboard.Path)
+	}
+	return stop, nil
+}

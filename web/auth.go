@@ -1,0 +1,245 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Auth says who may use the dashboard. There is no anonymous access: it
+// must name at least one user or token.
+type Auth struct {
+	// Users sign in with a name and a password.
+	Users []User
+	// Tokens are access tokens of at least 16 characters. Scripts send
+	// one as "Authorization: Bearer TOKEN"; people may enter one in the
+	// login form in place of a password, with no user name.
+	Tokens []string
+	// SessionKey signs session cookies; at least 32 bytes. Processes
+	// that serve one dashboard behind one name share it. Nil means a
+	// random key, so that sessions end when the process stops.
+	SessionKey []byte
+	// SessionLifetime is how long a session lasts; 0 means 12 hours.
+	SessionLifetime time.Duration
+}
+
+// User is a person who may sign in.
+type User struct {
+	Name string
+	// PasswordHash is the bcrypt hash of the password, such as
+	// "mtasts web hash-password" prints.
+	PasswordHash string
+}
+
+// Limits of authentication.
+const (
+	defaultSessionLifetime = 12 * time.Hour
+	minTokenLength         = 16
+	minSessionKey          = 32
+	// bcryptSlots bounds the password checks that run at once: each
+	// takes tens of milliseconds of CPU on purpose.
+	bcryptSlots = 4
+	// After maxLoginFailures failed logins from one address (one /64
+	// for IPv6), its logins are refused for failureWindow.
+	maxLoginFailures = 10
+	failureWindow    = 15 * time.Minute
+)
+
+// errBadToken is the error of a request with a wrong bearer token.
+var errBadToken = errors.New("invalid bearer token")
+
+// identity is who made an authenticated request.
+type identity struct {
+	// Name is the user name, or "token" for a token.
+	Name string
+	// Session is the session of a browser; nil for a bearer token.
+	Session *session
+	// CSRF is the token that the forms of the session carry.
+	CSRF string
+}
+
+// authenticator checks credentials and keeps the state of logins.
+type authenticator struct {
+	users map[string][]byte // name → bcrypt hash
+	// tokens are the SHA-256 digests of the access tokens, compared in
+	// constant time.
+	tokens [][sha256.Size]byte
+	// dummy is a bcrypt hash checked for unknown users, so that their
+	// answer takes as long as a wrong password's.
+	dummy    []byte
+	key      []byte
+	lifetime time.Duration
+	now      func() time.Time
+	slots    chan struct{}
+
+	mu sync.Mutex
+	// revoked holds the nonces of sessions logged out, until they
+	// would have expired.
+	revoked map[string]time.Time
+	// failures counts failed logins by address.
+	failures map[netip.Prefix]*loginFailures
+}
+
+type loginFailures struct {
+	count int
+	until time.Time
+}
+
+func newAuthenticator(o Auth, now func() time.Time) (*authenticator, error) {
+	if len(o.Users) == 0 && len(o.Tokens) == 0 {
+		return nil, errors.New("web: no user and no token configured: the dashboard allows no anonymous access")
+	}
+	a := &authenticator{users: map[string][]byte{}, key: o.SessionKey, lifetime: o.SessionLifetime, now: now,
+		slots: make(chan struct{}, bcryptSlots), revoked: map[string]time.Time{}, failures: map[netip.Prefix]*loginFailures{}}
+	for _, u := range o.Users {
+		if err := checkUserName(u.Name); err != nil {
+			return nil, err
+		}
+		if _, dup := a.users[u.Name]; dup {
+			return nil, fmt.Errorf("web: user %q is configured twice", u.Name)
+		}
+		cost, err := bcrypt.Cost([]byte(u.PasswordHash))
+		if err != nil {
+			return nil, fmt.Errorf("web: user %q: the password hash is not a bcrypt hash (make one with \"mtasts web hash-password\"): %w", u.Name, err)
+		}
+		a.users[u.Name] = []byte(u.PasswordHash)
+		if a.dummy == nil {
+			if a.dummy, err = bcrypt.GenerateFromPassword([]byte(rand.Text()), cost); err != nil {
+				return nil, fmt.Errorf("web: %w", err)
+			}
+		}
+	}
+	for i, t := range o.Tokens {
+		if len(t) < minTokenLength || strings.ContainsFunc(t, unicode.IsSpace) {
+			return nil, fmt.Errorf("web: token %d: a token must have at least %d characters and no spaces", i+1, minTokenLength)
+		}
+		a.tokens = append(a.tokens, sha256.Sum256([]byte(t)))
+	}
+	switch {
+	case len(a.key) == 0:
+		a.key = make([]byte, minSessionKey)
+		_, _ = rand.Read(a.key)
+	case len(a.key) < minSessionKey:
+		return nil, fmt.Errorf("web: the session key has %d bytes; it needs at least %d", len(a.key), minSessionKey)
+	}
+	if a.lifetime <= 0 {
+		a.lifetime = defaultSessionLifetime
+	}
+	return a, nil
+}
+
+// checkUserName refuses names that could not be typed or logged safely.
+func checkUserName(name string) error {
+	if name == "" || len(name) > 64 || strings.ContainsFunc(name, func(r rune) bool {
+		return r == ':' || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	}) {
+		return fmt.Errorf("web: user name %q: want 1 to 64 printable characters without spaces or \":\"", name)
+	}
+	return nil
+}
+
+// identify returns who sent r: the holder of a bearer token (RFC 6750
+// §2.1) or of a session cookie. It returns nil, nil when r carries
+// neither, and errBadToken for a wrong bearer token. Other authorization
+// schemes are left to whatever sits in front of the dashboard, such as a
+// proxy asking for Basic authentication.
+func (a *authenticator) identify(r *http.Request) (*identity, error) {
+	if scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		if a.tokenIndex(strings.TrimSpace(token)) < 0 {
+			return nil, errBadToken
+		}
+		return &identity{Name: "token"}, nil
+	}
+	c, err := r.Cookie(sessionCookie.name(r))
+	if err != nil {
+		return nil, nil
+	}
+	s := a.openSession(c.Value)
+	if s == nil {
+		return nil, nil
+	}
+	return &identity{Name: s.userName(), Session: s, CSRF: a.sign("csrf", s.nonce)}, nil
+}
+
+// tokenIndex returns the index of token among the configured tokens, or
+// -1. Every token is compared, in constant time.
+func (a *authenticator) tokenIndex(token string) int {
+	sum := sha256.Sum256([]byte(token))
+	found := -1
+	for i, t := range a.tokens {
+		if subtle.ConstantTimeCompare(sum[:], t[:]) == 1 {
+			found = i
+		}
+	}
+	return found
+}
+
+// checkPassword reports whether password is user's. An unknown user costs
+// as much time as a known one.
+func (a *authenticator) checkPassword(user, password string) bool {
+	hash, known := a.users[user]
+	if !known {
+		if a.dummy == nil {
+			return false
+		}
+		hash = a.dummy
+	}
+	a.slots <- struct{}{}
+	defer func() { <-a.slots }()
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
+}
+
+// clientPrefix is the address that failed logins are counted for: the
+// remote IPv4 address or its IPv6 /64.
+func clientPrefix(r *http.Request) netip.Prefix {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	addr := ap.Addr().Unmap()
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, _ := addr.Prefix(bits)
+	return p
+}
+
+// blocked reports whether logins from the client of r are refused for
+// too many failures.
+func (a *authenticator) blocked(r *http.Request) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f := a.failures[clientPrefix(r)]
+	return f != nil && f.count >= maxLoginFailures && a.now().Before(f.until)
+}
+
+// failed counts a failed login from the client of r.
+func (a *authenticator) failed(r *http.Request) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for p, f := range a.failures {
+		if !now.Before(f.until) {
+			delete(a.failures, p)
+		}
+	}
+	p := clientPrefix(r)
+	f := a.failures[p]
+	if f == nil {
+		f = &loginFailures{}
+		a.failures[p] = f
+	}
+	f.count++
+	f.until = now.Add(failureWindow)
+}
