@@ -41,6 +41,12 @@ if ! command -v staticcheck >/dev/null 2>&1; then
 	GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@${staticcheck_version}"
 fi
 
+echo "== go mod tidy"
+cp go.mod /tmp/mtasts-go.mod.orig && cp go.sum /tmp/mtasts-go.sum.orig
+go mod tidy
+if ! cmp -s go.mod /tmp/mtasts-go.mod.orig || ! cmp -s go.sum /tmp/mtasts-go.sum.orig; then
+	echo "go.mod/go.sum are not tidy: run go mod tidy"; git --no-pager diff go.mod; exit 1
+fi
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
