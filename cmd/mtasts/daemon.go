@@ -87,7 +87,7 @@ Exit status: 0 stopped by a signal, 3 could not start or failed.`,
 	fl.BoolVar(&f.noServername, "no-servername", false, "leave servername=hostname out of policies, for Postfix older than 3.4")
 	fl.BoolVar(&f.tlsrpt, "tlsrpt", false, "add the TLSRPT attributes of Postfix 3.10 (policy_type, policy_domain, policy_string, mx_host_pattern)")
 	fl.BoolVar(&f.strictTesting, "strict-testing", false, "enforce policies in mode testing too (all domains; zones can set it per domain)")
-	fl.BoolVar(&f.dane, "dane", false, "answer \"dane\" for domains whose MX hosts have DNSSEC-signed TLSA records (needs a validating resolver and smtp_dns_support_level = dnssec in Postfix)")
+	fl.BoolVar(&f.dane, "dane", false, "answer \"dane\" for domains whose MX hosts have DNSSEC-signed TLSA records (default: on when the resolver validates DNSSEC; Postfix needs smtp_dns_support_level = dnssec)")
 	fl.DurationVar(&f.recheck, "recheck-interval", mtastsresolver.DefaultRecheckInterval, "how long a cached policy is answered before its TXT id is compared with DNS again (RFC 8461 §5.1)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fl.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
@@ -111,7 +111,7 @@ func daemonConfigFrom(e *env, cmd *cobra.Command, f *daemonFlags) (*daemonConfig
 		"no-servername":    func() { c.Servername = !f.noServername },
 		"tlsrpt":           func() { c.TLSRPT = f.tlsrpt },
 		"strict-testing":   func() { c.Zone.StrictTesting = &f.strictTesting },
-		"dane":             func() { c.DANE = f.dane },
+		"dane":             func() { c.DANE = &f.dane },
 		"recheck-interval": func() { c.RecheckInterval = f.recheck },
 		"log-level":        func() { c.LogLevel = f.logLevel },
 		"log-format":       func() { c.LogFormat = f.logFormat },

@@ -38,7 +38,7 @@ type daemonConfig struct {
 	LogFormat       string                `toml:"log_format"`
 	Refresh         bool                  `toml:"refresh"`
 	RecheckInterval time.Duration         `toml:"recheck_interval"`
-	DANE            bool                  `toml:"dane"`
+	DANE            *bool                 `toml:"dane"` // nil: on when the resolver validates DNSSEC
 	Zone            zoneConfig            `toml:"default_zone"`
 	Zones           map[string]zoneConfig `toml:"zones"`
 

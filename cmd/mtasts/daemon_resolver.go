@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/dnsx"
 	// Imported under another name: the package's tests declare a
 	// variable named resolver.
 	mtastsresolver "github.com/mtasts/mtasts/resolver"
@@ -18,7 +19,7 @@ type resolverSetup struct {
 	net      netFlags // DNS server, CA file, timeout of each network operation
 	cacheURL string   // "" means a memory cache of this process only
 	zones    map[string]mtastsresolver.ZoneOptions
-	dane     bool
+	dane     *bool         // nil: on when the resolver validates DNSSEC
 	recheck  time.Duration // 0: the resolver's default
 	logger   *slog.Logger
 	observer mtastsresolver.Observer
@@ -69,7 +70,7 @@ func resolverOver(e *env, s resolverSetup, c cache.Cache) (*mtastsresolver.Resol
 
 		RecheckInterval: s.recheck,
 	}
-	if s.dane {
+	if s.daneOn(dnsClient) {
 		cfg.DANE = mtastsresolver.NewDANEResolver(dnsClient)
 	}
 	r, err := mtastsresolver.New(cfg)
@@ -77,6 +78,23 @@ func resolverOver(e *env, s resolverSetup, c cache.Cache) (*mtastsresolver.Resol
 		return nil, fmt.Errorf("resolver: %w", err)
 	}
 	return r, nil
+}
+
+// daneOn reports whether decisions check for DANE first (RFC 8461 §2: MTA-STS
+// never overrides DANE): as configured, or, when not configured, if the
+// resolver validates DNSSEC, since TLSA records can only be trusted
+// through a validating resolver.
+func (s resolverSetup) daneOn(c *dnsx.Client) bool {
+	if s.dane != nil {
+		return *s.dane
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ok, err := mtastsresolver.ValidatesDNSSEC(ctx, c)
+	if s.logger != nil {
+		s.logger.Info("DANE detection", "enabled", ok && err == nil, "resolver_validates_dnssec", ok, "error", err)
+	}
+	return ok && err == nil
 }
 
 // resolverSetup is the resolver setup that cfg describes.

@@ -61,7 +61,7 @@ not run.`,
 	fl.StringVar(&f.config, "config", "", "daemon configuration file whose [daemon] zones and reply options apply")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fl.BoolVar(&f.strictTesting, "strict-testing", false, "enforce policies in mode testing too")
-	fl.BoolVar(&f.dane, "dane", false, "check for DNSSEC-signed TLSA records first (RFC 8461 §2)")
+	fl.BoolVar(&f.dane, "dane", false, "check for DNSSEC-signed TLSA records first (RFC 8461 §2; default: when the resolver validates DNSSEC)")
 	return cmd
 }
 
@@ -75,7 +75,9 @@ func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, ke
 	if set("strict-testing") {
 		cfg.Zone.StrictTesting = &f.strictTesting
 	}
-	cfg.DANE = cfg.DANE || f.dane
+	if set("dane") {
+		cfg.DANE = &f.dane
+	}
 	setup := cfg.resolverSetup(slog.New(slog.DiscardHandler), nil)
 	// Nothing cached between runs unless asked: the file's cache is the
 	// daemon's.

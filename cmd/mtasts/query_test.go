@@ -95,3 +95,28 @@ func TestQueryCacheAndConfig(t *testing.T) {
 		t.Errorf("from the cache with strict_testing: %+v", q)
 	}
 }
+
+// RFC 8461 §2: MTA-STS never overrides DANE. Without --dane or a dane
+// setting, DANE is checked exactly when the resolver validates DNSSEC.
+func TestQueryDANEAuto(t *testing.T) {
+	w := daemonWorld(t)
+	w.DNS.Add("enforce.test. MX 10 mx1.enforce.test.",
+		"_25._tcp.mx1.enforce.test. TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	w.DNS.SetAuthenticated("enforce.test", true)
+	w.DNS.SetAuthenticated("_25._tcp.mx1.enforce.test", true)
+	base := []string{"query", "--json", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--timeout", "5s"}
+
+	// The resolver does not validate: MTA-STS decides.
+	if q := runQueryJSON(t, runQueryCmd(t, w, append(base, "enforce.test")...)); q.Decision != "enforce" {
+		t.Errorf("non-validating resolver: %+v, want enforce", q)
+	}
+	// Explicitly off, even with a validating resolver.
+	w.DNS.SetAuthenticated(".", true)
+	if q := runQueryJSON(t, runQueryCmd(t, w, append(base, "--dane=false", "enforce.test")...)); q.Decision != "enforce" {
+		t.Errorf("--dane=false: %+v, want enforce", q)
+	}
+	// The resolver validates (AD bit for the root): DANE governs.
+	if q := runQueryJSON(t, runQueryCmd(t, w, append(base, "enforce.test")...)); q.Decision != "dane" || q.Postfix != "OK dane" {
+		t.Errorf("validating resolver: %+v, want dane", q)
+	}
+}
