@@ -205,6 +205,9 @@ func (r *Resolver) policyDomain(nexthop string) (string, Decision, error) {
 	if host, port, ok := strings.Cut(s, ":"); ok && isDigits(port) {
 		s = host // domain:port, an MX lookup with another port
 	}
+	if sts.IsNormalDomain(s) {
+		return s, Decision{}, nil // as NormalizeDomain would, without a lock
+	}
 	if d, ok := r.names.Get(s); ok {
 		return d, Decision{}, nil
 	}

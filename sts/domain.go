@@ -25,7 +25,7 @@ const (
 // letters, digits and inner hyphens, and names over the DNS length limits.
 // Errors satisfy errors.Is(err, ErrInvalidDomain).
 func NormalizeDomain(s string) (string, error) {
-	if isNormalASCII(s) {
+	if IsNormalDomain(s) {
 		return s, nil
 	}
 	return normalizeDomain(s)
@@ -75,15 +75,18 @@ func normalizeDomain(s string) (string, error) {
 	return out, nil
 }
 
-// isNormalASCII reports whether s is a name that NormalizeDomain returns
-// unchanged, of a kind it can tell without the IDNA mapping: lower-case
-// letters, digits and inner hyphens in labels of 1 to 63 octets, no
-// trailing dot, at most 253 octets, no label with "--" in its third and
-// fourth octets (an A-label such as "xn--…", or a reserved one, which
-// IDNA checks), and a last label that is not all digits (which might be an
-// IP address). Names it refuses take the full path, with the same result
-// or error as before.
-func isNormalASCII(s string) bool {
+// IsNormalDomain reports whether s is a name that NormalizeDomain returns
+// unchanged, as far as a look at its bytes tells, without the IDNA
+// mapping: it is for callers that normalize on every lookup. True means
+// that NormalizeDomain(s) returns s and no error; false means that
+// NormalizeDomain must be asked.
+//
+// The names it recognises are lower-case letters, digits and inner hyphens
+// in labels of 1 to 63 octets, without a trailing dot, of at most 253
+// octets, with no label that has "--" in its third and fourth octets (an
+// A-label such as "xn--…", which IDNA checks) and with a last label that
+// is not all digits (which might be part of an IP address).
+func IsNormalDomain(s string) bool {
 	if len(s) == 0 || len(s) > maxDomainLen {
 		return false
 	}

@@ -155,7 +155,7 @@ func FuzzNormalizeDomain(f *testing.F) {
 		f.Add(tc.in)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if isNormalASCII(s) {
+		if IsNormalDomain(s) {
 			if got, err := normalizeDomain(s); err != nil || got != s {
 				t.Fatalf("fast path takes %q as it is; full path gives %q, %v", s, got, err)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,9 +31,9 @@ type daemonMetrics struct {
 	cacheErrors    *prometheus.CounterVec // by operation
 
 	// Children looked up once, for the per-lookup metrics.
-	answerCounters  sync.Map // postfix.Answer → prometheus.Counter
-	statusLatency   sync.Map // socketmap.Status → prometheus.Observer
-	decisionCounter sync.Map // decisionLabels → prometheus.Counter
+	answerCounters  *children[postfix.Answer, prometheus.Counter]
+	statusLatency   *children[socketmap.Status, prometheus.Observer]
+	decisionCounter *children[decisionLabels, prometheus.Counter]
 }
 
 // decisionLabels are the labels of mtasts_decisions_total.
@@ -41,14 +42,43 @@ type decisionLabels struct {
 	source mtastsresolver.Source
 }
 
-// child returns the metric cached in m under key, making it with make on
-// first use.
-func child[K comparable, M any](m *sync.Map, key K, make func() M) M {
-	if v, ok := m.Load(key); ok {
+// children are the children of a metric vector for the label values of
+// each lookup, made on first use, so that a series appears once it counts
+// something. Those of the values known in advance are found in a map that
+// is never written, without a lock or an interface conversion; others in
+// a sync.Map.
+type children[K comparable, M any] struct {
+	known    map[K]*atomic.Pointer[M]
+	other    sync.Map // K → M
+	newChild func(K) M
+}
+
+// newChildren returns the children made by newChild, with a slot for each
+// of the known label values.
+func newChildren[K comparable, M any](known []K, newChild func(K) M) *children[K, M] {
+	c := &children[K, M]{known: make(map[K]*atomic.Pointer[M], len(known)), newChild: newChild}
+	for _, k := range known {
+		c.known[k] = new(atomic.Pointer[M])
+	}
+	return c
+}
+
+// get returns the child for k, making it on first use.
+func (c *children[K, M]) get(k K) M {
+	slot, ok := c.known[k]
+	if !ok {
+		if v, ok := c.other.Load(k); ok {
+			return v.(M)
+		}
+		v, _ := c.other.LoadOrStore(k, c.newChild(k))
 		return v.(M)
 	}
-	v, _ := m.LoadOrStore(key, make())
-	return v.(M)
+	if m := slot.Load(); m != nil {
+		return *m
+	}
+	m := c.newChild(k) // the vector gives racing calls the same child
+	slot.Store(&m)
+	return m
 }
 
 // newDaemonMetrics creates the metrics, with the Go runtime and process
@@ -99,6 +129,27 @@ func newDaemonMetrics() *daemonMetrics {
 			Help: "Failures of the policy cache backend, by operation.",
 		}, []string{"op"}),
 	}
+	kinds := []mtastsresolver.Kind{mtastsresolver.Enforce, mtastsresolver.Testing, mtastsresolver.None,
+		mtastsresolver.NoPolicy, mtastsresolver.Tempfail, mtastsresolver.DANE}
+	answers := []postfix.Answer{postfix.AnswerUnusable, postfix.AnswerNoDomain}
+	var decisions []decisionLabels
+	for _, k := range kinds {
+		answers = append(answers, postfix.Answer(k))
+		for _, s := range []mtastsresolver.Source{mtastsresolver.SourceCache, mtastsresolver.SourceFetch,
+			mtastsresolver.SourceStale, mtastsresolver.SourceNegative, mtastsresolver.SourceDNS, mtastsresolver.SourceNextHop} {
+			decisions = append(decisions, decisionLabels{k, s})
+		}
+	}
+	m.answerCounters = newChildren(answers, func(a postfix.Answer) prometheus.Counter {
+		return m.queries.WithLabelValues(string(a))
+	})
+	m.statusLatency = newChildren([]socketmap.Status{socketmap.StatusOK, socketmap.StatusNotFound,
+		socketmap.StatusTemp, socketmap.StatusTimeout, socketmap.StatusPerm}, func(s socketmap.Status) prometheus.Observer {
+		return m.latency.WithLabelValues(string(s))
+	})
+	m.decisionCounter = newChildren(decisions, func(d decisionLabels) prometheus.Counter {
+		return m.decisions.WithLabelValues(string(d.kind), string(d.source))
+	})
 	m.reg.MustRegister(m.queries, m.latency, m.decisions, m.cacheHits, m.cacheMisses, m.fetches, m.fetchTime,
 		m.refreshes, m.refreshFailure, m.cacheErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -107,19 +158,17 @@ func newDaemonMetrics() *daemonMetrics {
 
 // answered counts a lookup answer (postfix.Handler.Answered).
 func (m *daemonMetrics) answered(a postfix.Answer) {
-	child(&m.answerCounters, a, func() prometheus.Counter { return m.queries.WithLabelValues(string(a)) }).Inc()
+	m.answerCounters.get(a).Inc()
 }
 
 // observe records a socketmap reply (socketmap.Observer).
 func (m *daemonMetrics) observe(_ string, status socketmap.Status, elapsed time.Duration) {
-	child(&m.statusLatency, status, func() prometheus.Observer { return m.latency.WithLabelValues(string(status)) }).Observe(elapsed.Seconds())
+	m.statusLatency.get(status).Observe(elapsed.Seconds())
 }
 
 // Decided implements resolver.Observer.
 func (m *daemonMetrics) Decided(d mtastsresolver.Decision, _ time.Duration) {
-	child(&m.decisionCounter, decisionLabels{d.Kind, d.Source}, func() prometheus.Counter {
-		return m.decisions.WithLabelValues(string(d.Kind), string(d.Source))
-	}).Inc()
+	m.decisionCounter.get(decisionLabels{d.Kind, d.Source}).Inc()
 	switch d.Source {
 	case mtastsresolver.SourceCache, mtastsresolver.SourceNegative:
 		m.cacheHits.Inc()
