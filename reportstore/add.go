@@ -256,6 +256,7 @@ const (
 func (s *Store) insertDetails(ctx context.Context, tx *writeTx, id int64, rep *tlsrpt.Report, mail *MailInfo) error {
 	org, day := text(rep.OrganizationName), dayOf(rep.DateRange.Start)
 	var policies, failures [][]any
+	sums := make([]policyRow, len(rep.Policies))
 	for i, p := range rep.Policies {
 		domain := policyDomain(p.Policy.Domain, mail)
 		strs, err := json.Marshal(nonNil(textAll(p.Policy.Strings)))
@@ -266,8 +267,10 @@ func (s *Store) insertDetails(ctx context.Context, tx *writeTx, id int64, rep *t
 		if err != nil {
 			return err
 		}
-		policies = append(policies, []any{id, i, org, day, domain, text(string(p.Policy.Type)), string(strs), string(mx),
-			policyMode(p.Policy), p.Summary.Successful, p.Summary.Failed})
+		sums[i] = policyRow{ref: id, idx: i, org: org, day: day, domain: domain, policyType: text(string(p.Policy.Type)),
+			mode: policyMode(p.Policy), successful: p.Summary.Successful, failed: p.Summary.Failed}
+		policies = append(policies, []any{id, i, org, day, domain, sums[i].policyType, string(strs), string(mx),
+			sums[i].mode, p.Summary.Successful, p.Summary.Failed})
 		for j, f := range p.FailureDetails {
 			failures = append(failures, []any{id, i, j, org, day, domain, text(string(f.ResultType)), addr(f.SendingMTAIP),
 				text(normDomain(f.ReceivingMXHostname)), text(f.ReceivingMXHelo), addr(f.ReceivingIP), f.FailedSessionCount,
@@ -275,13 +278,14 @@ func (s *Store) insertDetails(ctx context.Context, tx *writeTx, id int64, rep *t
 		}
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO tlsrpt_policy (report_ref, idx, organization, day, policy_domain, policy_type,
-		policy_strings, mx_hosts, mode, successful, failed) VALUES `, policyCols, policies); err != nil {
+		policy_strings, mx_hosts, mode, successful, failed) VALUES `, "", policyCols, policies); err != nil {
 		return s.err("inserting policies", err)
 	}
 	if err := s.insertRows(ctx, tx, `INSERT INTO tlsrpt_failure (report_ref, policy_idx, idx, organization, day, policy_domain,
-		result_type, sending_ip, mx_host, mx_helo, receiving_ip, failed_count, additional, reason_code) VALUES `, failureCols, failures); err != nil {
+		result_type, sending_ip, mx_host, mx_helo, receiving_ip, failed_count, additional, reason_code) VALUES `, "", failureCols, failures); err != nil {
 		return s.err("inserting failure details", err)
 	}
+	tx.rollup().addReport(sums)
 	return nil
 }
 
@@ -289,13 +293,14 @@ func (s *Store) insertDetails(ctx context.Context, tx *writeTx, id int64, rep *t
 // number of statements prepared for each table.
 const maxRowsPerInsert = 32
 
-// insertRows inserts rows of cols values each with multi-row INSERTs.
-func (s *Store) insertRows(ctx context.Context, tx *writeTx, prefix string, cols int, rows [][]any) error {
+// insertRows inserts rows of cols values each with multi-row INSERTs
+// between prefix and suffix (see rowsStmt).
+func (s *Store) insertRows(ctx context.Context, tx *writeTx, prefix, suffix string, cols int, rows [][]any) error {
 	per := min(maxRowsPerInsert, s.dia.maxParams/cols)
 	args := make([]any, 0, min(len(rows), per)*cols)
 	for len(rows) > 0 {
 		n := min(len(rows), per)
-		st, err := tx.rowsStmt(ctx, prefix, cols, n)
+		st, err := tx.rowsStmt(ctx, prefix, suffix, cols, n)
 		if err != nil {
 			return err
 		}

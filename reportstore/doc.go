@@ -20,7 +20,10 @@
 // the deviations the parser tolerated, and where it came from. The
 // columns the queries group by (policy domain, UTC day, organisation) are
 // copied onto the policy and failure rows, so that summaries read one
-// table.
+// table. The transaction that stores reports also adds them to sums per
+// policy domain and day (sessions, reports, the latest policy, the
+// organisations that reported), from which the overview of all domains
+// is read without a pass over every policy result of the period.
 //
 // Reports are identified by organisation, report-id and date range: a
 // report that arrives again (by mail and by HTTPS, or imported twice) is

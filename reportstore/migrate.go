@@ -11,11 +11,14 @@ import (
 // A migration takes the schema from version-1 to version. Statements may
 // use {{serial}} and {{blob}} for the column types that differ between
 // SQLite and PostgreSQL, and {{without_rowid}} after a table whose
-// primary key SQLite should store it by (one B-tree rather than two). Migrations are never edited once released: a
-// change of schema is a new migration at the end of the list.
+// primary key SQLite should store it by (one B-tree rather than two).
+// fill, if set, runs after the statements, in the same transaction.
+// Migrations are never edited once released: a change of schema is a new
+// migration at the end of the list.
 type migration struct {
 	version int
 	stmts   []string
+	fill    func(s *Store, ctx context.Context, tx *writeTx) error
 }
 
 // Tables carry the tlsrpt_ prefix so that the store can share a database
@@ -105,6 +108,32 @@ var migrations = []migration{
 			data        {{blob}} NOT NULL
 		)`,
 	}},
+	// The rollup of rollup.go: what the overview of all domains reads.
+	{version: 2, stmts: []string{
+		`CREATE TABLE tlsrpt_domain_day (
+			policy_domain TEXT NOT NULL,
+			day           TEXT NOT NULL,
+			successful    BIGINT NOT NULL,
+			failed        BIGINT NOT NULL,
+			reports       BIGINT NOT NULL,
+			policy_type   TEXT NOT NULL,
+			mode          TEXT NOT NULL,
+			latest_ref    BIGINT NOT NULL,
+			latest_idx    INTEGER NOT NULL,
+			PRIMARY KEY (policy_domain, day)
+		){{without_rowid}}`,
+		`CREATE TABLE tlsrpt_domain_org_day (
+			policy_domain TEXT NOT NULL,
+			organization  TEXT NOT NULL,
+			day           TEXT NOT NULL,
+			PRIMARY KEY (policy_domain, organization, day)
+		){{without_rowid}}`,
+		`CREATE TABLE tlsrpt_domain_org (
+			policy_domain TEXT NOT NULL,
+			organization  TEXT NOT NULL,
+			PRIMARY KEY (policy_domain, organization)
+		){{without_rowid}}`,
+	}, fill: (*Store).backfillRollup},
 }
 
 // SchemaVersion is the schema version this program writes.
@@ -150,6 +179,11 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 			stmt = strings.NewReplacer("{{serial}}", s.dia.serial, "{{blob}}", s.dia.blob, "{{without_rowid}}", s.dia.withoutRowID).Replace(stmt)
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return s.err(fmt.Sprintf("migration %d", m.version), err)
+			}
+		}
+		if m.fill != nil {
+			if err := m.fill(s, ctx, tx); err != nil {
+				return err
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO tlsrpt_schema (version, applied_at) VALUES ($1, $2)`, m.version, s.now().Unix())

@@ -235,6 +235,15 @@ func (f Filter) where(p string, args *[]any) string {
 // DailySummary counts sessions per policy domain and day, ordered by
 // domain and day.
 func (s *Store) DailySummary(ctx context.Context, f Filter) ([]DaySummary, error) {
+	if f.Organization != "" {
+		return s.policyDailySummary(ctx, f)
+	}
+	return s.rollupDays(ctx, f)
+}
+
+// policyDailySummary is DailySummary from the policy results, for filters
+// the rollup does not answer.
+func (s *Store) policyDailySummary(ctx context.Context, f Filter) ([]DaySummary, error) {
 	var args []any
 	rows, err := s.rdb.QueryContext(ctx, `SELECT policy_domain, day, SUM(successful), SUM(failed), COUNT(DISTINCT report_ref)
 		FROM tlsrpt_policy WHERE `+f.where("", &args)+` GROUP BY policy_domain, day ORDER BY policy_domain, day`, args...)
@@ -286,88 +295,115 @@ func (s *Store) Failures(ctx context.Context, f Filter, by Breakdown, limit int)
 // domain name, each with its daily series and the policy of its latest
 // report.
 func (s *Store) Domains(ctx context.Context, f Filter) ([]DomainOverview, error) {
-	days, err := s.DailySummary(ctx, f)
+	var days []DaySummary
+	var orgs map[string]int
+	var latest map[string]policyPick
+	var err error
+	if f.Organization == "" {
+		days, err = s.rollupDays(ctx, f)
+		if err == nil {
+			orgs, err = s.rollupOrganizations(ctx, f)
+		}
+		if err == nil {
+			latest, err = s.rollupLatest(ctx, f)
+		}
+	} else {
+		days, orgs, latest, err = s.policyDomains(ctx, f)
+	}
 	if err != nil {
 		return nil, err
 	}
-	var out []DomainOverview
-	index := map[string]int{}
+	return overviews(days, orgs, latest), nil
+}
+
+// overviews sums up domains from their daily sums, ordered by domain and
+// day, their numbers of organisations and their policies.
+func overviews(days []DaySummary, orgs map[string]int, latest map[string]policyPick) []DomainOverview {
+	out := []DomainOverview{}
 	for _, d := range days {
-		i, ok := index[d.Domain]
-		if !ok {
-			i = len(out)
-			index[d.Domain] = i
-			out = append(out, DomainOverview{Domain: d.Domain})
+		if len(out) == 0 || out[len(out)-1].Domain != d.Domain {
+			p := latest[d.Domain]
+			out = append(out, DomainOverview{Domain: d.Domain, Organizations: orgs[d.Domain],
+				PolicyType: tlsrpt.PolicyType(p.policyType), Mode: p.mode})
 		}
-		o := &out[i]
+		o := &out[len(out)-1]
 		o.Successful += d.Successful
 		o.Failed += d.Failed
 		o.Reports += d.Reports // a report counts for one day only
 		o.Days = append(o.Days, d)
 		o.LastDay = d.Day
 	}
-	var args []any
-	rows, err := s.rdb.QueryContext(ctx, `SELECT policy_domain, COUNT(DISTINCT organization)
-		FROM tlsrpt_policy WHERE `+f.where("", &args)+` GROUP BY policy_domain`, args...)
-	if err != nil {
-		return nil, s.err("domains", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var domain string
-		var orgs int
-		if err := rows.Scan(&domain, &orgs); err != nil {
-			return nil, s.err("domains", err)
-		}
-		if i, ok := index[domain]; ok {
-			out[i].Organizations = orgs
-		}
-	}
-	if err := s.rowsErr("domains", rows); err != nil {
-		return nil, err
-	}
-	if err := s.latestPolicies(ctx, f, out, index); err != nil {
-		return nil, err
-	}
 	for i := range out {
 		out[i].Trend = trend(out[i].Days)
 	}
-	if out == nil {
-		out = []DomainOverview{}
-	}
-	return out, nil
+	return out
 }
 
-// latestPolicies fills PolicyType and Mode from each domain's latest
-// day, preferring on that day a policy result that states a mode (senders
-// that leave policy-string out should not hide it), then the latest
-// stored.
-func (s *Store) latestPolicies(ctx context.Context, f Filter, out []DomainOverview, index map[string]int) error {
+// policyDomains reads what Domains needs from the policy results, for
+// filters the rollup does not answer: the daily sums, the number of
+// organisations and the policy of each domain.
+func (s *Store) policyDomains(ctx context.Context, f Filter) ([]DaySummary, map[string]int, map[string]policyPick, error) {
+	days, err := s.policyDailySummary(ctx, f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	var args []any
-	rows, err := s.rdb.QueryContext(ctx, `SELECT p.policy_domain, p.policy_type, p.mode, p.report_ref
+	orgs, err := s.domainCounts(ctx, "domains", `SELECT policy_domain, COUNT(DISTINCT organization)
+		FROM tlsrpt_policy WHERE `+f.where("", &args)+` GROUP BY policy_domain`, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	args = nil
+	latest, err := s.latestPicks(ctx, `SELECT p.policy_domain, p.policy_type, p.mode, p.report_ref, p.idx
 		FROM tlsrpt_policy p JOIN (
 			SELECT policy_domain, MAX(day) AS last FROM tlsrpt_policy WHERE `+f.where("", &args)+` GROUP BY policy_domain
-		) m ON p.policy_domain = m.policy_domain AND p.day = m.last
-		ORDER BY p.report_ref, p.idx`, args...)
+		) m ON p.policy_domain = m.policy_domain AND p.day = m.last`, args)
 	if err != nil {
-		return s.err("latest policies", err)
+		return nil, nil, nil, err
+	}
+	return days, orgs, latest, nil
+}
+
+// domainCounts runs query, which returns domains and counts, and maps
+// the domains to their counts.
+func (s *Store) domainCounts(ctx context.Context, op, query string, args []any) (map[string]int, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.err(op, err)
 	}
 	defer rows.Close()
-	hasMode := map[string]bool{}
+	out := map[string]int{}
 	for rows.Next() {
-		var domain, typ, mode string
-		var ref int64
-		if err := rows.Scan(&domain, &typ, &mode, &ref); err != nil {
-			return s.err("latest policies", err)
+		var domain string
+		var n int
+		if err := rows.Scan(&domain, &n); err != nil {
+			return nil, s.err(op, err)
 		}
-		i, ok := index[domain]
-		if !ok || (hasMode[domain] && mode == "") {
-			continue
-		}
-		out[i].PolicyType, out[i].Mode = tlsrpt.PolicyType(typ), mode
-		hasMode[domain] = mode != ""
+		out[domain] = n
 	}
-	return s.rowsErr("latest policies", rows)
+	return out, s.rowsErr(op, rows)
+}
+
+// latestPicks runs query, which returns domains and candidates for their
+// policyPick, and picks one for each domain.
+func (s *Store) latestPicks(ctx context.Context, query string, args []any) (map[string]policyPick, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.err("latest policies", err)
+	}
+	defer rows.Close()
+	out := map[string]policyPick{}
+	for rows.Next() {
+		var domain string
+		var p policyPick
+		if err := rows.Scan(&domain, &p.policyType, &p.mode, &p.ref, &p.idx); err != nil {
+			return nil, s.err("latest policies", err)
+		}
+		if p.after(out[domain]) {
+			out[domain] = p
+		}
+	}
+	return out, s.rowsErr("latest policies", rows)
 }
 
 // trend compares the success rate of the later half of days with the
