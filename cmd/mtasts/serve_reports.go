@@ -50,6 +50,7 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 			return fail(err)
 		}
 		srv.Mount(rc.Path, ing.Handler(ingest.HandlerOptions{}))
+		reg.MustRegister(newSessionsCollector(store, servedDomains(srv), now, logger))
 		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.Store.URL)
 		if rc.SMTPListen != "" {
 			l, err := net.Listen("tcp", rc.SMTPListen)
@@ -86,4 +87,16 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 		logger.Info("serving the report dashboard", "path", cfg.Dashboard.Path)
 	}
 	return stop, nil
+}
+
+// servedDomains returns a function listing the policy domains srv serves
+// now, after any reload.
+func servedDomains(srv *policyhost.Server) func() []string {
+	return func() []string {
+		var ds []string
+		for _, p := range srv.Handler().Policies() {
+			ds = append(ds, p.Domain)
+		}
+		return ds
+	}
 }
