@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtasts/mtasts/internal/testservers"
 	"github.com/mtasts/mtasts/internal/testworld"
 )
 
@@ -28,10 +29,7 @@ func requireTool(t *testing.T, name string) string {
 			return p
 		}
 	}
-	if os.Getenv("MTASTS_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s is required (MTASTS_REQUIRE_SERVICES=1) but not installed", name)
-	}
-	t.Skipf("%s not installed", name)
+	testservers.Unavailable(t, name+" not installed")
 	return ""
 }
 

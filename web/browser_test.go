@@ -16,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mtasts/mtasts/internal/testservers"
 )
 
 // findChromium returns the path of a Chromium or Chrome binary. When there
@@ -28,10 +30,7 @@ func findChromium(t *testing.T) string {
 		}
 	}
 	msg := "chromium not found; install it with `apt-get install -y chromium` to run this test"
-	if os.Getenv("MTASTS_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s (MTASTS_REQUIRE_SERVICES=1 requires it)", msg)
-	}
-	t.Skip(msg)
+	testservers.Unavailable(t, msg)
 	return ""
 }
 

@@ -28,11 +28,18 @@ const startTimeout = 30 * time.Second
 // missing skips or fails t because a server binary is not installed.
 func missing(t testing.TB, what, pkg string) {
 	t.Helper()
-	msg := fmt.Sprintf("%s not found; install it with `apt-get install -y %s` to run this test", what, pkg)
+	Unavailable(t, fmt.Sprintf("%s not found; install it with `apt-get install -y %s` to run this test", what, pkg))
+}
+
+// Unavailable skips t because something it needs (a server, a program,
+// root) is not available here, saying why; when RequireEnv is "1", as in
+// CI, which installs everything, it fails t instead.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
 	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("%s (%s=1 requires it)", msg, RequireEnv)
+		t.Fatalf("%s (%s=1 requires it)", why, RequireEnv)
 	}
-	t.Skip(msg)
+	t.Skip(why)
 }
 
 // freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
