@@ -6,6 +6,8 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 // checkChain judges p.result.Chain against RFC 8461 §4.2: the chain and
@@ -16,18 +18,18 @@ func (p *prober) checkChain(host string) {
 	if len(r.Chain) > 0 {
 		r.NotAfter = r.Chain[0].NotAfter
 	}
-	r.VerifyError = verifyChain(r.Chain, p.opts.RootCAs, p.opts.Now())
+	r.VerifyError = VerifyChain(r.Chain, p.opts.RootCAs, p.opts.Now())
 	r.Verified = r.VerifyError == nil
-	r.NameError = verifyName(r.Chain, host)
+	r.NameError = VerifyName(r.Chain, host)
 	r.NameMatch = r.NameError == nil
 }
 
-// verifyChain checks that chain, leaf first, leads from its leaf to one of
+// VerifyChain checks that chain, leaf first, leads from its leaf to one of
 // roots (nil: the system roots) through the other certificates presented,
 // every certificate valid at now and fit for serverAuth. The host name is
 // not checked here. A failure wraps a sentinel of this package and the
 // x509 error.
-func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+func VerifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
 	if len(chain) == 0 {
 		return wrap(ErrCertInvalid, errors.New("no certificate presented"))
 	}
@@ -62,12 +64,12 @@ func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, now time.Time)
 	}
 }
 
-// verifyName checks that the leaf of chain is valid for host. RFC 8461
+// VerifyName checks that the leaf of chain is valid for host. RFC 8461
 // §4.2 requires a DNS-ID (subjectAltName dNSName) matching the MX host
 // name by the rules of RFC 6125 §6.4, a wildcard matching only a whole
 // left-most label; crypto/x509's VerifyHostname applies exactly those
 // rules, ignores the subject common name, case and a trailing dot.
-func verifyName(chain []*x509.Certificate, host string) error {
+func VerifyName(chain []*x509.Certificate, host string) error {
 	if len(chain) == 0 {
 		return wrap(ErrHostMismatch, errors.New("no certificate presented"))
 	}
@@ -77,14 +79,24 @@ func verifyName(chain []*x509.Certificate, host string) error {
 	return nil
 }
 
-// RFC 8460 §4.3 result types that a probe can observe.
-const (
-	resultSTARTTLSNotSupported = "starttls-not-supported"    // §4.3.1
-	resultHostMismatch         = "certificate-host-mismatch" // §4.3.1
-	resultExpired              = "certificate-expired"       // §4.3.1
-	resultNotTrusted           = "certificate-not-trusted"   // §4.3.1
-	resultValidationFailure    = "validation-failure"        // §4.3.1
-)
+// CertificateResultType returns the RFC 8460 §4.3 result type of a
+// certificate judged by VerifyChain (chainErr) and VerifyName (nameErr),
+// or "" when both passed. A chain failure is reported before a name
+// mismatch; "not yet valid" counts as certificate-expired, since RFC 8460
+// has no separate type for it.
+func CertificateResultType(chainErr, nameErr error) tlsrpt.ResultType {
+	switch {
+	case errors.Is(chainErr, ErrCertExpired), errors.Is(chainErr, ErrCertNotYetValid):
+		return tlsrpt.ResultCertificateExpired
+	case errors.Is(chainErr, ErrUnknownAuthority), errors.Is(chainErr, ErrSelfSigned):
+		return tlsrpt.ResultCertificateNotTrusted
+	case chainErr != nil:
+		return tlsrpt.ResultValidationFailure
+	case nameErr != nil:
+		return tlsrpt.ResultCertificateHostMismatch
+	}
+	return ""
+}
 
 // ResultType names the TLS failure the probe observed with its RFC 8460
 // §4.3 result type, the value a sending MTA would put in a TLS-RPT
@@ -112,13 +124,13 @@ func (r *Result) ResultType() string {
 	if errors.As(r.Err, &perr) {
 		switch perr.Stage {
 		case StageSTARTTLS:
-			return resultSTARTTLSNotSupported
+			return string(tlsrpt.ResultSTARTTLSNotSupported)
 		case StageHandshake:
-			return resultValidationFailure
+			return string(tlsrpt.ResultValidationFailure)
 		case StageEHLO:
 			var reply *textproto.Error
 			if errors.As(perr.Err, &reply) && (reply.Code == 500 || reply.Code == 502) {
-				return resultSTARTTLSNotSupported
+				return string(tlsrpt.ResultSTARTTLSNotSupported)
 			}
 		}
 		return ""
@@ -127,15 +139,7 @@ func (r *Result) ResultType() string {
 	case r.Err != nil:
 		return ""
 	case !r.STARTTLS:
-		return resultSTARTTLSNotSupported
-	case errors.Is(r.VerifyError, ErrCertExpired), errors.Is(r.VerifyError, ErrCertNotYetValid):
-		return resultExpired
-	case errors.Is(r.VerifyError, ErrUnknownAuthority), errors.Is(r.VerifyError, ErrSelfSigned):
-		return resultNotTrusted
-	case r.VerifyError != nil:
-		return resultValidationFailure
-	case r.NameError != nil:
-		return resultHostMismatch
+		return string(tlsrpt.ResultSTARTTLSNotSupported)
 	}
-	return ""
+	return string(CertificateResultType(r.VerifyError, r.NameError))
 }
