@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtasts/mtasts/internal/testservers"
 )
 
 // Postfix commands, where Debian installs them.
@@ -30,16 +32,16 @@ var (
 func Require(t testing.TB) {
 	t.Helper()
 	if why := Available(); why != "" {
-		skipOrFail(t, os.Getenv, why)
+		testservers.Unavailable(t, why)
 	}
 	RequirePostmap(t)
 	for _, c := range []string{postfixCommand, sendmailCommand, postqueueCmd} {
 		if !strings.HasPrefix(c, "/") {
-			skipOrFail(t, os.Getenv, c+" is not installed (Debian package postfix)")
+			testservers.Unavailable(t, c+" is not installed (Debian package postfix)")
 		}
 	}
 	if _, err := user.Lookup("postfix"); err != nil {
-		skipOrFail(t, os.Getenv, "no postfix user: "+err.Error())
+		testservers.Unavailable(t, "no postfix user: "+err.Error())
 	}
 }
 
@@ -48,7 +50,7 @@ func Require(t testing.TB) {
 func RequirePostmap(t testing.TB) {
 	t.Helper()
 	if !strings.HasPrefix(postmapCommand, "/") {
-		skipOrFail(t, os.Getenv, "postmap is not installed (Debian package postfix)")
+		testservers.Unavailable(t, "postmap is not installed (Debian package postfix)")
 	}
 }
 

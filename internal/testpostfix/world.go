@@ -7,11 +7,9 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"testing"
 
 	"github.com/miekg/dns"
 
-	"github.com/mtasts/mtasts/internal/testservers"
 	"github.com/mtasts/mtasts/internal/testworld"
 )
 
@@ -120,14 +118,4 @@ func (ns *Namespace) ServeWorld(w *testworld.World, ports map[string][]int) {
 			})
 		}
 	}
-}
-
-// skipOrFail skips the test, or fails it when MTASTS_REQUIRE_SERVICES=1
-// says that CI must run it.
-func skipOrFail(t testing.TB, getenv func(string) string, why string) {
-	t.Helper()
-	if getenv(testservers.RequireEnv) == "1" {
-		t.Fatalf("%s=1 but %s", testservers.RequireEnv, why)
-	}
-	t.Skip(why)
 }
