@@ -124,6 +124,17 @@ func (l *Layered) Get(ctx context.Context, domain string) (*Entry, error) {
 	}
 }
 
+// View is Get without the copy, for callers that only read: when memory
+// holds a copy read or written within SyncInterval, it returns that
+// stored entry itself, which the caller must not modify, and does not
+// check its expiry (see Memory.View); otherwise it is Get.
+func (l *Layered) View(ctx context.Context, domain string) (*Entry, error) {
+	if me, ok := l.mem.policies.Get(domain); ok && l.now().Sub(me.stored) < l.sync {
+		return me.e, nil
+	}
+	return l.Get(ctx, domain)
+}
+
 // newer reports whether a is a more recent version of an entry than b.
 func newer(a, b *Entry) bool {
 	if c := a.Fetched.Compare(b.Fetched); c != 0 {

@@ -137,3 +137,49 @@ func TestLayeredCallerCancelIsNotOutage(t *testing.T) {
 		t.Errorf("%d shared calls, want 2", n)
 	}
 }
+
+// View answers from memory without copying while the copy there is recent,
+// and, like Get, asks the shared backend once it is older than
+// SyncInterval, so that what other processes stored is picked up.
+func TestLayeredView(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	mem := NewMemory(0, clk.Now)
+	shared := &counting{Cache: NewMemory(0, clk.Now)}
+	l := NewLayered(mem, shared, LayerOptions{Now: clk.Now, SyncInterval: time.Minute})
+
+	if _, err := l.View(ctx, "example.com"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("View of a missing domain: %v, want ErrNotFound", err)
+	}
+	if err := l.Put(ctx, entry("example.com", "1", clk.Now(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	calls := shared.calls.Load()
+	first, err := l.View(ctx, "example.com")
+	if err != nil || first.ID != "1" {
+		t.Fatalf("View = %+v, %v; want id 1", first, err)
+	}
+	if again, _ := l.View(ctx, "example.com"); again != first {
+		t.Error("View copied the entry")
+	}
+	if n := shared.calls.Load() - calls; n != 0 {
+		t.Errorf("View of a recent copy made %d shared calls, want 0", n)
+	}
+
+	// Another process stores a new policy in the shared backend.
+	if err := shared.Cache.Put(ctx, entry("example.com", "2", clk.Now().Add(time.Second), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Second)
+	if e, _ := l.View(ctx, "example.com"); e.ID != "1" {
+		t.Errorf("within SyncInterval: View = id %s, want memory's 1", e.ID)
+	}
+	clk.Advance(31 * time.Second)
+	e, err := l.View(ctx, "example.com")
+	if err != nil || e.ID != "2" {
+		t.Errorf("after SyncInterval: View = %+v, %v; want the shared id 2", e, err)
+	}
+	if n := shared.calls.Load() - calls; n != 1 {
+		t.Errorf("%d shared calls, want 1", n)
+	}
+}

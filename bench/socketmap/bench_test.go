@@ -25,13 +25,20 @@ import (
 // benchmark's network namespace.
 type server struct {
 	name   string
-	addr   string // inside the namespace
+	addr   string // inside the namespace, or a socket path for "unix"
+	unix   bool   // addr is a UNIX-domain socket
 	pid    int
 	prefix string // every answer must start with it
 	ns     *testpostfix.Namespace
 }
 
-func (s *server) dial(ctx context.Context) (net.Conn, error) { return s.ns.Dial(ctx, "tcp", s.addr) }
+func (s *server) dial(ctx context.Context) (net.Conn, error) {
+	if s.unix {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", s.addr)
+	}
+	return s.ns.Dial(ctx, "tcp", s.addr)
+}
 
 // startServer runs a server in ns with its output in dir/<name>.log and
 // waits until it accepts connections.
@@ -44,6 +51,9 @@ func startServer(t *testing.T, ns *testpostfix.Namespace, dir, name, addr, prefi
 	cmd := ns.Command(context.Background(), argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), env...)
+	if extra := os.Getenv("MTASTS_BENCH_SERVER_ENV"); extra != "" {
+		cmd.Env = append(cmd.Env, strings.Fields(extra)...)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -59,6 +69,9 @@ func startServer(t *testing.T, ns *testpostfix.Namespace, dir, name, addr, prefi
 		}
 	})
 	s := &server{name: name, addr: addr, pid: cmd.Process.Pid, prefix: prefix, ns: ns}
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		s.addr, s.unix = path, true
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		c, err := s.dial(context.Background())
 		if err == nil {
@@ -86,12 +99,24 @@ type benchEnv struct {
 	caFile      string
 	mtasts      string
 	ceiling     string
+	floor       string
 	pythonSTS   string
 	seconds     time.Duration
 	warm, cold  []string
 	connections []int
 	servers     []string
 	cacheURL    string // of the mtasts daemon; "" means SQLite in dir
+	unix        bool   // servers listen on UNIX-domain sockets, not TCP
+}
+
+// listenAddr is where the server name listens: 127.0.0.1:port, or with
+// MTASTS_BENCH_NETWORK=unix a socket in the benchmark's directory, as
+// "unix:PATH".
+func (e *benchEnv) listenAddr(name, port string) string {
+	if e.unix {
+		return "unix:" + filepath.Join(e.dir, name+".sock")
+	}
+	return "127.0.0.1:" + port
 }
 
 func setup(t *testing.T) *benchEnv {
@@ -104,12 +129,20 @@ func setup(t *testing.T) *benchEnv {
 	e := &benchEnv{
 		mtasts:      os.Getenv("MTASTS_BIN"),
 		ceiling:     os.Getenv("CEILING_BIN"),
+		floor:       os.Getenv("FLOOR_BIN"),
 		pythonSTS:   "/usr/bin/mta-sts-daemon",
 		seconds:     5 * time.Second,
 		dir:         t.TempDir(),
 		connections: []int{1, 8, 64},
-		servers:     []string{"ceiling", "mtasts", "python-internal", "python-sqlite"},
+		servers:     []string{"floor", "ceiling", "mtasts", "python-internal", "python-sqlite"},
 		cacheURL:    os.Getenv("MTASTS_BENCH_CACHE"),
+	}
+	switch n := os.Getenv("MTASTS_BENCH_NETWORK"); n {
+	case "", "tcp":
+	case "unix":
+		e.unix = true
+	default:
+		t.Fatalf("MTASTS_BENCH_NETWORK=%q: want tcp or unix", n)
 	}
 	if s := os.Getenv("MTASTS_BENCH_SERVERS"); s != "" {
 		e.servers = strings.Split(s, ",")
@@ -158,7 +191,11 @@ func (e *benchEnv) pythonConfig(t *testing.T, name, port, cacheType string) stri
 	if cacheType == "sqlite" {
 		cacheOpts = "    filename: " + filepath.Join(e.dir, name+".db") + "\n"
 	}
-	cfg := "host: 127.0.0.1\nport: " + port + "\nreuse_port: true\ncache_grace: 86400\nshutdown_timeout: 5\n" +
+	listen := "host: 127.0.0.1\nport: " + port + "\nreuse_port: true\n"
+	if path, ok := strings.CutPrefix(e.listenAddr(name, port), "unix:"); ok {
+		listen = "path: " + path + "\nmode: 0666\n"
+	}
+	cfg := listen + "cache_grace: 86400\nshutdown_timeout: 5\n" +
 		"cache:\n  type: " + cacheType + "\n  options:\n" + cacheOpts +
 		"default_zone:\n  strict_testing: false\n  timeout: 10\n"
 	path := filepath.Join(e.dir, name+".yml")
@@ -177,13 +214,14 @@ func (e *benchEnv) startMtasts(t *testing.T, name, port string) *server {
 	if cacheURL == "" {
 		cacheURL = "sqlite://" + filepath.Join(e.dir, name+".db")
 	}
-	return startServer(t, e.ns, e.dir, name, "127.0.0.1:"+port, "OK secure match=", nil,
-		e.mtasts, "daemon", "--listen", "127.0.0.1:"+port, "--resolver", "127.0.0.1:53",
+	addr := e.listenAddr(name, port)
+	return startServer(t, e.ns, e.dir, name, addr, "OK secure match=", nil,
+		e.mtasts, "daemon", "--listen", addr, "--resolver", "127.0.0.1:53",
 		"--ca-file", e.caFile, "--cache", cacheURL, "--recheck-interval", "24h")
 }
 
 func (e *benchEnv) startPython(t *testing.T, name, port, cacheType string) *server {
-	return startServer(t, e.ns, e.dir, name, "127.0.0.1:"+port, "OK secure match=", []string{"SSL_CERT_FILE=" + e.caFile},
+	return startServer(t, e.ns, e.dir, name, e.listenAddr(name, port), "OK secure match=", []string{"SSL_CERT_FILE=" + e.caFile},
 		e.pythonSTS, "-v", "warn", "-c", e.pythonConfig(t, name, port, cacheType))
 }
 
@@ -202,7 +240,15 @@ func TestCachedAnswers(t *testing.T) {
 	e := setup(t)
 	start := map[string]func() *server{
 		"ceiling": func() *server {
-			return startServer(t, e.ns, e.dir, "ceiling", "127.0.0.1:8463", "OK secure match=", nil, e.ceiling, "-listen", "127.0.0.1:8463")
+			addr := e.listenAddr("ceiling", "8463")
+			return startServer(t, e.ns, e.dir, "ceiling", addr, "OK secure match=", nil, e.ceiling, "-listen", addr)
+		},
+		"floor": func() *server {
+			if e.floor == "" {
+				t.Fatal("FLOOR_BIN must name the built bench/socketmap/floor")
+			}
+			addr := e.listenAddr("floor", "8465")
+			return startServer(t, e.ns, e.dir, "floor", addr, "OK secure match=", nil, e.floor, "-listen", addr)
 		},
 		"mtasts":          func() *server { return e.startMtasts(t, "mtasts", "8461") },
 		"python-internal": func() *server { return e.startPython(t, "python-internal", "8462", "internal") },
@@ -211,7 +257,7 @@ func TestCachedAnswers(t *testing.T) {
 	var servers []*server
 	for _, name := range e.servers {
 		s := start[name]()
-		if name != "ceiling" {
+		if name != "ceiling" && name != "floor" {
 			warmUp(t, s, e.warm)
 		}
 		servers = append(servers, s)

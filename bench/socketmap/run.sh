@@ -2,7 +2,10 @@
 # Socketmap benchmark of "mtasts daemon" (issue 4), side by side in one run
 # with the Python mta-sts-daemon of Debian's postfix-mta-sts-resolver and a
 # constant-answer server (bench/socketmap/ceiling, the same socketmap
-# engine without any lookup: the most this harness can measure here).
+# engine without any lookup: the most this harness can measure here), and
+# the kernel floor (bench/socketmap/floor: one epoll thread with raw read
+# and write calls, no protocol engine: what the kernel alone costs per
+# answer).
 #
 #   1. Cached answers: 1000 warm domains, asked in turn over 1, 8 and 64
 #      persistent connections that each send one request at a time, as
@@ -29,8 +32,10 @@
 #
 # Usage: bench/socketmap/run.sh [SECONDS]   (seconds per measurement, default 5)
 # Environment: MTASTS_BENCH_SERVERS (default
-# ceiling,mtasts,python-internal,python-sqlite), MTASTS_BENCH_CONNS
-# (default 1,8,64), MTASTS_BENCH_CACHE.
+# floor,ceiling,mtasts,python-internal,python-sqlite), MTASTS_BENCH_CONNS
+# (default 1,8,64), MTASTS_BENCH_CACHE, MTASTS_BENCH_SERVER_ENV (extra
+# environment of every server, e.g. "GOMAXPROCS=1"), MTASTS_BENCH_NETWORK
+# (tcp, the default, or unix: every server on a UNIX-domain socket).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -48,11 +53,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/mtasts" ./cmd/mtasts
 go build -o "$work/ceiling" ./bench/socketmap/ceiling
+go build -o "$work/floor" ./bench/socketmap/floor
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# $(uname -sr), $(go version | cut -d' ' -f3), mtasts $(git describe --always --dirty 2>/dev/null || echo "?"),"\
 	"postfix-mta-sts-resolver $(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver), $(python3 --version)"
 
-MTASTS_BENCH=1 MTASTS_BENCH_SECONDS="${1:-5}" MTASTS_BIN="$work/mtasts" CEILING_BIN="$work/ceiling" \
+MTASTS_BENCH=1 MTASTS_BENCH_SECONDS="${1:-5}" MTASTS_BIN="$work/mtasts" CEILING_BIN="$work/ceiling" FLOOR_BIN="$work/floor" \
 	go test -count=1 -v -timeout 60m -run 'TestCachedAnswers|TestUncachedDomains' ./bench/socketmap |
 	grep -E '^(\||---|ok|FAIL|panic)|_test.go'

@@ -154,16 +154,17 @@ const memoMax = 10000
 
 // memoKey identifies a reply built from a policy: the policy object, which
 // a cache entry keeps for its whole life, and everything else the reply
-// depends on.
+// depends on but the domain, which is checked on a hit instead (hashing
+// it would cost more than comparing it).
 type memoKey struct {
 	policy *sts.Policy
-	domain string
 	kind   resolver.Kind
 	o      Options
 }
 
 // replied is a remembered result of Reply.
 type replied struct {
+	domain string
 	reply  socketmap.Reply
 	answer Answer
 	note   string
@@ -177,17 +178,18 @@ func (h *Handler) reply(d resolver.Decision, o Options) (_ socketmap.Reply, _ An
 		r, a, note := Reply(d, o)
 		return r, a, note, true
 	}
-	key := memoKey{d.Policy, d.Domain, d.Kind, o}
+	key := memoKey{d.Policy, d.Kind, o}
 	if v, ok := h.memo.Load(key); ok {
-		r := v.(replied)
-		return r.reply, r.answer, r.note, false
+		if r := v.(*replied); r.domain == d.Domain {
+			return r.reply, r.answer, r.note, false
+		}
 	}
 	r, a, note := Reply(d, o)
 	if h.memoSize.Add(1) > memoMax {
 		h.memo.Clear()
 		h.memoSize.Store(1)
 	}
-	h.memo.Store(key, replied{r, a, note})
+	h.memo.Store(key, &replied{d.Domain, r, a, note})
 	return r, a, note, true
 }
 

@@ -5,6 +5,7 @@
 // answers are compared with it.
 //
 //	ceiling -listen 127.0.0.1:8463
+//	ceiling -listen unix:/run/ceiling.sock
 package main
 
 import (
@@ -13,13 +14,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/mtasts/mtasts/socketmap"
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8463", "TCP address to serve socketmap on")
+	listen := flag.String("listen", "127.0.0.1:8463", "TCP address, or unix:PATH, to serve socketmap on")
 	answer := flag.String("answer", "secure match=mx1.example.com:.mail.example.com servername=hostname", "the OK data of every reply")
 	flag.Parse()
 
@@ -34,7 +36,11 @@ func main() {
 		srv.Close()
 	}()
 	fmt.Fprintf(os.Stderr, "ceiling: serving on %s\n", *listen)
-	if err := srv.ListenAndServe("tcp", *listen); err != nil && err != socketmap.ErrServerClosed {
+	network, addr := "tcp", *listen
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, addr = "unix", path
+	}
+	if err := srv.ListenAndServe(network, addr); err != nil && err != socketmap.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "ceiling:", err)
 		os.Exit(1)
 	}
