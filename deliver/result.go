@@ -24,8 +24,11 @@ const (
 	// OutcomeConnectFailed: the host could not be resolved or reached, or
 	// the connection broke.
 	OutcomeConnectFailed Outcome = "connect-failed"
-	// OutcomeSMTPError: the server refused a command (Err is a
-	// *ReplyError).
+	// OutcomeTimeout: the host did not answer in time (Sender.Timeout):
+	// no connection, no greeting, or a session that stalled.
+	OutcomeTimeout Outcome = "timeout"
+	// OutcomeSMTPError: the server refused a command, or every recipient
+	// (Err is a *ReplyError).
 	OutcomeSMTPError Outcome = "smtp-error"
 )
 
@@ -62,8 +65,14 @@ type Result struct {
 	ImplicitMX bool
 	// Attempts are the MX hosts in the order they were considered.
 	Attempts []Attempt
-	// Rejected are the recipients refused by the server that took the
-	// message; they are not delivered (each error is a *ReplyError).
+	// Accepted are the recipients the message was delivered to, in the
+	// order given to Send; empty unless a server took the message.
+	Accepted []string
+	// Rejected are the recipients refused at RCPT TO (RFC 5321 §3.3) by
+	// the last server that got that far: the one that took the message
+	// for the others, or one that refused them all. They are not
+	// delivered. Each error wraps ErrTemporary (4yz: try again later) or
+	// ErrPermanent (5yz: bounce) and the server's *ReplyError.
 	Rejected map[string]error
 }
 

@@ -47,6 +47,11 @@ type Sender struct {
 	Now func() time.Time
 	// Port is the SMTP port; empty means "25".
 	Port string
+	// Shuffle permutes the MX hosts of equal preference, which RFC 5321
+	// §5.1 asks to try in random order, as rand.Shuffle does; nil means
+	// math/rand/v2's rand.Shuffle. Tests set it for a known order. It must
+	// be safe for concurrent use if Send is.
+	Shuffle func(n int, swap func(i, j int))
 }
 
 // mode is how strictly TLS is judged on one delivery.
@@ -63,9 +68,11 @@ const (
 // one domain. It returns the Result in every case but invalid arguments.
 //
 // The error is nil when a server accepted the message for at least one
-// recipient; recipients it refused are in Result.Rejected. Otherwise it
-// wraps ErrTemporary or ErrPermanent (and a *ReplyError when a server
-// refused the message).
+// recipient: those are in Result.Accepted, the ones it refused in
+// Result.Rejected. Otherwise it wraps ErrTemporary or ErrPermanent (and a
+// *ReplyError when a server refused the message). A 5yz reply to MAIL,
+// RCPT (for every recipient) or DATA is permanent; any other failure of
+// an MX host moves on to the next one (RFC 5321 §5.1).
 func (s *Sender) Send(ctx context.Context, from string, to []string, msg []byte) (*Result, error) {
 	domain, err := recipientDomain(to)
 	if err != nil {
@@ -113,19 +120,29 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, msg []byte)
 		case m == modeTesting && !inPolicy:
 			a.ResultType = tlsrpt.ResultValidationFailure
 		}
-		rejected := s.attempt(ctx, m, from, to, msg, &a)
+		accepted, rejected := s.attempt(ctx, m, from, to, msg, &a)
 		res.Attempts = append(res.Attempts, a)
-		if a.Outcome == OutcomeDelivered {
+		if accepted != nil || rejected != nil {
+			// The last session that reached RCPT TO says why
+			// recipients were refused.
 			res.Rejected = rejected
+		}
+		if a.Outcome == OutcomeDelivered {
+			res.Accepted = accepted
 			return res, nil
 		}
 		last = a.Err
-		var re *ReplyError
-		if a.Outcome == OutcomeSMTPError && errors.As(a.Err, &re) && re.Permanent() && re.Command != "EHLO" {
+		if finalReply(a.Err) {
 			// A 5yz to the mail transaction is the destination's final
 			// word (RFC 5321 §4.2.1); another MX would say the same.
 			return res, failure(true, a.Err)
 		}
+		if err := ended(ctx); err != nil {
+			// The caller gave up: the other MX hosts are not tried.
+			return res, failure(false, fmt.Errorf("delivery to %s interrupted: %w (last: %w)", domain, err, last))
+		}
+		// RFC 5321 §5.1: a temporary failure (4yz, no connection, no
+		// greeting, a timeout, a TLS failure) moves on to the next MX.
 	}
 	if last == nil {
 		last = errors.New("no MX host to try")
@@ -157,117 +174,160 @@ func recipientDomain(to []string) (string, error) {
 	return domain, nil
 }
 
-// lookupMX returns the MX host names of domain in preference order,
-// without trailing dots. A domain without MX records is its own implicit
-// MX (RFC 5321 §5.1); a null MX (RFC 7505 §3) and a domain that does not
-// exist are permanent failures, a DNS failure a temporary one.
-func (s *Sender) lookupMX(ctx context.Context, domain string) (hosts []string, implicit bool, err error) {
-	mxs, _, err := s.DNS.MX(ctx, domain)
-	switch {
-	case errors.Is(err, dnsx.ErrNXDomain):
-		return nil, false, failure(true, fmt.Errorf("domain %s does not exist: %w", domain, err))
-	case errors.Is(err, dnsx.ErrNoData):
-		return []string{domain}, true, nil
-	case err != nil:
-		return nil, false, failure(false, fmt.Errorf("MX lookup for %s: %w", domain, err))
-	}
-	for _, mx := range mxs {
-		if h := strings.TrimSuffix(mx.Host, "."); h != "" {
-			hosts = append(hosts, h)
-		}
-	}
-	if len(hosts) == 0 {
-		return nil, false, failure(true, fmt.Errorf("domain %s accepts no mail (null MX, RFC 7505)", domain))
-	}
-	return hosts, false, nil
-}
+// quitTimeout bounds the wait for the reply to QUIT once the message is
+// delivered.
+const quitTimeout = 5 * time.Second
 
-// attempt tries to deliver on host a.Host and fills in a. It returns the
-// recipients the server refused when it took the message for others.
-func (s *Sender) attempt(ctx context.Context, m mode, from string, to []string, msg []byte, a *Attempt) map[string]error {
+// attempt tries to deliver on host a.Host and fills in a. A session that
+// reaches RCPT TO returns the recipients the server accepted and those it
+// refused, each refusal wrapping ErrTemporary or ErrPermanent and its
+// *ReplyError; the message was delivered to the accepted ones only if
+// a.Outcome is OutcomeDelivered.
+func (s *Sender) attempt(ctx context.Context, m mode, from string, to []string, msg []byte, a *Attempt) (accepted []string, rejected map[string]error) {
 	timeout := cmp.Or(s.Timeout, DefaultTimeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	fail := func(o Outcome, rt tlsrpt.ResultType, err error) {
+		var re *ReplyError
+		switch {
+		case o == OutcomeConnectFailed && errors.As(err, &re):
+			o = OutcomeSMTPError
+		case o == OutcomeConnectFailed && isTimeout(err):
+			o = OutcomeTimeout
+		}
+		a.Outcome, a.Err = o, err
+		if rt != "" && m != modeOpportunistic {
+			a.ResultType = rt
+		}
+	}
 	dial := s.Dial
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
 	conn, err := dial(ctx, "tcp", net.JoinHostPort(a.Host, cmp.Or(s.Port, "25")))
 	if err != nil {
-		a.Outcome, a.Err = OutcomeConnectFailed, err
-		return nil
+		fail(OutcomeConnectFailed, "", err)
+		return nil, nil
 	}
 	defer conn.Close()
 	a.Addr = conn.RemoteAddr().String()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
+	deadline, _ := ctx.Deadline()
+	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	fail := func(o Outcome, rt tlsrpt.ResultType, err error) map[string]error {
-		var re *ReplyError
-		if o == OutcomeConnectFailed && errors.As(err, &re) {
-			o = OutcomeSMTPError
-		}
-		a.Outcome, a.Err = o, err
-		if rt != "" && m != modeOpportunistic {
-			a.ResultType = rt
-		}
-		return nil
-	}
 	helo := s.HeloName
 	if helo == "" {
 		helo = addressLiteral(conn)
 	}
 	sess := newSession(a.Host, conn)
 	if _, err := sess.reply("greeting", 220); err != nil {
-		return fail(OutcomeConnectFailed, "", err)
+		fail(OutcomeConnectFailed, "", err)
+		return nil, nil
 	}
 	ext, err := sess.ehlo(helo)
 	if err != nil {
-		return fail(OutcomeConnectFailed, "", err)
+		fail(OutcomeConnectFailed, "", err)
+		return nil, nil
 	}
 	if sess, err = s.startTLS(ctx, m, sess, ext, a); err != nil {
 		var tf *tlsFailure
 		if errors.As(err, &tf) {
-			return fail(OutcomeTLSFailed, tf.ResultType, err)
+			fail(OutcomeTLSFailed, tf.ResultType, err)
+		} else {
+			fail(OutcomeConnectFailed, "", err)
 		}
-		return fail(OutcomeConnectFailed, "", err)
+		return nil, nil
 	}
 	if a.TLS {
 		// RFC 3207 §4.2: forget what was learnt before TLS; greet again.
 		if _, err := sess.ehlo(helo); err != nil {
-			return fail(OutcomeConnectFailed, "", err)
+			fail(OutcomeConnectFailed, "", err)
+			return nil, nil
 		}
 	}
 
 	if _, err := sess.cmd(250, "MAIL FROM:<"+from+">"); err != nil {
-		return fail(OutcomeConnectFailed, "", err)
+		fail(OutcomeConnectFailed, "", err)
+		return nil, nil
 	}
-	rejected := map[string]error{}
+	// RFC 5321 §3.3: each recipient is accepted or refused on its own;
+	// the message goes to the accepted ones.
+	var refusal error // the attempt's error if all are refused
 	for _, rcpt := range to {
-		if _, err := sess.cmd(25, "RCPT TO:<"+rcpt+">"); err != nil {
-			var re *ReplyError
-			if !errors.As(err, &re) {
-				return fail(OutcomeConnectFailed, "", err)
-			}
-			rejected[rcpt] = err
+		_, err := sess.cmd(25, "RCPT TO:<"+rcpt+">")
+		var re *ReplyError
+		switch {
+		case err == nil:
+			accepted = append(accepted, rcpt)
+			continue
+		case !errors.As(err, &re):
+			fail(OutcomeConnectFailed, "", err)
+			return nil, nil
+		}
+		if rejected == nil {
+			rejected = map[string]error{}
+		}
+		rejected[rcpt] = failure(re.Permanent(), err)
+		// A temporary refusal outweighs a permanent one: another MX (or
+		// a later try) may take the message for that recipient.
+		if refusal == nil || !re.Permanent() && finalReply(refusal) {
+			refusal = err
 		}
 	}
-	if len(rejected) == len(to) {
-		// All refused: report the first refusal.
-		return fail(OutcomeSMTPError, "", rejected[to[0]])
+	if len(accepted) == 0 {
+		fail(OutcomeSMTPError, "", refusal)
+		return accepted, rejected
 	}
 	if err := sess.data(msg); err != nil {
-		return fail(OutcomeConnectFailed, "", err)
+		fail(OutcomeConnectFailed, "", err)
+		return accepted, rejected
 	}
 	a.Outcome = OutcomeDelivered
-	sess.cmd(221, "QUIT")
-	if len(rejected) == 0 {
-		return nil
+	// The message is delivered; QUIT is a courtesy not worth a long wait.
+	if quit := time.Now().Add(quitTimeout); quit.Before(deadline) {
+		conn.SetDeadline(quit)
 	}
-	return rejected
+	sess.cmd(221, "QUIT")
+	return accepted, rejected
+}
+
+// finalReply reports whether err is a 5yz reply to the mail transaction
+// (MAIL, RCPT or DATA), the destination's final word on the message (RFC
+// 5321 §4.2.1). A 5yz greeting (RFC 5321 §3.1) or reply to EHLO or
+// STARTTLS is about the host, and the next MX host is tried, as Postfix
+// does by default (smtp_skip_5xx_greeting).
+func finalReply(err error) bool {
+	var re *ReplyError
+	if !errors.As(err, &re) || !re.Permanent() {
+		return false
+	}
+	switch re.Command {
+	case "MAIL", "RCPT", "DATA":
+		return true
+	}
+	return false
+}
+
+// ended returns why ctx is over, or nil if it is not: its error, or
+// context.DeadlineExceeded as soon as its deadline has passed, since the
+// connection's deadline, set to the same time, may fire before the
+// context's own timer.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// isTimeout reports whether err is a timeout: of a read or write on the
+// connection or of the attempt's context.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // startTLS upgrades sess as mode m requires (RFC 8461 §4.2, §5) and returns
@@ -323,11 +383,18 @@ func (s *Sender) startTLS(ctx context.Context, m mode, sess *session, ext map[st
 	}
 	if m == modeEnforce {
 		cfg.MinVersion = tls.VersionTLS12 // RFC 8461 §7.2
+	} else {
+		// Without a policy to enforce, old TLS beats plaintext; under
+		// testing checkTLS records the failure (RFC 8461 §5, §7.2).
+		cfg.MinVersion = tls.VersionTLS10
 	}
 	tc := tls.Client(sess.conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if seen != nil {
 			return nil, seen
+		}
+		if isTimeout(err) {
+			return nil, fmt.Errorf("TLS handshake: %w", err)
 		}
 		return nil, &tlsFailure{tlsrpt.ResultValidationFailure, fmt.Errorf("TLS handshake: %w", err)}
 	}
