@@ -46,7 +46,8 @@ The policy id is managed for you: a new id whenever a policy's text changes,
 kept in the data directory. Publish it in the _mta-sts TXT record ("mtasts
 policy records" prints what to publish), or let mtasts update the record by
 RFC 2136 dynamic update. With mx = "auto" a policy follows the domain's
-live MX records.
+live MX records. One server at a time may use a data directory: a second
+one refuses to start.
 
 On SIGHUP, or when the file changes, the configuration is loaded again
 without dropping connections; an invalid file is refused with its line and
@@ -117,6 +118,13 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 	if err != nil {
 		return usageError(fmt.Errorf("DNS resolver: %w", err))
 	}
+	// One server per data directory: policy ids and ACME files are
+	// written there. The lock stays through reloads until the process ends.
+	lock, err := policyhost.LockDataDir(cfg.DataDir)
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	defer lock.Release()
 	logger, accessLogger, flushLog := newServeLoggers(e.stderr, cfg)
 	defer flushLog()
 	reg := prometheus.NewRegistry()

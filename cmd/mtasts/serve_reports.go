@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -57,8 +58,13 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 			if err != nil {
 				return fail(fmt.Errorf("report mail listener: %w", err))
 			}
-			s := ing.NewSMTPServer(ingest.SMTPOptions{Domain: rc.SMTPDomain, LMTP: rc.LMTP, Recipients: rc.Recipients})
-			logger.Info("receiving TLS report mail", "addr", l.Addr().String(), "lmtp", rc.LMTP)
+			tlsConfig, err := reportMailTLS(srv, rc, logger)
+			if err != nil {
+				l.Close()
+				return fail(fmt.Errorf("report mail listener: %w", err))
+			}
+			s := ing.NewSMTPServer(ingest.SMTPOptions{Domain: rc.SMTPDomain, LMTP: rc.LMTP, Recipients: rc.Recipients, TLSConfig: tlsConfig})
+			logger.Info("receiving TLS report mail", "addr", l.Addr().String(), "lmtp", rc.LMTP, "starttls", tlsConfig != nil)
 			wg.Go(func() { _ = s.Serve(l) })
 			wg.Go(func() {
 				<-ctx.Done()
@@ -87,6 +93,42 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 		logger.Info("serving the report dashboard", "path", cfg.Dashboard.Path)
 	}
 	return stop, nil
+}
+
+// reportMailTLS returns the TLS configuration with which the report mail
+// listener offers STARTTLS (RFC 3207), or nil for none. The certificate
+// is for rc.SMTPDomain whatever the client's SNI: from smtp_cert_file and
+// smtp_key_file (reloaded when they change) if set, else, on an SMTP
+// listener, the one srv has for that name when it is one of its policy
+// hosts (from files or ACME, as for HTTPS). Without either, the listener
+// offers no STARTTLS, with a warning that says how to give it one.
+func reportMailTLS(srv *policyhost.Server, rc serveconfig.Reports, logger *slog.Logger) (*tls.Config, error) {
+	var get func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	switch {
+	case !rc.SMTPStartTLS:
+		return nil, nil
+	case rc.SMTPCertFile != "":
+		cf, err := policyhost.LoadCertFile(rc.SMTPDomain, rc.SMTPCertFile, rc.SMTPKeyFile, logger.With("component", "smtp"))
+		if err != nil {
+			return nil, err
+		}
+		get = cf.GetCertificate
+	case rc.LMTP:
+		return nil, nil // a local MTA delivers over LMTP: STARTTLS only with files
+	default:
+		var ok bool
+		if get, ok = srv.CertificateFor(rc.SMTPDomain); !ok {
+			reason := "smtp_domain is not set"
+			if rc.SMTPDomain != "" {
+				reason = fmt.Sprintf("smtp_domain %q is not a policy host served here (mta-sts.<domain> of a [[domain]]), the only names serve has certificates for", rc.SMTPDomain)
+			}
+			logger.Warn("report mail listener starts without STARTTLS: no certificate for it",
+				"reason", reason,
+				"fix", "under [serve.reports] set smtp_cert_file and smtp_key_file to a certificate for smtp_domain, or set smtp_domain to a served policy host; smtp_starttls = false turns STARTTLS off without this warning")
+			return nil, nil
+		}
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get}, nil
 }
 
 // servedDomains returns a function listing the policy domains srv serves

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -30,14 +28,7 @@ func serveConfig(t *testing.T, w *testworld.World, extra string, domains ...stri
 	var b strings.Builder
 	fmt.Fprintf(&b, "[serve]\nlisten_https = \"127.0.0.1:0\"\nlisten_http = \"\"\nlisten_metrics = \"\"\ndata_dir = \"data\"\n%s\n", extra)
 	for _, d := range domains {
-		c := w.CA.Valid(t, "mta-sts."+d)
-		var chain bytes.Buffer
-		for _, der := range c.Certificate {
-			pem.Encode(&chain, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-		}
-		key, _ := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
-		os.WriteFile(filepath.Join(dir, d+".crt"), chain.Bytes(), 0o644)
-		os.WriteFile(filepath.Join(dir, d+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
+		testworld.WriteCertFiles(t, dir, d, w.CA.Valid(t, "mta-sts."+d))
 		fmt.Fprintf(&b, "\n[[domain]]\nname = %q\nmode = \"enforce\"\nmx = [\"mx1.%s\"]\ncert_file = \"%s.crt\"\nkey_file = \"%s.key\"\n", d, d, d, d)
 	}
 	path := filepath.Join(dir, "mtasts.toml")
@@ -160,6 +151,30 @@ func TestServeReloadOnFileChange(t *testing.T) {
 	}
 	if m := servedMode(r, w, "a.test"); m != sts.ModeTesting {
 		t.Errorf("after the refused file: mode %q", m)
+	}
+}
+
+// A second server on the same data directory refuses to start, naming the
+// directory and the process that holds it; the first keeps serving.
+func TestServeDataDirLocked(t *testing.T) {
+	w := testworld.New(t)
+	path := serveConfig(t, w, `config_check = "0s"`, "a.test")
+	first := startServe(t, "--config", path)
+	r := runCmd(t, w, "", "serve", "--config", path)
+	dataDir := filepath.Join(filepath.Dir(path), "data")
+	if r.code != exitCannotRun || !strings.Contains(r.stderr, "data directory in use: "+dataDir) ||
+		!strings.Contains(r.stderr, fmt.Sprintf("locked by process %d", os.Getpid())) {
+		t.Errorf("second serve: code %d, want %d naming %s and pid %d:\n%s", r.code, exitCannotRun, dataDir, os.Getpid(), r.stderr)
+	}
+	if m := servedMode(first, w, "a.test"); m != sts.ModeEnforce {
+		t.Errorf("first server after the refusal: mode %q", m)
+	}
+	if code := first.stop(); code != 0 {
+		t.Fatalf("first serve exited with %d", code)
+	}
+	second := startServe(t, "--config", path)
+	if m := servedMode(second, w, "a.test"); m != sts.ModeEnforce {
+		t.Errorf("a server started after the first stopped: mode %q", m)
 	}
 }
 

@@ -66,6 +66,23 @@ func (l *locator) domainLine(i int, key string) int {
 	return l.lines[table]
 }
 
+// settingLine returns the line of a setting such as
+// "serve.reports.smtp_cert_file", or of the nearest table holding it that
+// is written in the file, or 0.
+func (l *locator) settingLine(key string) int {
+	for key != "" {
+		if n, ok := l.lines[key]; ok {
+			return n
+		}
+		i := strings.LastIndexByte(key, '.')
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
 // keyLine returns the line of a decoded key (as toml.MetaData names it),
 // or 0. Keys of [[domain]] tables do not say which table they are in; the
 // first occurrence is given.

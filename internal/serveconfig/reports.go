@@ -1,12 +1,14 @@
 package serveconfig
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/web"
 )
 
@@ -26,8 +28,17 @@ type Reports struct {
 	// the rua mailto: address can point straight at mtasts.
 	SMTPListen string
 	LMTP       bool
-	// SMTPDomain is the host name the listener greets with.
+	// SMTPDomain is the host name the listener greets with, and the name
+	// of its STARTTLS certificate.
 	SMTPDomain string
+	// SMTPStartTLS offers STARTTLS (RFC 3207) on the listener: with the
+	// certificate of SMTPCertFile and SMTPKeyFile if set, else, on an SMTP
+	// (not LMTP) listener, with the certificate serve has for SMTPDomain
+	// when that is one of its policy hosts.
+	SMTPStartTLS bool
+	// SMTPCertFile and SMTPKeyFile are a PEM certificate chain valid for
+	// SMTPDomain and its key, or both "".
+	SMTPCertFile, SMTPKeyFile string
 	// Recipients, if set, are the only addresses the listener accepts.
 	Recipients []string
 	// IMAP, if its Addr is set, is a mailbox polled for report mail.
@@ -64,15 +75,18 @@ type Store struct {
 }
 
 type reportsSyntax struct {
-	Enabled    bool       `toml:"enabled"`
-	Path       string     `toml:"path"`
-	DB         string     `toml:"db"`
-	DKIM       string     `toml:"dkim"`
-	SMTPListen string     `toml:"smtp_listen"`
-	LMTP       bool       `toml:"lmtp"`
-	SMTPDomain string     `toml:"smtp_domain"`
-	Recipients []string   `toml:"recipients"`
-	IMAP       imapSyntax `toml:"imap"`
+	Enabled      bool       `toml:"enabled"`
+	Path         string     `toml:"path"`
+	DB           string     `toml:"db"`
+	DKIM         string     `toml:"dkim"`
+	SMTPListen   string     `toml:"smtp_listen"`
+	LMTP         bool       `toml:"lmtp"`
+	SMTPDomain   string     `toml:"smtp_domain"`
+	SMTPStartTLS bool       `toml:"smtp_starttls"`
+	SMTPCertFile string     `toml:"smtp_cert_file"`
+	SMTPKeyFile  string     `toml:"smtp_key_file"`
+	Recipients   []string   `toml:"recipients"`
+	IMAP         imapSyntax `toml:"imap"`
 }
 
 type imapSyntax struct {
@@ -106,16 +120,20 @@ func (f *fileSyntax) reportsConfig(cfg *Config, abs func(string) string) error {
 	cfg.Reports = Reports{
 		Enabled: r.Enabled, Path: r.Path, DKIM: r.DKIM,
 		SMTPListen: r.SMTPListen, LMTP: r.LMTP, SMTPDomain: r.SMTPDomain, Recipients: r.Recipients,
+		SMTPStartTLS: r.SMTPStartTLS, SMTPCertFile: abs(r.SMTPCertFile), SMTPKeyFile: abs(r.SMTPKeyFile),
 		IMAP: IMAP{Addr: r.IMAP.Addr, Security: r.IMAP.Security, Username: r.IMAP.Username,
 			Mailbox: r.IMAP.Mailbox, Processed: r.IMAP.Processed, Interval: r.IMAP.Interval.Duration},
 	}
 	if r.Enabled && !strings.HasPrefix(r.Path, "/") {
-		return fmt.Errorf("serve.reports.path: %q must begin with \"/\"", r.Path)
+		return &settingError{"serve.reports.path", fmt.Errorf("%q must begin with \"/\"", r.Path)}
+	}
+	if err := cfg.Reports.checkSMTPCert(); err != nil {
+		return err
 	}
 	if r.Enabled && r.IMAP.Addr != "" && r.IMAP.PasswordFile != "" {
 		pw, err := os.ReadFile(abs(r.IMAP.PasswordFile))
 		if err != nil {
-			return fmt.Errorf("serve.reports.imap.password_file: %w", err)
+			return &settingError{"serve.reports.imap.password_file", err}
 		}
 		cfg.Reports.IMAP.Password = strings.TrimSpace(string(pw))
 	}
@@ -140,7 +158,7 @@ func (f *fileSyntax) reportsConfig(cfg *Config, abs func(string) string) error {
 	if d.SessionKeyFile != "" {
 		key, err := os.ReadFile(abs(d.SessionKeyFile))
 		if err != nil {
-			return fmt.Errorf("serve.dashboard.session_key_file: %w", err)
+			return &settingError{"serve.dashboard.session_key_file", err}
 		}
 		auth.SessionKey = []byte(strings.TrimSpace(string(key)))
 	}
@@ -148,7 +166,37 @@ func (f *fileSyntax) reportsConfig(cfg *Config, abs func(string) string) error {
 	return nil
 }
 
+// checkSMTPCert checks the certificate files of the report mail listener:
+// both or neither, and, when the listener uses them, loadable and valid
+// for SMTPDomain.
+func (r *Reports) checkSMTPCert() error {
+	const certKey, keyKey = "serve.reports.smtp_cert_file", "serve.reports.smtp_key_file"
+	switch {
+	case r.SMTPCertFile == "" && r.SMTPKeyFile == "":
+		return nil
+	case r.SMTPKeyFile == "":
+		return &settingError{certKey, errors.New("set without smtp_key_file: give both, or neither to use the certificate of a policy host")}
+	case r.SMTPCertFile == "":
+		return &settingError{keyKey, errors.New("set without smtp_cert_file: give both, or neither to use the certificate of a policy host")}
+	case !r.Enabled || r.SMTPListen == "" || !r.SMTPStartTLS:
+		return nil
+	case r.SMTPDomain == "":
+		return &settingError{certKey, errors.New("smtp_domain is not set: it is the name the certificate must be valid for")}
+	}
+	for _, kp := range [][2]string{{certKey, r.SMTPCertFile}, {keyKey, r.SMTPKeyFile}} {
+		f, err := os.Open(kp[1])
+		if err != nil {
+			return &settingError{kp[0], err}
+		}
+		f.Close()
+	}
+	if _, err := policyhost.LoadCertFile(r.SMTPDomain, r.SMTPCertFile, r.SMTPKeyFile, nil); err != nil {
+		return &settingError{certKey, err}
+	}
+	return nil
+}
+
 // defaultReports are the settings of a file without these sections.
 func defaultReports() (reportsSyntax, dashboardSyntax) {
-	return reportsSyntax{Path: "/tlsrpt", DKIM: "check", IMAP: imapSyntax{Security: "tls", Interval: duration{5 * time.Minute}}}, dashboardSyntax{Path: "/dashboard/", SessionLifetime: duration{12 * time.Hour}}
+	return reportsSyntax{Path: "/tlsrpt", DKIM: "check", SMTPStartTLS: true, IMAP: imapSyntax{Security: "tls", Interval: duration{5 * time.Minute}}}, dashboardSyntax{Path: "/dashboard/", SessionLifetime: duration{12 * time.Hour}}
 }

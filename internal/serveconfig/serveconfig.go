@@ -76,19 +76,32 @@ func Parse(name string, data []byte) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: unknown setting %q", name, loc.keyLine(k), k.String()))
 		}
 	}
-	cfg, err := f.config(name, filepath.Dir(name))
+	cfg, err := f.config(filepath.Dir(name))
 	if err != nil {
-		errs = append(errs, err)
+		errs = append(errs, locate(name, loc, err))
 	} else if err := cfg.Validate(); err != nil {
 		errs = append(errs, locate(name, loc, err))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	cfg.Path = name
 	return cfg, nil
 }
 
-// locate prefixes each error of a Validate result with the file and line.
+// settingError is a problem with one setting of the [serve] section,
+// named as written in the file ("serve.reports.smtp_cert_file"), so that
+// locate can give its line.
+type settingError struct {
+	Key string
+	Err error
+}
+
+func (e *settingError) Error() string { return e.Key + ": " + e.Err.Error() }
+func (e *settingError) Unwrap() error { return e.Err }
+
+// locate prefixes each error of a config or Validate result with the file
+// and, where known, the line.
 func locate(name string, loc *locator, err error) error {
 	var parts []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -107,14 +120,21 @@ func locate(name string, loc *locator, err error) error {
 			out = append(out, fmt.Errorf("%s:%d: %w", name, loc.domainLine(de.Index, key), e))
 			continue
 		}
+		var se *settingError
+		if errors.As(e, &se) {
+			if line := loc.settingLine(se.Key); line > 0 {
+				out = append(out, fmt.Errorf("%s:%d: %w", name, line, e))
+				continue
+			}
+		}
 		out = append(out, fmt.Errorf("%s: %w", name, e))
 	}
 	return errors.Join(out...)
 }
 
 // config turns the decoded file into a Config, resolving relative paths
-// against dir.
-func (f *fileSyntax) config(name, dir string) (*Config, error) {
+// against dir. Its errors are for locate.
+func (f *fileSyntax) config(dir string) (*Config, error) {
 	s := &f.Serve
 	abs := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
@@ -122,18 +142,18 @@ func (f *fileSyntax) config(name, dir string) (*Config, error) {
 		}
 		return filepath.Join(dir, p)
 	}
-	cfg := &Config{Path: name, ConfigCheck: s.ConfigCheck.Duration, LogFormat: s.LogFormat}
+	cfg := &Config{ConfigCheck: s.ConfigCheck.Duration, LogFormat: s.LogFormat}
 	if err := cfg.LogLevel.UnmarshalText([]byte(s.LogLevel)); err != nil {
-		return nil, fmt.Errorf("%s: serve.log_level: %w", name, err)
+		return nil, &settingError{"serve.log_level", err}
 	}
 	if s.LogFormat != "json" && s.LogFormat != "text" {
-		return nil, fmt.Errorf("%s: serve.log_format: %q is neither \"json\" nor \"text\"", name, s.LogFormat)
+		return nil, &settingError{"serve.log_format", fmt.Errorf("%q is neither \"json\" nor \"text\"", s.LogFormat)}
 	}
 	secret := s.DNSUpdate.TSIGSecret
 	if s.DNSUpdate.TSIGSecretFile != "" && s.DNSUpdate.Server != "" {
 		b, err := os.ReadFile(abs(s.DNSUpdate.TSIGSecretFile))
 		if err != nil {
-			return nil, fmt.Errorf("%s: serve.dns_update.tsig_secret_file: %w", name, err)
+			return nil, &settingError{"serve.dns_update.tsig_secret_file", err}
 		}
 		secret = strings.TrimSpace(string(b))
 	}
@@ -194,7 +214,7 @@ func (f *fileSyntax) config(name, dir string) (*Config, error) {
 	}
 	cfg.Config = pc
 	if err := f.reportsConfig(cfg, abs); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
 	return cfg, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtasts/mtasts/internal/testworld"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -140,5 +141,67 @@ key_file = "b"
 	}
 	if cfg.DNSUpdate.Secret != "c2VjcmV0" || cfg.DNSUpdate.KeyName != "k." {
 		t.Errorf("dns_update: %+v", cfg.DNSUpdate)
+	}
+}
+
+// writeCert writes a certificate for name from a test CA, and its key, as
+// PEM files base.crt and base.key into dir.
+func writeCert(t *testing.T, dir, base, name string) {
+	t.Helper()
+	testworld.WriteCertFiles(t, dir, base, testworld.NewCA(t, "serveconfig").Valid(t, name))
+}
+
+// The STARTTLS certificate of the report mail listener: on by default,
+// from files relative to the configuration file, and refused at load with
+// the line and key when the files are half given, unreadable or for
+// another name.
+func TestSMTPStartTLS(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, "smtp", "mx.example.com")
+	writeCert(t, dir, "other", "mx.example.org")
+	name := filepath.Join(dir, "mtasts.toml")
+	const domain = "[[domain]]\nname = \"example.com\"\nmode = \"none\"\ncert_file = \"a\"\nkey_file = \"b\"\n"
+	const reports = "[serve.reports]\nenabled = true\nsmtp_listen = \"127.0.0.1:2525\"\nsmtp_domain = \"mx.example.com\"\n"
+	load := func(extra string) (*Config, error) {
+		t.Helper()
+		return Parse(name, []byte(domain+reports+extra))
+	}
+
+	cfg, err := load("")
+	if err != nil || !cfg.Reports.SMTPStartTLS || cfg.Reports.SMTPCertFile != "" {
+		t.Errorf("default: %+v, %v", cfg.Reports, err)
+	}
+	cfg, err = load("smtp_starttls = false\n")
+	if err != nil || cfg.Reports.SMTPStartTLS {
+		t.Errorf("smtp_starttls = false: %+v, %v", cfg.Reports, err)
+	}
+	cfg, err = load("smtp_cert_file = \"smtp.crt\"\nsmtp_key_file = \"smtp.key\"\n")
+	if err != nil || cfg.Reports.SMTPCertFile != filepath.Join(dir, "smtp.crt") || cfg.Reports.SMTPKeyFile != filepath.Join(dir, "smtp.key") {
+		t.Errorf("certificate files: %+v, %v", cfg.Reports, err)
+	}
+
+	// The reports section starts on line 6; extra settings on line 10.
+	for _, tc := range []struct{ name, extra, want string }{
+		{"cert without key", "smtp_cert_file = \"smtp.crt\"\n",
+			`mtasts.toml:10: serve.reports.smtp_cert_file: set without smtp_key_file`},
+		{"key without cert", "recipients = []\nsmtp_key_file = \"smtp.key\"\n",
+			`mtasts.toml:11: serve.reports.smtp_key_file: set without smtp_cert_file`},
+		{"cert missing", "smtp_cert_file = \"none.crt\"\nsmtp_key_file = \"smtp.key\"\n",
+			`mtasts.toml:10: serve.reports.smtp_cert_file: open ` + filepath.Join(dir, "none.crt")},
+		{"key missing", "smtp_cert_file = \"smtp.crt\"\nsmtp_key_file = \"none.key\"\n",
+			`mtasts.toml:11: serve.reports.smtp_key_file: open ` + filepath.Join(dir, "none.key")},
+		{"key is no key", "smtp_cert_file = \"smtp.crt\"\nsmtp_key_file = \"smtp.crt\"\n",
+			`mtasts.toml:10: serve.reports.smtp_cert_file: loading`},
+		{"wrong name", "smtp_cert_file = \"other.crt\"\nsmtp_key_file = \"other.key\"\n",
+			`mtasts.toml:10: serve.reports.smtp_cert_file: ` + filepath.Join(dir, "other.crt") + ` is not valid for mx.example.com`},
+	} {
+		_, err := load(tc.extra)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := Parse(name, []byte(domain+"[serve.reports]\nenabled = true\nsmtp_listen = \":25\"\nsmtp_cert_file = \"smtp.crt\"\nsmtp_key_file = \"smtp.key\"\n")); err == nil ||
+		!strings.Contains(err.Error(), "mtasts.toml:9: serve.reports.smtp_cert_file: smtp_domain is not set") {
+		t.Errorf("without smtp_domain: %v", err)
 	}
 }

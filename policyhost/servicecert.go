@@ -1,0 +1,79 @@
+package policyhost
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"sync"
+)
+
+// This file gives other TLS services of the host, such as an SMTP listener
+// for report mail, their certificate: one the Server holds for a policy
+// host, or one from files. Either way the certificate is for one fixed
+// name whatever the client asks for, since SMTP clients often send no SNI.
+
+// CertificateFor returns a tls.Config.GetCertificate function that
+// answers every handshake with the certificate the server uses for name
+// on HTTPS, from its files or from ACME, as it is at the time of the
+// handshake. ok is false when name is not a policy host the server serves
+// now.
+func (s *Server) CertificateFor(name string) (get func(*tls.ClientHelloInfo) (*tls.Certificate, error), ok bool) {
+	name = requestHost(name)
+	if name == "" || s.handler.domainOf(name) == "" {
+		return nil, false
+	}
+	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		h := *hello
+		h.ServerName = name
+		h.SupportedProtos = nil // never an ACME TLS-ALPN-01 challenge
+		return s.getCertificate(&h)
+	}, true
+}
+
+// CertFile is the certificate of one host name from a PEM certificate
+// chain file and a key file, checked for changes at each handshake and
+// reloaded when they change. A version that fails to load is logged and
+// the previous one kept. It is safe for concurrent use.
+type CertFile struct {
+	host string
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	cur     *fileCert
+	lastErr string // the reload error last logged, to log each once
+}
+
+// LoadCertFile loads the certificate for host from certFile and keyFile;
+// it must be valid for host. logger receives reload problems; nil
+// discards them.
+func LoadCertFile(host, certFile, keyFile string, logger *slog.Logger) (*CertFile, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	fc, err := loadFileCert(host, certFile, keyFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &CertFile{host: host, log: logger, cur: fc}, nil
+}
+
+// GetCertificate returns the certificate, reloaded first if its files
+// changed. It suits tls.Config.GetCertificate.
+func (c *CertFile) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fc, err := loadFileCert(c.host, c.cur.certFile, c.cur.keyFile, c.cur)
+	if err != nil {
+		if msg := err.Error(); msg != c.lastErr {
+			c.lastErr = msg
+			c.log.Error("certificate files changed but cannot be loaded; still using the previous version",
+				"host", c.host, "error", err)
+		}
+		return c.cur.cert, nil
+	}
+	c.lastErr = ""
+	if fc != c.cur {
+		c.log.Info("certificate reloaded", "host", c.host, "cert_file", fc.certFile, "not_after", fc.notAfter())
+		c.cur = fc
+	}
+	return fc.cert, nil
+}

@@ -1,0 +1,92 @@
+package policyhost
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mtasts/mtasts/internal/testworld"
+)
+
+// Another TLS service gets the certificate of a served policy host,
+// whatever the client's SNI (SMTP clients often send none), and nothing
+// for a name the server does not serve.
+func TestCertificateFor(t *testing.T) {
+	w := testworld.New(t)
+	srv, err := New(context.Background(), testConfig(t, w, "a.test"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get, ok := srv.CertificateFor("MTA-STS.a.test.")
+	if !ok {
+		t.Fatal("no certificate getter for a served policy host")
+	}
+	for _, sni := range []string{"", "mx.a.test"} {
+		c, err := get(&tls.ClientHelloInfo{ServerName: sni})
+		if err != nil {
+			t.Fatalf("SNI %q: %v", sni, err)
+		}
+		if err := c.Leaf.VerifyHostname("mta-sts.a.test"); err != nil {
+			t.Errorf("SNI %q: %v", sni, err)
+		}
+	}
+	for _, name := range []string{"", "mx.a.test", "mta-sts.b.test"} {
+		if _, ok := srv.CertificateFor(name); ok {
+			t.Errorf("a certificate getter for %q, which is not served", name)
+		}
+	}
+}
+
+// CertFile reloads its files when they change and keeps the last good
+// version when they break.
+func TestCertFile(t *testing.T) {
+	w := testworld.New(t)
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir, "smtp", w.CA.Valid(t, "mx.a.test"))
+	if _, err := LoadCertFile("mx.b.test", certFile, keyFile, nil); err == nil || !strings.Contains(err.Error(), "not valid for mx.b.test") {
+		t.Errorf("certificate for another name: %v", err)
+	}
+	if _, err := LoadCertFile("mx.a.test", certFile, certFile, nil); err == nil {
+		t.Error("the certificate file as key was accepted")
+	}
+	logs := &syncBuffer{}
+	cf, err := LoadCertFile("mx.a.test", certFile, keyFile, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := cf.GetCertificate(&tls.ClientHelloInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	renewed := w.CA.Valid(t, "mx.a.test")
+	c2, k2 := writeCert(t, t.TempDir(), "renewed", renewed)
+	for _, mv := range [][2]string{{k2, keyFile}, {c2, certFile}} {
+		data, _ := os.ReadFile(mv[0])
+		if err := os.WriteFile(mv[1], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, err := cf.GetCertificate(&tls.ClientHelloInfo{})
+	if err != nil || second == first || !second.Leaf.Equal(renewed.Leaf) {
+		t.Fatalf("after renewal: %v, same as before: %v", err, second == first)
+	}
+	if !strings.Contains(logs.String(), "certificate reloaded") {
+		t.Errorf("reload not logged:\n%s", logs)
+	}
+
+	if err := os.WriteFile(certFile, []byte("broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if c, err := cf.GetCertificate(&tls.ClientHelloInfo{}); err != nil || c != second {
+			t.Errorf("with broken files: %v, previous kept: %v", err, c == second)
+		}
+	}
+	if n := strings.Count(logs.String(), "cannot be loaded"); n != 1 {
+		t.Errorf("broken files logged %d times, want once:\n%s", n, logs)
+	}
+}
