@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
+	"go.uber.org/zap"
 )
 
 // acmeManager obtains and renews certificates for the policy hosts from an
@@ -34,8 +35,9 @@ type acmeManager struct {
 // challenges are answered by the server's own listeners: HTTP-01 by the
 // handler of httpAddr (nil disables HTTP-01) and TLS-ALPN-01 by the
 // certificate callback of the HTTPS listener at tlsAddr. certmagic is told
-// their ports so that it does not try to listen itself.
-func newACMEManager(c ACMEConfig, dataDir string, logger *slog.Logger, httpAddr, tlsAddr net.Addr) (*acmeManager, error) {
+// their ports so that it does not try to listen itself. With c.DNS01,
+// DNS-01 is answered alone, by updates on the primary server of u.
+func newACMEManager(c ACMEConfig, u DNSUpdateConfig, dataDir string, logger *slog.Logger, httpAddr, tlsAddr net.Addr) (*acmeManager, error) {
 	var roots *x509.CertPool
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
@@ -72,9 +74,33 @@ func newACMEManager(c ACMEConfig, dataDir string, logger *slog.Logger, httpAddr,
 	if _, port, ok := splitTCPAddr(httpAddr); ok {
 		tmpl.AltHTTPPort = port
 	}
+	if c.DNS01 {
+		tmpl.DNS01Solver = dns01Solver(u, zl)
+	}
 	a.issuer = certmagic.NewACMEIssuer(a.magic, tmpl)
 	a.magic.Issuers = []certmagic.Issuer{a.issuer}
 	return a, nil
+}
+
+// dns01Solver returns certmagic's DNS-01 solver (RFC 8555 §8.4) adding
+// the challenge records by RFC 2136 update on the primary server of u.
+// certmagic then uses no other challenge type.
+func dns01Solver(u DNSUpdateConfig, zl *zap.Logger) *certmagic.DNS01Solver {
+	return &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{
+		DNSProvider: &dns01Provider{primary: newPrimary(u)},
+		TTL:         min(time.Duration(u.TTL)*time.Second, dns01TTL),
+		// The zone of _acme-challenge.mta-sts.<domain> is found, and the
+		// record is then awaited, on the update server, not through the
+		// system resolver: that server is the primary of the zone, where
+		// an accepted update shows at once, while a recursive resolver
+		// may hold a cached NXDOMAIN for the name (RFC 2308) or not know
+		// an internal zone at all. For a single authoritative server this
+		// check is exact. Secondaries get the change by NOTIFY and IXFR
+		// (RFC 1996, RFC 1995), usually within seconds; a CA that asked
+		// one still behind fails the order, which certmagic retries.
+		Resolvers: []string{u.Server},
+		Logger:    zl,
+	}}
 }
 
 func splitTCPAddr(a net.Addr) (host string, port int, ok bool) {

@@ -28,9 +28,9 @@ type pebble struct {
 }
 
 // startPebble starts pebble with its own TLS certificate from w's CA,
-// resolving names with w's DNS server and validating HTTP-01 on httpPort
-// and TLS-ALPN-01 on tlsPort.
-func startPebble(t *testing.T, w *testworld.World, httpPort, tlsPort int) *pebble {
+// resolving names with the DNS server at dnsServer ("host:port") and
+// validating HTTP-01 on httpPort and TLS-ALPN-01 on tlsPort.
+func startPebble(t *testing.T, w *testworld.World, dnsServer string, httpPort, tlsPort int) *pebble {
 	t.Helper()
 	bin := requireTool(t, "pebble")
 	dir := t.TempDir()
@@ -46,7 +46,7 @@ func startPebble(t *testing.T, w *testworld.World, httpPort, tlsPort int) *pebbl
 	if err := os.WriteFile(confFile, conf, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-config", confFile, "-dnsserver", w.Resolver(), "-strict=false")
+	cmd := exec.Command(bin, "-config", confFile, "-dnsserver", dnsServer, "-strict=false")
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
 	startProgram(t, "pebble", cmd)
 	p := &pebble{
@@ -95,7 +95,7 @@ func TestACMEPebble(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := startPebble(t, w, httpL.Addr().(*net.TCPAddr).Port, httpsL.Addr().(*net.TCPAddr).Port)
+			p := startPebble(t, w, w.Resolver(), httpL.Addr().(*net.TCPAddr).Port, httpsL.Addr().(*net.TCPAddr).Port)
 			w.DNS.Add("mta-sts.a.test. 300 IN A 127.0.0.1", "mta-sts.b.test. 300 IN A 127.0.0.1")
 
 			cfg := testConfig(t, w, "a.test", "b.test")

@@ -84,6 +84,11 @@ type ACMEConfig struct {
 	CAFile string
 	// DisableHTTP01 and DisableTLSALPN01 turn off one challenge type.
 	DisableHTTP01, DisableTLSALPN01 bool
+	// DNS01 answers DNS-01 challenges (RFC 8555 §8.4) instead, by RFC
+	// 2136 updates through Config.DNSUpdate, for policy hosts the CA
+	// cannot reach on ports 80 and 443. HTTP-01 and TLS-ALPN-01 are then
+	// not used.
+	DNS01 bool
 }
 
 // RecordsConfig says how "mta-sts.<domain>" reaches this server, for the
@@ -189,6 +194,18 @@ func (e *DomainError) Error() string {
 
 func (e *DomainError) Unwrap() error { return e.Err }
 
+// SettingError is a problem with one server-wide setting of a Config. Key
+// names it as in the [serve] section of the configuration file
+// ("acme.dns01").
+type SettingError struct {
+	Key string
+	Err error
+}
+
+func (e *SettingError) Error() string { return e.Key + ": " + e.Err.Error() }
+
+func (e *SettingError) Unwrap() error { return e.Err }
+
 // Validate checks c and normalizes its domain names. Problems with a domain
 // are *DomainError values, joined with errors.Join; an invalid policy is
 // reported with the policy key and line (RFC 8461 §3.2).
@@ -208,6 +225,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ACME.Enabled && !c.ACME.AgreeTOS {
 		errs = append(errs, errors.New("acme: set agree_tos = true to accept the CA's terms of service"))
+	}
+	if c.ACME.DNS01 && c.DNSUpdate.Server == "" {
+		errs = append(errs, &SettingError{Key: "acme.dns01", Err: errors.New("DNS-01 challenge records are added by RFC 2136 update: set the server of [serve.dns_update]")})
 	}
 	seen := map[string]int{}
 	for i := range c.Domains {

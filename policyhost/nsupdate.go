@@ -67,46 +67,80 @@ func (s *Server) domainConfig(domain string) *DomainConfig {
 func UpdateRecord(ctx context.Context, u DNSUpdateConfig, zone, domain, id string) (updated bool, err error) {
 	name := strings.TrimSuffix(sts.RecordName(domain), ".") + "."
 	want := (&sts.Record{Version: "STSv1", ID: id}).String()
-	timeout := positive(u.Timeout, 10*time.Second)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, u.timeout())
 	defer cancel()
-	keyName := dns.Fqdn(strings.ToLower(u.KeyName))
-	client := &dns.Client{Net: "tcp", Timeout: timeout}
-	if u.KeyName != "" {
-		client.TsigSecret = map[string]string{keyName: u.Secret}
+	p := newPrimary(u)
+	if txts, err := p.txt(ctx, name); err == nil && len(txts) == 1 && txts[0] == want {
+		return false, nil
 	}
+	hdr := dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(u.TTL)}
+	err = p.update(ctx, zone, name, func(m *dns.Msg) {
+		m.RemoveRRset([]dns.RR{&dns.TXT{Hdr: hdr}})
+		m.Insert([]dns.RR{&dns.TXT{Hdr: hdr, Txt: []string{want}}})
+	})
+	return err == nil, err
+}
 
+// primary talks to the primary name server of a DNSUpdateConfig: it reads
+// records there and sends it RFC 2136 updates signed with the TSIG key
+// (RFC 8945). It is safe for concurrent use.
+type primary struct {
+	cfg     DNSUpdateConfig
+	keyName string
+	client  *dns.Client
+}
+
+func newPrimary(u DNSUpdateConfig) *primary {
+	p := &primary{cfg: u, keyName: dns.Fqdn(strings.ToLower(u.KeyName)), client: &dns.Client{Net: "tcp", Timeout: u.timeout()}}
+	if u.KeyName != "" {
+		p.client.TsigSecret = map[string]string{p.keyName: u.Secret}
+	}
+	return p
+}
+
+// txt returns the TXT records of name (absolute, with the final dot) on
+// the server, each with its strings joined.
+func (p *primary) txt(ctx context.Context, name string) ([]string, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeTXT)
-	if r, _, err := client.ExchangeContext(ctx, q, u.Server); err == nil && r.Rcode == dns.RcodeSuccess {
-		var txts []string
-		for _, rr := range r.Answer {
-			if t, ok := rr.(*dns.TXT); ok {
-				txts = append(txts, strings.Join(t.Txt, ""))
-			}
-		}
-		if len(txts) == 1 && txts[0] == want {
-			return false, nil
+	r, _, err := p.client.ExchangeContext(ctx, q, p.cfg.Server)
+	if err != nil {
+		return nil, err
+	}
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		return nil, fmt.Errorf("query %s: server answered %s", name, dns.RcodeToString[r.Rcode])
+	}
+	var txts []string
+	for _, rr := range r.Answer {
+		if t, ok := rr.(*dns.TXT); ok {
+			txts = append(txts, strings.Join(t.Txt, ""))
 		}
 	}
+	return txts, nil
+}
 
+// update sends an RFC 2136 update of zone whose update section edit
+// fills, signed with the TSIG key, and fails unless the server answers
+// NOERROR. name is the record updated, for messages.
+func (p *primary) update(ctx context.Context, zone, name string, edit func(*dns.Msg)) error {
 	m := new(dns.Msg)
 	m.SetUpdate(dns.Fqdn(zone))
-	hdr := dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: uint32(u.TTL)}
-	m.RemoveRRset([]dns.RR{&dns.TXT{Hdr: hdr}})
-	m.Insert([]dns.RR{&dns.TXT{Hdr: hdr, Txt: []string{want}}})
-	if u.KeyName != "" {
-		m.SetTsig(keyName, tsigAlgorithm(u.Algorithm), tsigFudge, time.Now().Unix())
+	edit(m)
+	if p.cfg.KeyName != "" {
+		m.SetTsig(p.keyName, tsigAlgorithm(p.cfg.Algorithm), tsigFudge, time.Now().Unix())
 	}
-	r, _, err := client.ExchangeContext(ctx, m, u.Server)
+	r, _, err := p.client.ExchangeContext(ctx, m, p.cfg.Server)
 	if err != nil {
-		return false, fmt.Errorf("update %s in zone %s: %w", name, zone, err)
+		return fmt.Errorf("update %s in zone %s: %w", name, zone, err)
 	}
 	if r.Rcode != dns.RcodeSuccess {
-		return false, fmt.Errorf("update %s in zone %s: server answered %s", name, zone, dns.RcodeToString[r.Rcode])
+		return fmt.Errorf("update %s in zone %s: server answered %s", name, zone, dns.RcodeToString[r.Rcode])
 	}
-	return true, nil
+	return nil
 }
+
+// timeout bounds one exchange with the server.
+func (u *DNSUpdateConfig) timeout() time.Duration { return positive(u.Timeout, 10*time.Second) }
 
 // tsigAlgorithm maps "hmac-sha256" and the like to miekg/dns's names.
 func tsigAlgorithm(a string) string {

@@ -23,10 +23,13 @@ import (
 type bind struct {
 	addr   string
 	update DNSUpdateConfig
+	logs   *syncBuffer
 }
 
 // startBIND starts named(8) for zone on a loopback port; it is skipped
 // without BIND (Debian package bind9) unless MTASTS_REQUIRE_SERVICES=1.
+// The key may update the TXT records of _mta-sts.<zone> and of
+// _acme-challenge.mta-sts.<zone> (ACME DNS-01).
 func startBIND(t *testing.T, zone string) *bind {
 	t.Helper()
 	named := requireTool(t, "named")
@@ -50,7 +53,10 @@ key "mtasts-key." { algorithm hmac-sha256; secret "%[3]s"; };
 zone "%[4]s" {
 	type primary;
 	file "%[1]s/zone.db";
-	update-policy { grant mtasts-key. name _mta-sts.%[4]s. TXT; };
+	update-policy {
+		grant mtasts-key. name _mta-sts.%[4]s. TXT;
+		grant mtasts-key. name _acme-challenge.mta-sts.%[4]s. TXT;
+	};
 };
 `, dir, port, b.update.Secret, zone)
 	zoneFile := fmt.Sprintf("$TTL 300\n@ IN SOA ns.%[1]s. hostmaster.%[1]s. 1 3600 600 86400 300\n@ IN NS ns.%[1]s.\nns IN A 127.0.0.1\n_mta-sts IN TXT \"v=STSv1; id=old1;\"\n", zone)
@@ -60,14 +66,14 @@ zone "%[4]s" {
 	if err := os.WriteFile(filepath.Join(dir, "zone.db"), []byte(zoneFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := startProgram(t, "named", exec.Command(named, "-g", "-c", filepath.Join(dir, "named.conf")))
+	b.logs = startProgram(t, "named", exec.Command(named, "-g", "-c", filepath.Join(dir, "named.conf")))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := b.txt(zone); err == nil {
 			return b
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("named did not start:\n%s", logs)
+			t.Fatalf("named did not start:\n%s", b.logs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -87,13 +93,19 @@ func freePort(t *testing.T) string {
 
 // txt returns the TXT records of _mta-sts.<domain> on the server.
 func (b *bind) txt(domain string) ([]string, error) {
+	return b.txtAt("_mta-sts." + domain + ".")
+}
+
+// txtAt returns the TXT records of name on the server; none if the name
+// does not exist.
+func (b *bind) txtAt(name string) ([]string, error) {
 	q := new(dns.Msg)
-	q.SetQuestion("_mta-sts."+domain+".", dns.TypeTXT)
+	q.SetQuestion(name, dns.TypeTXT)
 	r, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(q, b.addr)
 	if err != nil {
 		return nil, err
 	}
-	if r.Rcode != dns.RcodeSuccess {
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
 		return nil, fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
 	}
 	var out []string

@@ -32,7 +32,7 @@ func (s *Server) Run(ctx context.Context, ls Listeners) error {
 		if ls.HTTP != nil {
 			httpAddr = ls.HTTP.Addr()
 		}
-		a, err := newACMEManager(cfg.ACME, cfg.DataDir, s.log, httpAddr, ls.HTTPS.Addr())
+		a, err := newACMEManager(cfg.ACME, cfg.DNSUpdate, cfg.DataDir, s.log, httpAddr, ls.HTTPS.Addr())
 		if err != nil {
 			return err
 		}

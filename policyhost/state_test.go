@@ -127,4 +127,14 @@ func TestConfigValidate(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "no domain") || !strings.Contains(err.Error(), "agree_tos") {
 		t.Errorf("empty config: %v", err)
 	}
+	c = base()
+	c.ACME.DNS01 = true
+	var se *SettingError
+	if err := c.Validate(); !errors.As(err, &se) || se.Key != "acme.dns01" || !strings.Contains(err.Error(), "dns_update") {
+		t.Errorf("DNS-01 without a server to update: %v", err)
+	}
+	c.DNSUpdate.Server = "127.0.0.1:53"
+	if err := c.Validate(); err != nil {
+		t.Errorf("DNS-01 with a server to update: %v", err)
+	}
 }

@@ -39,8 +39,10 @@ redirects, no caching, and a certificate valid for mta-sts.DOMAIN.
 
 Certificates come from files (reloaded when they change) or from an ACME CA
 such as Let's Encrypt, for the configured names only (HTTP-01 on the HTTP
-listener, TLS-ALPN-01 on the HTTPS one). Expiry is exported as a metric and
-warned about 14 days ahead.
+listener, TLS-ALPN-01 on the HTTPS one, or with [serve.acme] dns01 = true
+DNS-01 records added by RFC 2136 update through [serve.dns_update], for
+hosts the CA cannot reach). Expiry is exported as a metric and warned about
+14 days ahead.
 
 The policy id is managed for you: a new id whenever a policy's text changes,
 kept in the data directory. Publish it in the _mta-sts TXT record ("mtasts

@@ -120,12 +120,20 @@ func locate(name string, loc *locator, err error) error {
 			out = append(out, fmt.Errorf("%s:%d: %w", name, loc.domainLine(de.Index, key), e))
 			continue
 		}
+		// A setting is named as in the file; policyhost names those of
+		// [serve] without the section.
 		var se *settingError
+		var pe *policyhost.SettingError
+		key, section := "", ""
 		if errors.As(e, &se) {
-			if line := loc.settingLine(se.Key); line > 0 {
-				out = append(out, fmt.Errorf("%s:%d: %w", name, line, e))
-				continue
-			}
+			key = se.Key
+		} else if errors.As(e, &pe) {
+			section = "serve."
+			key = section + pe.Key
+		}
+		if line := loc.settingLine(key); line > 0 {
+			out = append(out, fmt.Errorf("%s:%d: %s%w", name, line, section, e))
+			continue
 		}
 		out = append(out, fmt.Errorf("%s: %w", name, e))
 	}
@@ -180,6 +188,7 @@ func (f *fileSyntax) config(dir string) (*Config, error) {
 			CAFile:           abs(s.ACME.CAFile),
 			DisableHTTP01:    s.ACME.DisableHTTP01,
 			DisableTLSALPN01: s.ACME.DisableTLSALPN01,
+			DNS01:            s.ACME.DNS01,
 		},
 		MXRefresh:     s.MXRefresh.Duration,
 		CertCheck:     s.CertCheck.Duration,

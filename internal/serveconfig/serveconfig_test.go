@@ -205,3 +205,25 @@ func TestSMTPStartTLS(t *testing.T) {
 		t.Errorf("without smtp_domain: %v", err)
 	}
 }
+
+// DNS-01 goes through [serve.dns_update]: without its server the file is
+// refused at load, with the line of the key.
+func TestDNS01(t *testing.T) {
+	const acme = "[serve.acme]\nenabled = true\nagree_tos = true\ndns01 = true\n"
+	const domain = "[[domain]]\nname = \"a.example\"\nmode = \"none\"\n"
+	_, err := parse(t, acme+domain)
+	if want := `/etc/mtasts/mtasts.toml:4: serve.acme.dns01: DNS-01 challenge records are added by RFC 2136 update: set the server of [serve.dns_update]`; err == nil || err.Error() != want {
+		t.Errorf("without dns_update: %v\nwant %s", err, want)
+	}
+	_, err = parse(t, acme+"[serve.dns_update]\ntsig_key = \"k.\"\ntsig_secret = \"c2VjcmV0\"\n"+domain)
+	if err == nil || !strings.Contains(err.Error(), "mtasts.toml:4: serve.acme.dns01:") {
+		t.Errorf("dns_update without server: %v", err)
+	}
+	cfg, err := parse(t, acme+"[serve.dns_update]\nserver = \"192.0.2.53:53\"\n"+domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.ACME.DNS01 || cfg.DNSUpdate.Server != "192.0.2.53:53" {
+		t.Errorf("acme %+v, dns_update %+v", cfg.ACME, cfg.DNSUpdate)
+	}
+}

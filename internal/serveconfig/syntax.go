@@ -57,6 +57,7 @@ type acmeSyntax struct {
 	CAFile           string `toml:"ca_file"`
 	DisableHTTP01    bool   `toml:"disable_http01"`
 	DisableTLSALPN01 bool   `toml:"disable_tlsalpn01"`
+	DNS01            bool   `toml:"dns01"`
 }
 
 type recordsSyntax struct {
