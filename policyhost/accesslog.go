@@ -1,6 +1,7 @@
 package policyhost
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net/http"
@@ -11,9 +12,13 @@ import (
 // observe wraps next with the request metrics and, if logger is not nil,
 // the access log: one structured record per request.
 func observe(next http.Handler, h *Handler, m *metrics, logger *slog.Logger) http.Handler {
+	var access slog.Handler
+	if logger != nil {
+		access = logger.Handler()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var start time.Time
-		if logger != nil {
+		if access != nil {
 			start = time.Now()
 		}
 		rec := recorders.Get().(*statusRecorder)
@@ -25,25 +30,35 @@ func observe(next http.Handler, h *Handler, m *metrics, logger *slog.Logger) htt
 		}
 		domain := h.domainOf(requestHost(r.Host))
 		m.countRequest(domain, rec.status)
-		if logger == nil {
-			return
+		if access != nil && access.Enabled(r.Context(), slog.LevelInfo) {
+			logRequest(r.Context(), access, r, rec, start)
 		}
-		attrs := []slog.Attr{
-			slog.String("remote", r.RemoteAddr),
-			slog.String("host", r.Host),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.String("proto", r.Proto),
-			slog.Int("status", rec.status),
-			slog.Int64("bytes", rec.bytes),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("user_agent", r.UserAgent()),
-		}
-		if r.TLS != nil {
-			attrs = append(attrs, slog.String("tls", tls.VersionName(r.TLS.Version)), slog.String("sni", r.TLS.ServerName))
-		}
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
+}
+
+// logRequest writes the access log record of r. It gives the record to
+// the handler itself: Logger.LogAttrs would also look up its caller, which
+// nobody reads here, for every request.
+func logRequest(ctx context.Context, access slog.Handler, r *http.Request, rec *statusRecorder, start time.Time) {
+	now := time.Now()
+	record := slog.NewRecord(now, slog.LevelInfo, "request", 0)
+	record.AddAttrs(
+		slog.String("remote", r.RemoteAddr),
+		slog.String("host", r.Host),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("proto", r.Proto),
+	)
+	record.AddAttrs(
+		slog.Int("status", rec.status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", now.Sub(start)),
+		slog.String("user_agent", r.UserAgent()),
+	)
+	if r.TLS != nil {
+		record.AddAttrs(slog.String("tls", tls.VersionName(r.TLS.Version)), slog.String("sni", r.TLS.ServerName))
+	}
+	_ = access.Handle(ctx, record)
 }
 
 // recorders recycles statusRecorders: one per request adds up.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -127,6 +128,9 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	defer lock.Release()
+	if e.getenv("GOGC") == "" { // the user's GOGC wins
+		defer debug.SetGCPercent(debug.SetGCPercent(policyhost.GCPercent))
+	}
 	logger, accessLogger, flushLog := newServeLoggers(e.stderr, cfg)
 	defer flushLog()
 	reg := prometheus.NewRegistry()
