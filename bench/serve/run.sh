@@ -9,6 +9,8 @@
 # does) and the Debian packages nginx-light (or nginx), wrk and openssl.
 #
 # Usage: bench/serve/run.sh [SECONDS_PER_RUN] [RUNS] [CONNECTIONS]
+# CASES=keepalive,close,keepalive-log,close-log (a comma-separated subset)
+# runs only those cases; all four by default.
 # Prints a Markdown table; the raw wrk output is kept in $WORK (printed).
 # Both servers only ever listen on 127.0.0.1.
 set -euo pipefail
@@ -165,7 +167,9 @@ echo "the ratio is the median of the per-pair ratios; CPU is the server's user+s
 echo
 echo "| case | mtasts serve (req/s) | nginx (req/s) | ratio | mtasts CPU (µs/req) | nginx CPU (µs/req) |"
 echo "|---|---:|---:|---:|---:|---:|"
-measure "keep-alive, no access log" false off ""
-measure "new connection per request, no access log" false off "-H 'Connection: close'"
-measure "keep-alive, access log on" true on ""
-measure "new connection per request, access log on" true on "-H 'Connection: close'"
+want() { [ -z "${CASES:-}" ] || [[ ",$CASES," == *",$1,"* ]]; }
+want keepalive && measure "keep-alive, no access log" false off ""
+want close && measure "new connection per request, no access log" false off "-H 'Connection: close'"
+want keepalive-log && measure "keep-alive, access log on" true on ""
+want close-log && measure "new connection per request, access log on" true on "-H 'Connection: close'"
+exit 0

@@ -167,7 +167,11 @@ func setup(t *testing.T) *benchEnv {
 	if e.mtasts == "" || e.ceiling == "" {
 		t.Fatal("MTASTS_BIN and CEILING_BIN must name the built programs")
 	}
-	for i := range 1000 {
+	nwarm := 1000
+	if s := os.Getenv("MTASTS_BENCH_WARM"); s != "" {
+		nwarm, _ = strconv.Atoi(s)
+	}
+	for i := range nwarm {
 		e.warm = append(e.warm, fmt.Sprintf("warm%d.bench", i))
 	}
 	for i := range 10000 {

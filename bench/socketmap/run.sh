@@ -35,7 +35,8 @@
 # floor,ceiling,mtasts,python-internal,python-sqlite), MTASTS_BENCH_CONNS
 # (default 1,8,64), MTASTS_BENCH_CACHE, MTASTS_BENCH_SERVER_ENV (extra
 # environment of every server, e.g. "GOMAXPROCS=1"), MTASTS_BENCH_NETWORK
-# (tcp, the default, or unix: every server on a UNIX-domain socket).
+# (tcp, the default, or unix: every server on a UNIX-domain socket),
+# MTASTS_BENCH_WARM (number of warm domains, default 1000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/usr/local/go/bin:$PATH"
