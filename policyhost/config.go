@@ -61,7 +61,8 @@ type Limits struct {
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, body included.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds writing a response.
+	// WriteTimeout bounds each write of a response: a client that stops
+	// reading is cut off once a write has waited this long.
 	WriteTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout time.Duration

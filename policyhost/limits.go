@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // connLimiter counts open connections, in total and per client address,
@@ -50,10 +51,12 @@ func (cl *connLimiter) release(ip netip.Addr) {
 	cl.m.connsOpen.Dec()
 }
 
-// limitListener applies a connLimiter to the connections it accepts.
+// limitListener applies a connLimiter to the connections it accepts, and
+// bounds their writes by writeTimeout (see limitConn).
 type limitListener struct {
 	net.Listener
-	lim *connLimiter
+	lim          *connLimiter
+	writeTimeout time.Duration
 }
 
 // Accept returns the next connection within the limits, closing those
@@ -70,7 +73,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &limitConn{Conn: c, lim: l.lim, ip: ip}, nil
+		return &limitConn{Conn: c, lim: l.lim, ip: ip, writeTimeout: l.writeTimeout}, nil
 	}
 }
 
@@ -83,16 +86,66 @@ func remoteIP(c net.Conn) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// limitConn gives its slot back when closed.
+// limitConn gives its slot back when closed, and bounds its writes: with
+// a writeTimeout, no write may block longer than that, which cuts off a
+// client that stops reading its responses. http.Server's WriteTimeout does
+// the same by updating the deadline twice per request; here it is moved
+// at most every quarter of writeTimeout, so a write fails after between
+// 3/4 and all of writeTimeout. A deadline set through SetWriteDeadline or
+// SetDeadline (by a handler, through http.ResponseController) is honoured
+// instead until it is cleared.
 type limitConn struct {
 	net.Conn
-	lim  *connLimiter
-	ip   netip.Addr
-	once sync.Once
+	lim          *connLimiter
+	ip           netip.Addr
+	once         sync.Once
+	writeTimeout time.Duration
+
+	mu       sync.Mutex
+	explicit bool      // a deadline set by SetWriteDeadline is in force
+	autoSet  time.Time // when Write last moved the deadline
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.lim.release(c.ip) })
 	return err
+}
+
+func (c *limitConn) Write(p []byte) (int, error) {
+	if c.writeTimeout > 0 {
+		c.mu.Lock()
+		if now := time.Now(); !c.explicit && now.Sub(c.autoSet) >= c.writeTimeout/4 {
+			if err := c.Conn.SetWriteDeadline(now.Add(c.writeTimeout)); err != nil {
+				c.mu.Unlock()
+				return 0, err
+			}
+			c.autoSet = now
+		}
+		c.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+// SetWriteDeadline sets a deadline that overrides the write timeout; the
+// zero time hands writes back to the write timeout.
+func (c *limitConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writeTimeout > 0 && t.IsZero() {
+		if c.explicit {
+			// The next Write sets the write timeout's deadline again.
+			c.explicit, c.autoSet = false, time.Time{}
+		}
+		return nil
+	}
+	c.explicit = !t.IsZero()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *limitConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
 }

@@ -104,6 +104,38 @@ func TestLimitSlowClients(t *testing.T) {
 	}
 }
 
+// A client that sends requests and never reads the responses is cut off
+// once a write has waited WriteTimeout, and its slot is freed.
+func TestLimitStalledReader(t *testing.T) {
+	w := testworld.New(t)
+	cfg := testConfig(t, w, "a.test")
+	cfg.Limits.WriteTimeout = 300 * time.Millisecond
+	cfg.Limits.IdleTimeout = time.Hour // only the write timeout may close it
+	ts := startSite(t, cfg, Options{})
+
+	c, err := tls.Dial("tcp", ts.addr(), &tls.Config{ServerName: "mta-sts.a.test", RootCAs: w.RootCAs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Pipelined requests until the server's responses fill the socket
+	// buffers and its writes block; the client's own writes then block
+	// too, until the server gives up and closes.
+	req := strings.Repeat("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\n\r\n", 100)
+	go func() {
+		for {
+			if _, err := io.WriteString(c, req); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "a connection", func() bool { return metricValue(t, ts, "mtasts_serve_connections_open") == 1 })
+	waitFor(t, "the stalled reader to be cut off", func() bool { return metricValue(t, ts, "mtasts_serve_connections_open") == 0 })
+	if _, err := ts.fetch(t, w, "a.test"); err != nil {
+		t.Errorf("server stopped serving: %v", err)
+	}
+}
+
 // Oversized and malformed requests get an error status, not a policy,
 // and the server keeps serving.
 func TestLimitBadRequests(t *testing.T) {
@@ -135,5 +167,51 @@ func TestLimitBadRequests(t *testing.T) {
 	}
 	if _, err := ts.fetch(t, w, "a.test"); err != nil {
 		t.Errorf("server stopped serving: %v", err)
+	}
+}
+
+// limitConn's write timeout: a write to a peer that does not read fails
+// after it; a deadline set through SetWriteDeadline overrides it until it
+// is cleared.
+func TestLimitConnWriteTimeout(t *testing.T) {
+	server, client := net.Pipe() // synchronous: every write waits for a read
+	defer client.Close()
+	defer server.Close()
+	c := &limitConn{Conn: server, writeTimeout: 50 * time.Millisecond}
+	isTimeout := func(err error) bool {
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout()
+	}
+
+	start := time.Now()
+	if _, err := c.Write([]byte("x")); !isTimeout(err) {
+		t.Fatalf("write to a peer that does not read: %v, want a timeout", err)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond || d > 2*time.Second {
+		t.Errorf("write timed out after %v, want about 50ms", d)
+	}
+
+	// A handler's own, longer deadline wins: the write outlasts the
+	// write timeout and completes when the peer reads.
+	if err := c.SetWriteDeadline(time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := c.Write([]byte("y")); done <- err }()
+	time.Sleep(200 * time.Millisecond)
+	buf := make([]byte, 1)
+	if _, err := client.Read(buf); err != nil || buf[0] != 'y' {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("write under an explicit deadline: %v", err)
+	}
+
+	// Cleared, the write timeout applies again.
+	if err := c.SetWriteDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("z")); !isTimeout(err) {
+		t.Errorf("write after the deadline was cleared: %v, want a timeout", err)
 	}
 }

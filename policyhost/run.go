@@ -52,8 +52,14 @@ func (s *Server) Run(ctx context.Context, ls Listeners) error {
 		proto string
 	}
 	var eps []endpoint
-	limited := func(l net.Listener) net.Listener { return &limitListener{Listener: l, lim: lim} }
-	https := s.newHTTPServer(cfg.Limits, observe(s.handler, s.handler, s.metrics, accessLog))
+	// The limited listeners' connections bound their writes themselves
+	// (limitConn), at less cost per request than http.Server would.
+	limited := func(l net.Listener) net.Listener {
+		return &limitListener{Listener: l, lim: lim, writeTimeout: cfg.Limits.WriteTimeout}
+	}
+	connLimits := cfg.Limits
+	connLimits.WriteTimeout = 0
+	https := s.newHTTPServer(connLimits, observe(s.handler, s.handler, s.metrics, accessLog))
 	https.TLSConfig = s.TLSConfig()
 	eps = append(eps, endpoint{limited(ls.HTTPS), https, "https"})
 	if ls.HTTP != nil {
@@ -61,7 +67,7 @@ func (s *Server) Run(ctx context.Context, ls Listeners) error {
 		if a := s.acme.Load(); a != nil {
 			h = a.httpHandler(h)
 		}
-		eps = append(eps, endpoint{limited(ls.HTTP), s.newHTTPServer(cfg.Limits, observe(h, s.handler, s.metrics, accessLog)), "http"})
+		eps = append(eps, endpoint{limited(ls.HTTP), s.newHTTPServer(connLimits, observe(h, s.handler, s.metrics, accessLog)), "http"})
 	}
 	if ls.Metrics != nil {
 		mux := http.NewServeMux()
