@@ -10,8 +10,11 @@ import (
 )
 
 // observe wraps next with the request metrics and, if logger is not nil,
-// the access log: one structured record per request.
-func observe(next http.Handler, h *Handler, m *metrics, logger *slog.Logger) http.Handler {
+// the access log: one structured record per request. With a bodyTimeout,
+// a request with a body must have sent it within that time (the server
+// itself has no ReadTimeout: most requests have no body, and the
+// deadline would cost each of them two updates).
+func observe(next http.Handler, h *Handler, m *metrics, logger *slog.Logger, bodyTimeout time.Duration) http.Handler {
 	var access slog.Handler
 	if logger != nil {
 		access = logger.Handler()
@@ -20,6 +23,9 @@ func observe(next http.Handler, h *Handler, m *metrics, logger *slog.Logger) htt
 		var start time.Time
 		if access != nil {
 			start = time.Now()
+		}
+		if bodyTimeout > 0 && r.ContentLength != 0 { // -1: chunked, length unknown
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 		}
 		rec := recorders.Get().(*statusRecorder)
 		*rec = statusRecorder{ResponseWriter: w}

@@ -59,7 +59,8 @@ type Limits struct {
 	MaxConnsPerIP int
 	// ReadHeaderTimeout bounds the TLS handshake and the request head.
 	ReadHeaderTimeout time.Duration
-	// ReadTimeout bounds reading a whole request, body included.
+	// ReadTimeout bounds reading a request's body, counted from the end
+	// of its head (which ReadHeaderTimeout bounds).
 	ReadTimeout time.Duration
 	// WriteTimeout bounds each write of a response: a client that stops
 	// reading is cut off once a write has waited this long.

@@ -104,6 +104,34 @@ func TestLimitSlowClients(t *testing.T) {
 	}
 }
 
+// A client that announces a request body and does not send it is cut off
+// after ReadTimeout, whether the handler reads the body or not (net/http
+// reads what it left, to reuse the connection).
+func TestLimitSlowBody(t *testing.T) {
+	w := testworld.New(t)
+	cfg := testConfig(t, w, "a.test")
+	cfg.Limits.ReadTimeout = 300 * time.Millisecond
+	cfg.Limits.IdleTimeout = time.Hour // only the body timeout may close it
+	ts := startSite(t, cfg, Options{})
+	for _, head := range []string{
+		"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\nContent-Length: 1000\r\n\r\n",
+		"POST /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\nTransfer-Encoding: chunked\r\n\r\n",
+	} {
+		c, err := tls.Dial("tcp", ts.addr(), &tls.Config{ServerName: "mta-sts.a.test", RootCAs: w.RootCAs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, head+"a few bytes")
+		if !closedWithin(c, 5*time.Second) {
+			t.Errorf("%q: a client that never finished its body was kept", head[:strings.IndexByte(head, '\r')])
+		}
+	}
+	if _, err := ts.fetch(t, w, "a.test"); err != nil {
+		t.Errorf("server stopped serving: %v", err)
+	}
+}
+
 // A client that sends requests and never reads the responses is cut off
 // once a write has waited WriteTimeout, and its slot is freed.
 func TestLimitStalledReader(t *testing.T) {

@@ -53,13 +53,14 @@ func (s *Server) Run(ctx context.Context, ls Listeners) error {
 	}
 	var eps []endpoint
 	// The limited listeners' connections bound their writes themselves
-	// (limitConn), at less cost per request than http.Server would.
+	// (limitConn), and observe bounds request bodies, at less cost per
+	// request than http.Server's WriteTimeout and ReadTimeout would.
 	limited := func(l net.Listener) net.Listener {
 		return &limitListener{Listener: l, lim: lim, writeTimeout: cfg.Limits.WriteTimeout}
 	}
 	connLimits := cfg.Limits
-	connLimits.WriteTimeout = 0
-	https := s.newHTTPServer(connLimits, observe(s.handler, s.handler, s.metrics, accessLog))
+	connLimits.WriteTimeout, connLimits.ReadTimeout = 0, 0
+	https := s.newHTTPServer(connLimits, observe(s.handler, s.handler, s.metrics, accessLog, cfg.Limits.ReadTimeout))
 	https.TLSConfig = s.TLSConfig()
 	eps = append(eps, endpoint{limited(ls.HTTPS), https, "https"})
 	if ls.HTTP != nil {
@@ -67,7 +68,7 @@ func (s *Server) Run(ctx context.Context, ls Listeners) error {
 		if a := s.acme.Load(); a != nil {
 			h = a.httpHandler(h)
 		}
-		eps = append(eps, endpoint{limited(ls.HTTP), s.newHTTPServer(connLimits, observe(h, s.handler, s.metrics, accessLog)), "http"})
+		eps = append(eps, endpoint{limited(ls.HTTP), s.newHTTPServer(connLimits, observe(h, s.handler, s.metrics, accessLog, cfg.Limits.ReadTimeout)), "http"})
 	}
 	if ls.Metrics != nil {
 		mux := http.NewServeMux()
