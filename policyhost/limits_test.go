@@ -15,6 +15,18 @@ import (
 	"github.com/mtasts/mtasts/internal/testworld"
 )
 
+// dialPolicyHost opens a TLS connection to ts for name, closed at the
+// end of the test.
+func dialPolicyHost(t *testing.T, ts *testSite, w *testworld.World, name string) *tls.Conn {
+	t.Helper()
+	c, err := tls.Dial("tcp", ts.addr(), &tls.Config{ServerName: name, RootCAs: w.RootCAs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // closedWithin reports whether the server closes c within d.
 func closedWithin(c net.Conn, d time.Duration) bool {
 	c.SetReadDeadline(time.Now().Add(d))
@@ -87,11 +99,7 @@ func TestLimitSlowClients(t *testing.T) {
 		t.Errorf("a client silent before the handshake was kept")
 	}
 
-	slow, err := tls.Dial("tcp", ts.addr(), &tls.Config{ServerName: "mta-sts.a.test", RootCAs: w.RootCAs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
+	slow := dialPolicyHost(t, ts, w, "mta-sts.a.test")
 	io.WriteString(slow, "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\n")
 	if !closedWithin(slow, 5*time.Second) {
 		t.Errorf("a client with an unfinished request head was kept")
@@ -117,11 +125,7 @@ func TestLimitSlowBody(t *testing.T) {
 		"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\nContent-Length: 1000\r\n\r\n",
 		"POST /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.a.test\r\nTransfer-Encoding: chunked\r\n\r\n",
 	} {
-		c, err := tls.Dial("tcp", ts.addr(), &tls.Config{ServerName: "mta-sts.a.test", RootCAs: w.RootCAs()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dialPolicyHost(t, ts, w, "mta-sts.a.test")
 		io.WriteString(c, head+"a few bytes")
 		if !closedWithin(c, 5*time.Second) {
 			t.Errorf("%q: a client that never finished its body was kept", head[:strings.IndexByte(head, '\r')])
@@ -141,11 +145,7 @@ func TestLimitStalledReader(t *testing.T) {
 	cfg.Limits.IdleTimeout = time.Hour // only the write timeout may close it
 	ts := startSite(t, cfg, Options{})
 
-	c, err := tls.Dial("tcp", ts.addr(), &tls.Config{ServerName: "mta-sts.a.test", RootCAs: w.RootCAs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialPolicyHost(t, ts, w, "mta-sts.a.test")
 	// Pipelined requests until the server's responses fill the socket
 	// buffers and its writes block; the client's own writes then block
 	// too, until the server gives up and closes.
