@@ -128,7 +128,7 @@ func TestACMEPebble(t *testing.T) {
 					t.Errorf("%s: %+v", d, f.Policy)
 				}
 			}
-			sample := `mtasts_serve_certificate_expiry_timestamp_seconds{domain="a.test",source="acme"}`
+			sample := `mtasts_serve_certificate_expiry_timestamp_seconds{domain="a.test",host="mta-sts.a.test",service="https",source="acme"}`
 			waitFor(t, "the ACME expiry metric", func() bool { return metricValue(t, ts, sample) > float64(time.Now().Unix()) })
 			if !ts.logged(challenge) {
 				t.Errorf("no %s challenge in the log", challenge)

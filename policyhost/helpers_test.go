@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,22 @@ func (b *syncBuffer) String() string {
 func writeCert(t testing.TB, dir, name string, c *tls.Certificate) (certFile, keyFile string) {
 	t.Helper()
 	return testworld.WriteCertFiles(t, dir, name, c)
+}
+
+// replaceCert writes c over certFile and keyFile in place, as a renewal
+// does: key first, then certificate.
+func replaceCert(t testing.TB, certFile, keyFile string, c *tls.Certificate) {
+	t.Helper()
+	c2, k2 := writeCert(t, t.TempDir(), "renewed", c)
+	for _, mv := range [][2]string{{k2, keyFile}, {c2, certFile}} {
+		data, err := os.ReadFile(mv[0])
+		if err == nil {
+			err = os.WriteFile(mv[1], data, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // testConfig returns a Config serving domains in enforce mode with

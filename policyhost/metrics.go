@@ -37,8 +37,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"domain", "code"}),
 		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mtasts_serve_certificate_expiry_timestamp_seconds",
-			Help: "When the certificate of each policy host expires, as a Unix time.",
-		}, []string{"domain", "source"}),
+			Help: "When each certificate expires, as a Unix time: those of the policy hosts (service \"https\", with their domain) and those of other services of the host, such as the report mail listener (service \"smtp\" or \"lmtp\", domain empty). host is the name the certificate is for, source \"file\" or \"acme\".",
+		}, []string{"domain", "host", "service", "source"}),
 		connsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_serve_connections_rejected_total",
 			Help: "Connections closed at once because of a limit (per_ip or total).",

@@ -54,6 +54,7 @@ type Server struct {
 	cfg       *Config
 	published map[string]string    // domain → id last published by DNS update
 	warned    map[string]time.Time // certificate → when its expiry was last warned about
+	watched   []watchedCert        // certificates of other services, see WatchCertificate
 
 	certs atomic.Pointer[map[string]*fileCert] // policy host → file certificate
 	acme  atomic.Pointer[acmeManager]
@@ -246,45 +247,67 @@ func (s *Server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 	return a.getCertificate(hello)
 }
 
-// checkExpiry exports the expiry of every certificate and logs a warning
-// for those expiring within Config.ExpiryWarning, at most once a day each.
+// checkExpiry exports the expiry of every certificate, those of the
+// policy hosts and those of other services given to WatchCertificate, and
+// logs a warning for those expiring within Config.ExpiryWarning, at most
+// once a day each.
 func (s *Server) checkExpiry() {
 	certs := *s.certs.Load()
 	a := s.acme.Load()
-	now := s.opts.Now()
 	for _, d := range s.cfg.Domains {
-		host := d.PolicyHost()
-		var notAfter time.Time
-		source := "file"
-		if fc := certs[host]; fc != nil {
-			notAfter = fc.notAfter()
+		c := certExpiry{domain: d.Domain, service: serviceHTTPS, host: d.PolicyHost(), source: "file"}
+		if fc := certs[c.host]; fc != nil {
+			s.checkCertExpiry(c, fc.notAfter())
 		} else if a != nil {
-			source = "acme"
-			na, ok := a.notAfter(host)
-			if !ok {
-				continue
+			c.source = "acme"
+			if notAfter, ok := a.notAfter(c.host); ok {
+				s.checkCertExpiry(c, notAfter)
 			}
-			notAfter = na
-		} else {
-			continue
 		}
-		s.metrics.certExpiry.WithLabelValues(d.Domain, source).Set(float64(notAfter.Unix()))
-		left := notAfter.Sub(now)
-		if left >= s.cfg.ExpiryWarning {
-			continue
-		}
-		// Once a day per certificate is enough to be noticed.
-		key := host + " " + notAfter.String()
-		if last, ok := s.warned[key]; ok && now.Sub(last) < 24*time.Hour {
-			continue
-		}
-		s.warned[key] = now
-		switch {
-		case left <= 0:
-			s.log.Error("certificate expired: senders cannot fetch the policy", "domain", d.Domain, "host", host, "not_after", notAfter, "source", source)
-		default:
-			s.log.Warn("certificate expires soon", "domain", d.Domain, "host", host, "not_after", notAfter, "days_left", int(left.Hours()/24), "source", source)
-		}
+	}
+	for _, w := range s.watched {
+		s.checkCertExpiry(certExpiry{service: w.service, host: w.cf.host, source: "file"}, w.cf.NotAfter())
+	}
+}
+
+// serviceHTTPS is the service of the policy hosts' certificates in the
+// expiry metric and logs.
+const serviceHTTPS = "https"
+
+// certExpiry identifies one certificate in the expiry metric and logs.
+type certExpiry struct {
+	domain  string // policy domain, "" for another service's certificate
+	service string // serviceHTTPS for a policy host, else as given to WatchCertificate
+	host    string // the name the certificate is for
+	source  string // "file" or "acme"
+}
+
+// checkCertExpiry exports notAfter as the expiry of c and warns about it
+// as checkExpiry says.
+func (s *Server) checkCertExpiry(c certExpiry, notAfter time.Time) {
+	s.metrics.certExpiry.WithLabelValues(c.domain, c.host, c.service, c.source).Set(float64(notAfter.Unix()))
+	now := s.opts.Now()
+	left := notAfter.Sub(now)
+	if left >= s.cfg.ExpiryWarning {
+		return
+	}
+	// Once a day per certificate is enough to be noticed.
+	key := c.service + " " + c.host + " " + notAfter.String()
+	if last, ok := s.warned[key]; ok && now.Sub(last) < 24*time.Hour {
+		return
+	}
+	s.warned[key] = now
+	attrs := []any{"host", c.host, "service", c.service, "not_after", notAfter, "source", c.source}
+	if c.domain != "" {
+		attrs = append([]any{"domain", c.domain}, attrs...)
+	}
+	switch {
+	case left <= 0 && c.service == serviceHTTPS:
+		s.log.Error("certificate expired: senders cannot fetch the policy", attrs...)
+	case left <= 0:
+		s.log.Error("certificate expired", attrs...)
+	default:
+		s.log.Warn("certificate expires soon", append(attrs, "days_left", int(left.Hours()/24))...)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +156,7 @@ func TestServerCertificateFiles(t *testing.T) {
 	if !ts.logged("certificate expires soon", "a.test", `"days_left":4`) {
 		t.Errorf("no expiry warning:\n%s", ts.logs)
 	}
-	if got := metricValue(t, ts, `mtasts_serve_certificate_expiry_timestamp_seconds{domain="a.test",source="file"}`); got != float64(soon.Unix()) {
+	if got := metricValue(t, ts, `mtasts_serve_certificate_expiry_timestamp_seconds{domain="a.test",host="mta-sts.a.test",service="https",source="file"}`); got != float64(soon.Unix()) {
 		t.Errorf("expiry metric %v, want %d", got, soon.Unix())
 	}
 	f, err := ts.fetch(t, w, "a.test")
@@ -168,19 +167,13 @@ func TestServerCertificateFiles(t *testing.T) {
 	// Renewal: new files in place.
 	later := time.Now().Add(60 * 24 * time.Hour).Truncate(time.Second)
 	renewed := w.CA.Issue(t, testworld.CertOptions{DNSNames: []string{"mta-sts.a.test"}, NotAfter: later})
-	c2, k2 := writeCert(t, t.TempDir(), "renewed", renewed)
-	for _, mv := range [][2]string{{k2, keyFile}, {c2, certFile}} {
-		data, _ := os.ReadFile(mv[0])
-		if err := os.WriteFile(mv[1], data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	replaceCert(t, certFile, keyFile, renewed)
 	waitFor(t, "the renewed certificate", func() bool {
 		f, err := ts.fetch(t, w, "a.test")
 		return err == nil && f.TLS.PeerCertificates[0].NotAfter.Equal(later)
 	})
 	waitFor(t, "the expiry metric", func() bool {
-		return metricValue(t, ts, `mtasts_serve_certificate_expiry_timestamp_seconds{domain="a.test",source="file"}`) == float64(later.Unix())
+		return metricValue(t, ts, `mtasts_serve_certificate_expiry_timestamp_seconds{domain="a.test",host="mta-sts.a.test",service="https",source="file"}`) == float64(later.Unix())
 	})
 }
 

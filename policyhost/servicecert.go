@@ -4,12 +4,15 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // This file gives other TLS services of the host, such as an SMTP listener
 // for report mail, their certificate: one the Server holds for a policy
 // host, or one from files. Either way the certificate is for one fixed
 // name whatever the client asks for, since SMTP clients often send no SNI.
+// The expiry of a certificate from files is checked with the policy
+// hosts' once given to WatchCertificate.
 
 // CertificateFor returns a tls.Config.GetCertificate function that
 // answers every handshake with the certificate the server uses for name
@@ -59,6 +62,15 @@ func LoadCertFile(host, certFile, keyFile string, logger *slog.Logger) (*CertFil
 // GetCertificate returns the certificate, reloaded first if its files
 // changed. It suits tls.Config.GetCertificate.
 func (c *CertFile) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return c.current().cert, nil
+}
+
+// NotAfter returns when the certificate expires, reloaded first if its
+// files changed.
+func (c *CertFile) NotAfter() time.Time { return c.current().notAfter() }
+
+// current returns the certificate, reloaded first if its files changed.
+func (c *CertFile) current() *fileCert {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fc, err := loadFileCert(c.host, c.cur.certFile, c.cur.keyFile, c.cur)
@@ -68,12 +80,31 @@ func (c *CertFile) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error
 			c.log.Error("certificate files changed but cannot be loaded; still using the previous version",
 				"host", c.host, "error", err)
 		}
-		return c.cur.cert, nil
+		return c.cur
 	}
 	c.lastErr = ""
 	if fc != c.cur {
 		c.log.Info("certificate reloaded", "host", c.host, "cert_file", fc.certFile, "not_after", fc.notAfter())
 		c.cur = fc
 	}
-	return fc.cert, nil
+	return fc
+}
+
+// watchedCert is a certificate of another service whose expiry the
+// Server checks with that of the policy hosts.
+type watchedCert struct {
+	service string
+	cf      *CertFile
+}
+
+// WatchCertificate adds cf, the certificate of another TLS service of
+// the host such as "smtp", to the certificates whose expiry the server
+// exports and warns about (Config.ExpiryWarning ahead, at every
+// Config.CertCheck). Its files are checked for changes then too. In the
+// metric it has service and its host name, and no domain.
+func (s *Server) WatchCertificate(service string, cf *CertFile) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.watched = append(s.watched, watchedCert{service, cf})
+	s.checkExpiry()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtasts/mtasts/internal/testworld"
 )
@@ -63,13 +64,7 @@ func TestCertFile(t *testing.T) {
 	}
 
 	renewed := w.CA.Valid(t, "mx.a.test")
-	c2, k2 := writeCert(t, t.TempDir(), "renewed", renewed)
-	for _, mv := range [][2]string{{k2, keyFile}, {c2, certFile}} {
-		data, _ := os.ReadFile(mv[0])
-		if err := os.WriteFile(mv[1], data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	replaceCert(t, certFile, keyFile, renewed)
 	second, err := cf.GetCertificate(&tls.ClientHelloInfo{})
 	if err != nil || second == first || !second.Leaf.Equal(renewed.Leaf) {
 		t.Fatalf("after renewal: %v, same as before: %v", err, second == first)
@@ -88,5 +83,37 @@ func TestCertFile(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "cannot be loaded"); n != 1 {
 		t.Errorf("broken files logged %d times, want once:\n%s", n, logs)
+	}
+}
+
+// The certificate of another service, from files, is in the expiry
+// metric with its service and host name, is warned about once like a
+// policy host's, and a renewal on disk shows there without a handshake.
+func TestWatchCertificate(t *testing.T) {
+	w := testworld.New(t)
+	cfg := testConfig(t, w, "a.test")
+	cfg.CertCheck = 50 * time.Millisecond
+	ts := startSite(t, cfg, Options{})
+	soon := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
+	certFile, keyFile := writeCert(t, t.TempDir(), "smtp", w.CA.Issue(t, testworld.CertOptions{DNSNames: []string{"mx.a.test"}, NotAfter: soon}))
+	cf, err := LoadCertFile("mx.a.test", certFile, keyFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.WatchCertificate("smtp", cf)
+	sample := `mtasts_serve_certificate_expiry_timestamp_seconds{domain="",host="mx.a.test",service="smtp",source="file"}`
+	if got := metricValue(t, ts, sample); got != float64(soon.Unix()) {
+		t.Errorf("expiry metric %v, want %d", got, soon.Unix())
+	}
+	warning := []string{"certificate expires soon", `"host":"mx.a.test"`, `"service":"smtp"`, `"days_left":4`}
+	if !ts.logged(warning...) {
+		t.Errorf("no expiry warning:\n%s", ts.logs)
+	}
+
+	later := time.Now().Add(60 * 24 * time.Hour).Truncate(time.Second)
+	replaceCert(t, certFile, keyFile, w.CA.Issue(t, testworld.CertOptions{DNSNames: []string{"mx.a.test"}, NotAfter: later}))
+	waitFor(t, "the renewed expiry", func() bool { return metricValue(t, ts, sample) == float64(later.Unix()) })
+	if n := strings.Count(ts.logs.String(), `"msg":"certificate expires soon","host":"mx.a.test"`); n != 1 {
+		t.Errorf("warned %d times, want once:\n%s", n, ts.logs)
 	}
 }

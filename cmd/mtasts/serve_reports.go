@@ -98,7 +98,8 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 // reportMailTLS returns the TLS configuration with which the report mail
 // listener offers STARTTLS (RFC 3207), or nil for none. The certificate
 // is for rc.SMTPDomain whatever the client's SNI: from smtp_cert_file and
-// smtp_key_file (reloaded when they change) if set, else, on an SMTP
+// smtp_key_file (reloaded when they change, its expiry checked with the
+// policy hosts' certificates) if set, else, on an SMTP
 // listener, the one srv has for that name when it is one of its policy
 // hosts (from files or ACME, as for HTTPS). Without either, the listener
 // offers no STARTTLS, with a warning that says how to give it one.
@@ -113,6 +114,11 @@ func reportMailTLS(srv *policyhost.Server, rc serveconfig.Reports, logger *slog.
 			return nil, err
 		}
 		get = cf.GetCertificate
+		service := "smtp"
+		if rc.LMTP {
+			service = "lmtp"
+		}
+		srv.WatchCertificate(service, cf)
 	case rc.LMTP:
 		return nil, nil // a local MTA delivers over LMTP: STARTTLS only with files
 	default:
