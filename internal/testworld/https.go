@@ -163,7 +163,10 @@ const chunkedPieces = 4
 func (resp Response) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !sleep(ctx, resp.Delay) {
-		return
+		// The request was cancelled: break the connection rather than
+		// answer 200 with no body, which a client would take for an
+		// answer.
+		panic(http.ErrAbortHandler)
 	}
 	hdr := w.Header()
 	if resp.Header == nil {
@@ -190,7 +193,7 @@ func (resp Response) serve(w http.ResponseWriter, r *http.Request) {
 	if resp.Stall > 0 {
 		_ = rc.Flush()
 		if !sleep(ctx, resp.Stall) {
-			return
+			panic(http.ErrAbortHandler) // a truncated body, not a short one
 		}
 	}
 	if !resp.Chunked {
