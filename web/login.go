@@ -39,7 +39,8 @@ func (d *dashboard) showLogin(w http.ResponseWriter, r *http.Request, status int
 	} else {
 		nonce = rand.Text()
 	}
-	loginCookie.set(w, r, d.base, nonce, d.now().Add(loginFormLifetime))
+	now := d.now()
+	loginCookie.set(w, r, d.base, nonce, now, now.Add(loginFormLifetime))
 	v.CSRF = d.auth.sign("login", nonce)
 	v.Next = d.safeNext(v.Next)
 	v.Users, v.Tokens = len(d.auth.users) > 0, len(d.auth.tokens) > 0
@@ -85,8 +86,8 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, value := d.auth.newSession(subject)
-	sessionCookie.set(w, r, d.base, value, s.expires)
-	loginCookie.set(w, r, d.base, "", time.Time{})
+	sessionCookie.set(w, r, d.base, value, d.now(), s.expires)
+	loginCookie.set(w, r, d.base, "", time.Time{}, time.Time{})
 	d.log.Info("dashboard: signed in", "user", s.userName(), "remote", r.RemoteAddr)
 	next := d.safeNext(v.Next)
 	// No redirect (RFC 8461 §3.3 policy hosts refuse them): the page
@@ -123,7 +124,7 @@ func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.auth.revoke(id.Session)
-	sessionCookie.set(w, r, d.base, "", time.Time{})
+	sessionCookie.set(w, r, d.base, "", time.Time{}, time.Time{})
 	d.log.Info("dashboard: signed out", "user", id.Name, "remote", r.RemoteAddr)
 	d.showLogin(w, r, http.StatusOK, loginView{Notice: "You have signed out."})
 }

@@ -60,8 +60,12 @@ func (k cookieKind) name(r *http.Request) string {
 	return string(k)
 }
 
-// set sets the cookie to value until expires; an empty value deletes it.
-func (k cookieKind) set(w http.ResponseWriter, r *http.Request, base, value string, expires time.Time) {
+// set sets the cookie to value until expires, as the server's clock reads
+// now; an empty value deletes it. The lifetime goes out as Max-Age, which
+// browsers count on their own clocks (RFC 6265 §5.2.2), so a client whose
+// clock is off keeps the cookie as long as the server means; Expires is
+// there for clients without Max-Age.
+func (k cookieKind) set(w http.ResponseWriter, r *http.Request, base, value string, now, expires time.Time) {
 	c := &http.Cookie{Name: k.name(r), Value: value, Path: base, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 	if r.TLS != nil {
 		c.Secure, c.Path = true, "/"
@@ -70,6 +74,7 @@ func (k cookieKind) set(w http.ResponseWriter, r *http.Request, base, value stri
 		c.MaxAge = -1
 	} else {
 		c.Expires = expires
+		c.MaxAge = max(1, int(expires.Sub(now).Round(time.Second)/time.Second))
 	}
 	http.SetCookie(w, c)
 }
