@@ -39,8 +39,9 @@ type DomainState struct {
 // the rendered policy text changes, and keeps it across restarts. It is
 // safe for concurrent use.
 type State struct {
-	path string
-	now  func() time.Time
+	path     string
+	now      func() time.Time
+	readOnly bool // see SetReadOnly
 
 	mu      sync.Mutex
 	domains map[string]DomainState
@@ -72,6 +73,15 @@ func (s *State) Get(domain string) (DomainState, bool) {
 	defer s.mu.Unlock()
 	d, ok := s.domains[domain]
 	return d, ok
+}
+
+// SetReadOnly makes s keep what it assigns in memory only, never writing
+// the file: for a process that reads the state of a data directory whose
+// lock another process (a running serve) holds.
+func (s *State) SetReadOnly() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readOnly = true
 }
 
 // Assign returns the policy id for text, the policy of domain: the known id
@@ -128,6 +138,10 @@ func (s *State) saveLocked(domain string, d DomainState) error {
 		next[k] = v
 	}
 	next[domain] = d
+	if s.readOnly {
+		s.domains = next
+		return nil
+	}
 	data, err := json.MarshalIndent(next, "", "  ")
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package policyhost
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +138,26 @@ func TestConfigValidate(t *testing.T) {
 	c.DNSUpdate.Server = "127.0.0.1:53"
 	if err := c.Validate(); err != nil {
 		t.Errorf("DNS-01 with a server to update: %v", err)
+	}
+}
+
+// A read-only State assigns ids in memory and never writes the file.
+func TestStateReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s, err := OpenState(dir, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetReadOnly()
+	id, changed, err := s.Assign("a.test", []byte("version: STSv1\r\n"))
+	if err != nil || !changed || id != "20261126120000" {
+		t.Fatalf("Assign = %q, %v, %v", id, changed, err)
+	}
+	if d, ok := s.Get("a.test"); !ok || d.ID != id {
+		t.Errorf("Get after Assign = %+v, %v", d, ok)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StateFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a read-only state wrote its file: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -31,7 +32,10 @@ func newPolicyRecordsCmd(e *env) *cobra.Command {
 Each line ends with a comment: published, missing, stale (DNS holds an old
 id, other addresses or other report URIs) or unknown. The policy id is the
 one "mtasts serve" serves, from its data directory; for a domain it has not
-served yet, the id is assigned now, as serve would.
+served yet, the id is assigned now, as serve would. While a serve holds the
+data directory, nothing is written there: a policy changed in the file but
+not yet loaded by serve gets a provisional id, with a warning to reload
+serve (SIGHUP) and run this again.
 
 Exit status: 0 everything published, 1 only the TLS-RPT record or a lookup
 needs attention, 2 a record senders need for the policy is missing or
@@ -79,15 +83,38 @@ func runPolicyRecords(ctx context.Context, e *env, config, only string, nf *netF
 	if err != nil {
 		return usageError(err)
 	}
+	// Ids are assigned and saved as serve would, under its lock; while a
+	// serve holds it, they are read and nothing is written.
+	lock, err := policyhost.LockDataDir(cfg.DataDir)
+	serving := errors.Is(err, policyhost.ErrDataDirLocked)
+	if err != nil && !serving {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	defer lock.Release()
 	state, err := policyhost.OpenState(cfg.DataDir, e.now)
 	if err != nil {
 		return usageError(err)
+	}
+	if serving {
+		state.SetReadOnly()
+	}
+	saved := map[string]string{} // id of each domain asked for, "" if none yet
+	for _, d := range domains {
+		ds, _ := state.Get(d.Domain)
+		saved[d.Domain] = ds.ID
 	}
 	ctx, cancel := context.WithTimeout(ctx, nf.timeout)
 	defer cancel()
 	policies, err := policyhost.Policies(ctx, &cfg.Config, state, resolver)
 	if err != nil {
 		return usageError(err)
+	}
+	if serving {
+		for _, p := range policies {
+			if id, ok := saved[p.Domain]; ok && id != p.ID {
+				fmt.Fprintf(e.stderr, "warning: %s: the running mtasts serve has not loaded this policy yet; id %s is provisional: reload serve (SIGHUP) and run this again\n", p.Domain, p.ID)
+			}
+		}
 	}
 	byDomain := map[string]policyhost.Policy{}
 	for _, p := range policies {

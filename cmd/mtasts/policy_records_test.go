@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,5 +72,47 @@ func TestPolicyRecords(t *testing.T) {
 	}
 	if r = records("c.test"); r.code != exitCannotRun || !strings.Contains(r.stderr, "not a domain of") {
 		t.Errorf("unknown domain: code %d %s", r.code, r.stderr)
+	}
+}
+
+// While serve holds the data directory, policy records reads the ids it
+// serves and writes nothing; a policy changed in the file but not loaded
+// yet gets a provisional id and a warning.
+func TestPolicyRecordsWhileServing(t *testing.T) {
+	w := testworld.New(t)
+	path := serveConfig(t, w, `config_check = "0s"`, "a.test")
+	startServe(t, "--config", path)
+	stateFile := filepath.Join(filepath.Dir(path), "data", policyhost.StateFile)
+	before, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]policyhost.DomainState
+	if err := json.Unmarshal(before, &state); err != nil {
+		t.Fatal(err)
+	}
+	served := state["a.test"].ID
+
+	records := func() (cmdResult, []policyhost.DomainRecords) {
+		r := runCmd(t, w, "", "policy", "records", "--config", path, "--resolver", w.Resolver(), "--json")
+		var got []policyhost.DomainRecords
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != 1 {
+			t.Fatalf("JSON: %v\n%s%s", err, r.stdout, r.stderr)
+		}
+		return r, got
+	}
+	r, got := records()
+	if got[0].ID != served || strings.Contains(r.stderr, "provisional") {
+		t.Errorf("id %q, want the served %q; stderr:\n%s", got[0].ID, served, r.stderr)
+	}
+
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(data, []byte(`mode = "enforce"`), []byte(`mode = "testing"`), 1), 0o644)
+	r, got = records()
+	if got[0].ID == served || !strings.Contains(r.stderr, "a.test: the running mtasts serve has not loaded this policy yet; id "+got[0].ID+" is provisional") {
+		t.Errorf("changed policy: id %q (served %q); stderr:\n%s", got[0].ID, served, r.stderr)
+	}
+	if after, _ := os.ReadFile(stateFile); !bytes.Equal(after, before) {
+		t.Errorf("policy records wrote the state of a running serve:\n%s\nwas:\n%s", after, before)
 	}
 }
