@@ -75,7 +75,7 @@ func newACMEManager(c ACMEConfig, u DNSUpdateConfig, dataDir string, logger *slo
 		tmpl.AltHTTPPort = port
 	}
 	if c.DNS01 {
-		tmpl.DNS01Solver = dns01Solver(u, zl)
+		tmpl.DNS01Solver = dns01Solver(u, c.DNS01Delay, zl)
 	}
 	a.issuer = certmagic.NewACMEIssuer(a.magic, tmpl)
 	a.magic.Issuers = []certmagic.Issuer{a.issuer}
@@ -83,9 +83,10 @@ func newACMEManager(c ACMEConfig, u DNSUpdateConfig, dataDir string, logger *slo
 }
 
 // dns01Solver returns certmagic's DNS-01 solver (RFC 8555 §8.4) adding
-// the challenge records by RFC 2136 update on the primary server of u.
-// certmagic then uses no other challenge type.
-func dns01Solver(u DNSUpdateConfig, zl *zap.Logger) *certmagic.DNS01Solver {
+// the challenge records by RFC 2136 update on the primary server of u,
+// waiting delay once a record is there. certmagic then uses no other
+// challenge type.
+func dns01Solver(u DNSUpdateConfig, delay time.Duration, zl *zap.Logger) *certmagic.DNS01Solver {
 	return &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{
 		DNSProvider: &dns01Provider{primary: newPrimary(u)},
 		TTL:         min(time.Duration(u.TTL)*time.Second, dns01TTL),
@@ -97,9 +98,11 @@ func dns01Solver(u DNSUpdateConfig, zl *zap.Logger) *certmagic.DNS01Solver {
 		// an internal zone at all. For a single authoritative server this
 		// check is exact. Secondaries get the change by NOTIFY and IXFR
 		// (RFC 1996, RFC 1995), usually within seconds; a CA that asked
-		// one still behind fails the order, which certmagic retries.
-		Resolvers: []string{u.Server},
-		Logger:    zl,
+		// one still behind fails the order, which certmagic retries;
+		// PropagationDelay gives slow secondaries time first.
+		Resolvers:        []string{u.Server},
+		PropagationDelay: delay,
+		Logger:           zl,
 	}}
 }
 

@@ -91,6 +91,10 @@ type ACMEConfig struct {
 	// cannot reach on ports 80 and 443. HTTP-01 and TLS-ALPN-01 are then
 	// not used.
 	DNS01 bool
+	// DNS01Delay is waited after the challenge record is seen on the
+	// update server before the CA is told to look, for zones whose
+	// secondary servers take that long to follow; 0 means no wait.
+	DNS01Delay time.Duration
 }
 
 // RecordsConfig says how "mta-sts.<domain>" reaches this server, for the

@@ -189,6 +189,7 @@ func (f *fileSyntax) config(dir string) (*Config, error) {
 			DisableHTTP01:    s.ACME.DisableHTTP01,
 			DisableTLSALPN01: s.ACME.DisableTLSALPN01,
 			DNS01:            s.ACME.DNS01,
+			DNS01Delay:       s.ACME.DNS01Delay.Duration,
 		},
 		MXRefresh:     s.MXRefresh.Duration,
 		CertCheck:     s.CertCheck.Duration,

@@ -219,11 +219,11 @@ func TestDNS01(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mtasts.toml:4: serve.acme.dns01:") {
 		t.Errorf("dns_update without server: %v", err)
 	}
-	cfg, err := parse(t, acme+"[serve.dns_update]\nserver = \"192.0.2.53:53\"\n"+domain)
+	cfg, err := parse(t, acme+"dns01_delay = \"30s\"\n[serve.dns_update]\nserver = \"192.0.2.53:53\"\n"+domain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.ACME.DNS01 || cfg.DNSUpdate.Server != "192.0.2.53:53" {
+	if !cfg.ACME.DNS01 || cfg.ACME.DNS01Delay != 30*time.Second || cfg.DNSUpdate.Server != "192.0.2.53:53" {
 		t.Errorf("acme %+v, dns_update %+v", cfg.ACME, cfg.DNSUpdate)
 	}
 }

@@ -50,14 +50,15 @@ type limitsSyntax struct {
 }
 
 type acmeSyntax struct {
-	Enabled          bool   `toml:"enabled"`
-	DirectoryURL     string `toml:"directory_url"`
-	Email            string `toml:"email"`
-	AgreeTOS         bool   `toml:"agree_tos"`
-	CAFile           string `toml:"ca_file"`
-	DisableHTTP01    bool   `toml:"disable_http01"`
-	DisableTLSALPN01 bool   `toml:"disable_tlsalpn01"`
-	DNS01            bool   `toml:"dns01"`
+	Enabled          bool     `toml:"enabled"`
+	DirectoryURL     string   `toml:"directory_url"`
+	Email            string   `toml:"email"`
+	AgreeTOS         bool     `toml:"agree_tos"`
+	CAFile           string   `toml:"ca_file"`
+	DisableHTTP01    bool     `toml:"disable_http01"`
+	DisableTLSALPN01 bool     `toml:"disable_tlsalpn01"`
+	DNS01            bool     `toml:"dns01"`
+	DNS01Delay       duration `toml:"dns01_delay"`
 }
 
 type recordsSyntax struct {
