@@ -57,6 +57,23 @@ go vet ./...
 echo "== staticcheck"
 staticcheck ./...
 echo "== go test"
+# The corpus of real-world TLS reports lives beside the repository (never in
+# it); its tests look for shared/corpus/tlsrpt in the parent directories or
+# in $TLSRPT_CORPUS, and skip only when there is none. Say which.
+if [ -z "${TLSRPT_CORPUS:-}" ]; then
+	for d in .. ../..; do
+		if [ -d "$d/shared/corpus/tlsrpt" ]; then
+			TLSRPT_CORPUS=$(cd "$d/shared/corpus/tlsrpt" && pwd)
+			export TLSRPT_CORPUS
+			break
+		fi
+	done
+fi
+if [ -n "${TLSRPT_CORPUS:-}" ]; then
+	echo "TLS report corpus: $TLSRPT_CORPUS"
+else
+	echo "NOTE: no shared/corpus/tlsrpt beside the repository: the corpus tests of tlsrpt and ingest are skipped"
+fi
 go test -race -count=1 -timeout 15m ./...
 echo "== build"
 go build -o /dev/null ./cmd/mtasts
