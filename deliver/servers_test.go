@@ -62,6 +62,7 @@ func startScripted(t *testing.T, w *testworld.World, host string, sc script) *sc
 	t.Cleanup(func() {
 		close(mx.release) // first, so that Close finds no session stalled
 		srv.Close()
+		l.Close() // ends a Serve that had not registered l before Close
 		if err := <-done; err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			t.Errorf("scripted SMTP server %s: %v", host, err)
 		}

@@ -90,6 +90,11 @@ func serveSMTP(t testing.TB, ls []net.Listener, hostname string, cfg *tls.Config
 	}
 	t.Cleanup(func() {
 		srv.Close()
+		// A Serve that had not registered its listener yet when Close ran
+		// would accept forever: closing the listeners ends it too.
+		for _, l := range ls {
+			l.Close()
+		}
 		served.Wait()
 	})
 	return s
