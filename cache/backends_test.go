@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 )
 
 // openURL opens url with the clock and fails t on error.

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/mtasts/mtasts/internal/testclock"
+	"github.com/mtasts/mtasts/internal/testenv/testclock"
 	"github.com/mtasts/mtasts/sts"
 )
 

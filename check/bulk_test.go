@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 func testClock() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mtasts/mtasts/deliver"
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
 	"github.com/mtasts/mtasts/tlsrpt"

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/mtasts/mtasts/deliver"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // sixMX publishes example.com with three MX hosts of preference 10, two

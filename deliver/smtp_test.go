@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mtasts/mtasts/deliver"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // twoMX publishes example.com with MX hosts mx1 (preference 10) and mx2

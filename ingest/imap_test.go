@@ -7,7 +7,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/mtasts/mtasts/internal/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/reportstore"
 )
 

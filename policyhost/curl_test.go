@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mtasts/mtasts/internal/testservers"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // requireTool returns the path of an external program the test needs. If

@@ -10,7 +10,7 @@ import (
 
 	"github.com/libdns/libdns"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/sts"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // dialPolicyHost opens a TLS connection to ts for name, closed at the

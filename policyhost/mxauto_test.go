@@ -9,7 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 func autoConfig(t *testing.T, w *testworld.World) Config {

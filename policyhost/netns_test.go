@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mtasts/mtasts/internal/testpostfix"
-	"github.com/mtasts/mtasts/internal/testservers"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testpostfix"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // mta-sts-query, the resolver of Debian's postfix-mta-sts-resolver (an

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // recordStatuses returns "TYPE name value" → status for every record.

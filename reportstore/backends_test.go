@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 )
 
 func openURL(t *testing.T, url string) *Store {

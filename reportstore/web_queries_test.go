@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mtasts/mtasts/internal/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/tlsrpt"
 )
 

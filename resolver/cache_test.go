@@ -11,7 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mtasts/mtasts/cache"
-	"github.com/mtasts/mtasts/internal/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/resolver"
 )
 

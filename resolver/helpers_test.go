@@ -11,8 +11,8 @@ import (
 
 	"github.com/mtasts/mtasts/cache"
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/internal/testclock"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testclock"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
 )

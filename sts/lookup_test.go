@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // fakeResolver answers from a map, for tests without sockets.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testclock"
+	"github.com/mtasts/mtasts/internal/testenv/testclock"
 )
 
 func TestNewRefusesUnsafeOptions(t *testing.T) {

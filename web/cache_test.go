@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testclock"
+	"github.com/mtasts/mtasts/internal/testenv/testclock"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrpt"
 )

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/check"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // BenchmarkCheckBulk checks every domain of a benchmark world (see

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/ingest"
-	"github.com/mtasts/mtasts/internal/testservers"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrpt"
 )

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testpostfix"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testpostfix"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/socketmap"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // farm publishes MTA-STS policies for many domains from one HTTPS server

@@ -16,7 +16,7 @@
 #      time to answer all, the server's CPU time, and its peak RSS (VmHWM).
 #
 # Every server runs inside a network namespace of its own where a test
-# world (internal/testworld) is the internet: DNS on 127.0.0.1:53 and the
+# world (internal/testenv/testworld) is the internet: DNS on 127.0.0.1:53 and the
 # policy hosts on port 443, with certificates from a private CA
 # (SSL_CERT_FILE for the Python daemon, --ca-file for mtasts). Servers warm
 # up by really fetching every policy. The Python daemon gets cache_grace =

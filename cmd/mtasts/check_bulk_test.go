@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/mtasts/mtasts/check"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // bulkKind is one kind of domain of the bulk world, with the codes its

@@ -14,7 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mtasts/mtasts/check"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files of testdata/check")

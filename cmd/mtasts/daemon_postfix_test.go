@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testpostfix"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testpostfix"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // Real Postfix delivering real mail with mtasts daemon as its TLS policy

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // testNow is the clock of command tests.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // queryJSON is the JSON output of mtasts query.

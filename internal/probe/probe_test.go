@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/internal/probe"
-	"github.com/mtasts/mtasts/internal/testworld"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
 // probeWorld probes host in w, trusting w's CA.

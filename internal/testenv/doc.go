@@ -1,0 +1,6 @@
+// Package testenv groups the harnesses that tests share: testworld (a fake
+// internet on loopback: DNS, a private CA, HTTPS policy hosts, ESMTP
+// servers), testservers (real Redis, PostgreSQL and Dovecot instances),
+// testpostfix (private real Postfix instances) and testclock (a settable
+// clock). Nothing outside tests imports them.
+package testenv
