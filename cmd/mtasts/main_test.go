@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +44,48 @@ func TestVersion(t *testing.T) {
 	r := runCmd(t, nil, "", "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "mtasts ") {
 		t.Errorf("version: code %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	flag, cmd := runCmd(t, nil, "", "--version"), runCmd(t, nil, "", "version")
+	if flag.code != 0 || flag.stdout != cmd.stdout {
+		t.Errorf("--version: code %d, stdout %q; version: %q", flag.code, flag.stdout, cmd.stdout)
+	}
+}
+
+func TestHelpTopics(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"help"}, 0, "Available Commands"},
+		{[]string{"help", "policy", "fetch"}, 0, "RFC 8461"},
+		{[]string{"help", "nosuch"}, exitCannotRun, `no help for "nosuch"`},
+		{[]string{"help", "policy", "nosuch"}, exitCannotRun, `no help for "policy nosuch"`},
+	} {
+		r := runCmd(t, nil, "", tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
+			t.Errorf("%v: code %d, want %d; output %q", tc.args, r.code, tc.code, r.stdout+r.stderr)
+		}
+	}
+}
+
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	if r := runCmd(t, nil, "", "man", "--dir", dir); r.code != 0 {
+		t.Fatalf("man: code %d, stderr %q", r.code, r.stderr)
+	}
+	for _, name := range []string{"mtasts.1", "mtasts-check.1", "mtasts-policy-fetch.1", "mtasts-daemon.1", "mtasts-serve.1"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !bytes.Contains(b, []byte(".TH ")) || !bytes.Contains(b, []byte("SYNOPSIS")) {
+			t.Errorf("%s is not a manual page: %.200q", name, b)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -81,9 +82,12 @@ Exit status of commands that give a verdict:
   1  valid, with warnings
   2  invalid, or the policy cannot be used
   3  the command could not run (bad arguments, DNS resolver unreachable)`,
+		Version:       "-", // printed by the template below
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate(versionLine())
+	root.SetHelpCommand(newHelpCmd())
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -96,6 +100,39 @@ Exit status of commands that give a verdict:
 		newCheckCmd(e),
 		newReportsCmd(e),
 		newWebCmd(e),
+		newManCmd(e),
 	)
 	return root
+}
+
+// newHelpCmd replaces cobra's help command, which exits 0 for a topic it
+// does not know, with one that exits exitCannotRun.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help explains any command, with examples: mtasts help check.",
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			c, _, err := cmd.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, sub := range c.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, rest, err := cmd.Root().Find(args)
+			if err != nil || c == nil || len(rest) > 0 {
+				return &exitError{code: exitCannotRun, err: fmt.Errorf("no help for %q: run \"mtasts help\" for the list of commands", strings.Join(args, " "))}
+			}
+			c.InitDefaultHelpFlag()
+			c.InitDefaultVersionFlag()
+			return c.Help()
+		},
+	}
 }
