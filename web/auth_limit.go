@@ -1,10 +1,14 @@
 package web
 
 import (
+	"cmp"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -29,26 +33,24 @@ const (
 	defaultLoginsPerClient = 10
 	defaultLoginsPerUser   = 30
 	defaultLoginWindow     = 15 * time.Minute
-	// maxLoginKeys bounds the clients and the user names that attempts
-	// are kept for. When a table is full of keys with attempts in the
-	// window, logins from new clients or for new names are refused: the
-	// limits must hold even against more addresses than memory allows
-	// to count.
+	// maxLoginKeys bounds the clients that attempts are kept for. When
+	// the table is full of clients with attempts in the window, logins
+	// from new clients are refused: the limits must hold even against
+	// more addresses than memory allows to count.
 	maxLoginKeys = 1 << 16
+	// unknownNameBuckets is how many keys the names of no user count
+	// under: see authenticator.limitKey.
+	unknownNameBuckets = 4096
 )
 
-// withDefaults returns l with its zero fields set to the defaults.
+// withDefaults returns l with its zero or negative fields set to the
+// defaults.
 func (l LoginLimits) withDefaults() LoginLimits {
-	if l.PerClient <= 0 {
-		l.PerClient = defaultLoginsPerClient
+	return LoginLimits{
+		PerClient: cmp.Or(max(l.PerClient, 0), defaultLoginsPerClient),
+		PerUser:   cmp.Or(max(l.PerUser, 0), defaultLoginsPerUser),
+		Window:    cmp.Or(max(l.Window, 0), defaultLoginWindow),
 	}
-	if l.PerUser <= 0 {
-		l.PerUser = defaultLoginsPerUser
-	}
-	if l.Window <= 0 {
-		l.Window = defaultLoginWindow
-	}
-	return l
 }
 
 // loginLimiter enforces LoginLimits. An attempt takes its place (reserve)
@@ -64,7 +66,7 @@ type loginLimiter struct {
 
 	mu      sync.Mutex
 	clients attemptTable[netip.Prefix]
-	users   attemptTable[[sha256.Size]byte]
+	users   attemptTable[string]
 }
 
 // attemptTable holds the times of the attempts that count: at most limit
@@ -78,41 +80,40 @@ func newLoginLimiter(l LoginLimits, now func() time.Time) *loginLimiter {
 	l = l.withDefaults()
 	return &loginLimiter{window: l.Window, now: now,
 		clients: attemptTable[netip.Prefix]{limit: l.PerClient, maxKeys: maxLoginKeys, times: map[netip.Prefix][]time.Time{}},
-		users:   attemptTable[[sha256.Size]byte]{limit: l.PerUser, maxKeys: maxLoginKeys, times: map[[sha256.Size]byte][]time.Time{}}}
+		users:   attemptTable[string]{limit: l.PerUser, maxKeys: maxLoginKeys, times: map[string][]time.Time{}}}
 }
 
 // loginReservation is the place an attempt took in the limits.
 type loginReservation struct {
 	l      *loginLimiter
 	client netip.Prefix
-	// user is the digest of the user name; nil for a token login,
-	// which is limited per client only.
-	user *[sha256.Size]byte
+	// user is the key of the user name (authenticator.limitKey); ""
+	// for a token login, which is limited per client only.
+	user string
 	at   time.Time
+	// last says that the attempt took the last place of its client or
+	// user: the next ones are refused.
+	last bool
 }
 
-// reserve takes a place for an attempt from the client of r, naming user
-// ("" for an access token). If the client or the user has no place left,
-// it returns nil and how long until one frees.
+// reserve takes a place for an attempt from the client of r, naming the
+// user of key user ("" for an access token). If the client or the user
+// has no place left, it returns nil and how long until one frees.
 func (l *loginLimiter) reserve(r *http.Request, user string) (*loginReservation, time.Duration) {
 	now := l.now()
-	res := &loginReservation{l: l, client: clientPrefix(r), at: now}
-	if user != "" {
-		sum := sha256.Sum256([]byte(user))
-		res.user = &sum
-	}
+	res := &loginReservation{l: l, client: clientPrefix(r), user: user, at: now}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	wait := l.clients.wait(res.client, now, l.window)
-	if res.user != nil {
-		wait = max(wait, l.users.wait(*res.user, now, l.window))
+	if user != "" {
+		wait = max(wait, l.users.wait(user, now, l.window))
 	}
 	if wait > 0 {
 		return nil, wait
 	}
-	l.clients.add(res.client, now)
-	if res.user != nil {
-		l.users.add(*res.user, now)
+	res.last = l.clients.add(res.client, now)
+	if user != "" {
+		res.last = l.users.add(user, now) || res.last
 	}
 	return res, 0
 }
@@ -124,8 +125,8 @@ func (res *loginReservation) release() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.clients.remove(res.client, res.at)
-	if res.user != nil {
-		l.users.remove(*res.user, res.at)
+	if res.user != "" {
+		l.users.remove(res.user, res.at)
 	}
 }
 
@@ -155,9 +156,11 @@ func (t *attemptTable[K]) wait(k K, now time.Time, window time.Duration) time.Du
 	return max(times[0].Sub(since), time.Second)
 }
 
-// add counts an attempt of k at time at.
-func (t *attemptTable[K]) add(k K, at time.Time) {
+// add counts an attempt of k at time at, and reports whether it was the
+// last k has a place for.
+func (t *attemptTable[K]) add(k K, at time.Time) bool {
 	t.times[k] = append(t.times[k], at)
+	return len(t.times[k]) >= t.limit
 }
 
 // remove takes back an attempt of k made at time at.
@@ -189,6 +192,24 @@ func dropUpTo(times []time.Time, since time.Time) []time.Time {
 		i++
 	}
 	return times[i:]
+}
+
+// limitKey is the key that logins naming user count under, per user: the
+// name of a configured user, or for a name that is no one's, one of
+// unknownNameBuckets keys chosen by a MAC of the name. So names that are
+// no one's are limited as users' names are, and answer alike, yet cannot
+// fill the table however many there are. "" (a token login) stays "".
+func (a *authenticator) limitKey(user string) string {
+	if user == "" {
+		return ""
+	}
+	if _, ok := a.users[user]; ok {
+		return "user " + user
+	}
+	mac := hmac.New(sha256.New, a.key)
+	mac.Write([]byte("login-limit"))
+	mac.Write([]byte(user))
+	return "unknown " + strconv.FormatUint(binary.BigEndian.Uint64(mac.Sum(nil))%unknownNameBuckets, 10)
 }
 
 // clientPrefix is the client that attempts are counted for: the remote

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -100,7 +102,9 @@ func TestLoginBurstOverHTTP2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newDashboard(t, Options{Auth: Auth{Users: []User{{Name: testUser, PasswordHash: string(hash)}}}})
+	var logs syncBuffer
+	d := newDashboard(t, Options{Auth: Auth{Users: []User{{Name: testUser, PasswordHash: string(hash)}}},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var counter checkCounter
 	counter.watch(d)
 
@@ -179,55 +183,64 @@ func TestLoginBurstOverHTTP2(t *testing.T) {
 	if counts[http.StatusTooManyRequests] < guesses-1-limit {
 		t.Errorf("%d guesses refused (answers %v), want at least %d", counts[http.StatusTooManyRequests], counts, guesses-1-limit)
 	}
+	if n := strings.Count(logs.String(), "login limit reached"); n != 1 {
+		t.Errorf("the log says %d times that the limit was reached, want once:\n%s", n, logs.String())
+	}
 	if most := counter.most.Load(); int(most) > bcryptSlots() {
 		t.Errorf("%d passwords checked at once, want at most %d", most, bcryptSlots())
 	}
 }
 
-// TestLoginLimitPerUser guesses one user's password from many clients
-// (loopback addresses) at once: the limit per user name holds for all of
-// them together, and the user's right password is then refused from
-// another client too, while an access token still signs in.
+// TestLoginLimitPerUser guesses the password of one user name from many
+// clients (loopback addresses) at once: the limit per user name holds for
+// all of them together, and the user's right password is then refused
+// from another client too, while an access token still signs in. A name
+// that is no one's is limited alike, so the answers do not tell names of
+// users from others.
 func TestLoginLimitPerUser(t *testing.T) {
-	d := newDashboard(t, Options{Auth: Auth{Users: testAuth().Users, Tokens: []string{testToken},
-		Limits: LoginLimits{PerClient: 3, PerUser: 5}}})
-	var counter checkCounter
-	counter.watch(d)
-	srv := startServer(t, d)
+	for _, name := range []string{testUser, "mallory"} {
+		t.Run(name, func(t *testing.T) {
+			d := newDashboard(t, Options{Auth: Auth{Users: testAuth().Users, Tokens: []string{testToken},
+				Limits: LoginLimits{PerClient: 3, PerUser: 5}}})
+			var counter checkCounter
+			counter.watch(d)
+			srv := startServer(t, d)
 
-	const clients, each = 8, 3
-	statuses := make(chan int, clients*each)
-	var wg sync.WaitGroup
-	for i := range clients {
-		c := clientFrom(t, srv, 2+i)
-		form := loginForm(t, c, testUser, "guess")
-		for range each {
-			wg.Go(func() {
-				status, _, err := postLogin(c, form)
-				if err != nil {
-					t.Error(err)
+			const clients, each = 8, 3
+			statuses := make(chan int, clients*each)
+			var wg sync.WaitGroup
+			for i := range clients {
+				c := clientFrom(t, srv, 2+i)
+				form := loginForm(t, c, name, "guess")
+				for range each {
+					wg.Go(func() {
+						status, _, err := postLogin(c, form)
+						if err != nil {
+							t.Error(err)
+						}
+						statuses <- status
+					})
 				}
-				statuses <- status
-			})
-		}
-	}
-	wg.Wait()
-	close(statuses)
-	counts := map[int]int{}
-	for s := range statuses {
-		counts[s]++
-	}
-	if counts[http.StatusUnauthorized] != 5 || counts[http.StatusTooManyRequests] != clients*each-5 || counter.checks.Load() != 5 {
-		t.Errorf("answers %v after %d checks; want 5 checked and refused, the rest refused", counts, counter.checks.Load())
-	}
+			}
+			wg.Wait()
+			close(statuses)
+			counts := map[int]int{}
+			for s := range statuses {
+				counts[s]++
+			}
+			if counts[http.StatusUnauthorized] != 5 || counts[http.StatusTooManyRequests] != clients*each-5 || counter.checks.Load() != 5 {
+				t.Errorf("answers %v after %d checks; want 5 checked and refused, the rest refused", counts, counter.checks.Load())
+			}
 
-	late := clientFrom(t, srv, 100)
-	r := late.login(testBase, testUser, testPassword)
-	wantStatus(t, "alice's password from another client", r, http.StatusTooManyRequests)
-	if !strings.Contains(r.body, "Too many failed logins") {
-		t.Errorf("refused login page:\n%s", r.body)
+			late := clientFrom(t, srv, 100)
+			r := late.login(testBase, name, testPassword)
+			wantStatus(t, "the right password from another client", r, http.StatusTooManyRequests)
+			if !strings.Contains(r.body, "Too many failed logins") {
+				t.Errorf("refused login page:\n%s", r.body)
+			}
+			wantStatus(t, "a token login from that client", late.login(testBase, "", testToken), http.StatusOK)
+		})
 	}
-	wantStatus(t, "a token login from that client", late.login(testBase, "", testToken), http.StatusOK)
 }
 
 // clientFrom returns a client of srv whose connections come from
@@ -326,6 +339,24 @@ func TestLoginNotCheckedGivesPlaceBack(t *testing.T) {
 		<-d.auth.slots
 	}
 	wantStatus(t, "login after the abandoned attempt", c.login(testBase, testUser, testPassword), http.StatusOK)
+}
+
+// syncBuffer is a bytes.Buffer for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // waitFor polls cond until it holds, failing the test if it does not
