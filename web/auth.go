@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -55,8 +56,18 @@ const (
 // must leave CPUs for everything else. Half the CPUs, at least one.
 func bcryptSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
-// errBadToken is the error of a request with a wrong bearer token.
-var errBadToken = errors.New("invalid bearer token")
+// maxPasswordWaits bounds the logins waiting for a slot; beyond it a
+// login is answered at once that the server is busy. Together with the
+// login limits, it bounds what a burst of logins from many clients holds.
+const maxPasswordWaits = 256
+
+// Errors of authentication.
+var (
+	// errBadToken is the error of a request with a wrong bearer token.
+	errBadToken = errors.New("invalid bearer token")
+	// errBusy means that too many logins wait for their check.
+	errBusy = errors.New("too many logins waiting to be checked")
+)
 
 // identity is who made an authenticated request.
 type identity struct {
@@ -83,6 +94,9 @@ type authenticator struct {
 	// slots hold the password checks running; compare is the check.
 	slots   chan struct{}
 	compare func(hash, password []byte) error
+	// waits counts the checks waiting for a slot, up to maxWaits.
+	waits    atomic.Int32
+	maxWaits int32
 	// limits bounds the logins checked.
 	limits *loginLimiter
 	// revoked holds the sessions signed out.
@@ -94,7 +108,7 @@ func newAuthenticator(o Auth, now func() time.Time, revoked revocations) (*authe
 		return nil, errors.New("web: no user and no token configured: the dashboard allows no anonymous access")
 	}
 	a := &authenticator{users: map[string][]byte{}, key: o.SessionKey, lifetime: o.SessionLifetime, now: now,
-		slots: make(chan struct{}, bcryptSlots()), compare: bcrypt.CompareHashAndPassword,
+		slots: make(chan struct{}, bcryptSlots()), compare: bcrypt.CompareHashAndPassword, maxWaits: maxPasswordWaits,
 		limits: newLoginLimiter(o.Limits, now), revoked: revoked}
 	for _, u := range o.Users {
 		if err := checkUserName(u.Name); err != nil {
@@ -181,8 +195,8 @@ func (a *authenticator) tokenIndex(token string) int {
 }
 
 // checkPassword reports whether password is user's. An unknown user costs
-// as much time as a known one. It waits for a free slot, and fails only
-// if ctx ends first.
+// as much time as a known one. It waits for a free slot, and fails if ctx
+// ends first, or with errBusy if too many checks wait already.
 func (a *authenticator) checkPassword(ctx context.Context, user, password string) (bool, error) {
 	hash, known := a.users[user]
 	if !known {
@@ -191,11 +205,29 @@ func (a *authenticator) checkPassword(ctx context.Context, user, password string
 		}
 		hash = a.dummy
 	}
-	select {
-	case a.slots <- struct{}{}:
-	case <-ctx.Done():
-		return false, fmt.Errorf("waiting to check a password: %w", context.Cause(ctx))
+	if err := a.takeSlot(ctx); err != nil {
+		return false, err
 	}
 	defer func() { <-a.slots }()
 	return a.compare(hash, []byte(password)) == nil && known, nil
+}
+
+// takeSlot waits for a slot to check a password in.
+func (a *authenticator) takeSlot(ctx context.Context) error {
+	select {
+	case a.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if a.waits.Add(1) > a.maxWaits {
+		a.waits.Add(-1)
+		return errBusy
+	}
+	defer a.waits.Add(-1)
+	select {
+	case a.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to check a password: %w", context.Cause(ctx))
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -300,15 +301,22 @@ func TestLoginLimitTableFull(t *testing.T) {
 	wantStatus(t, "that client a window later", third.login(testBase, testUser, testPassword), http.StatusOK)
 }
 
-// TestLoginNotCheckedGivesPlaceBack checks that an attempt whose client
-// leaves while it waits for a password check gives its place back.
-func TestLoginNotCheckedGivesPlaceBack(t *testing.T) {
-	d := newDashboard(t, Options{Auth: Auth{Users: testAuth().Users, Limits: LoginLimits{PerClient: 1}}})
+// TestLoginNotChecked fills every slot for password checks: a login then
+// waits, and one more than the waits allowed is answered 503 at once.
+// Neither the busy login nor the waiting one whose client leaves is
+// checked, so both give their place back.
+func TestLoginNotChecked(t *testing.T) {
+	d := newDashboard(t, Options{Auth: Auth{Users: testAuth().Users, Limits: LoginLimits{PerClient: 2}}})
+	d.auth.maxWaits = 1
 	srv := startServer(t, d)
 	c := newClient(t, srv)
 	form := loginForm(t, c, testUser, testPassword)
+	places := func() int {
+		d.auth.limits.mu.Lock()
+		defer d.auth.limits.mu.Unlock()
+		return len(d.auth.limits.clients.times[netip.MustParsePrefix("127.0.0.1/32")])
+	}
 
-	// Every slot is taken, so the attempt waits until its client goes.
 	for range cap(d.auth.slots) {
 		d.auth.slots <- struct{}{}
 	}
@@ -323,22 +331,23 @@ func TestLoginNotCheckedGivesPlaceBack(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the attempt to take its place", func() bool {
-		d.auth.limits.mu.Lock()
-		defer d.auth.limits.mu.Unlock()
-		return len(d.auth.limits.clients.times) == 1
-	})
+	waitFor(t, "the login to wait for a slot", func() bool { return d.auth.waits.Load() == 1 })
+
+	status, session, err := postLogin(c, form)
+	if err != nil || status != http.StatusServiceUnavailable || session {
+		t.Errorf("a login beyond the waits allowed: status %d, session %v, %v; want 503", status, session, err)
+	}
+	if n := places(); n != 1 {
+		t.Errorf("%d places taken after the busy login, want 1 (the waiting one)", n)
+	}
+
 	cancel()
 	<-done
-	waitFor(t, "the attempt to give its place back", func() bool {
-		d.auth.limits.mu.Lock()
-		defer d.auth.limits.mu.Unlock()
-		return len(d.auth.limits.clients.times) == 0
-	})
+	waitFor(t, "the abandoned login to give its place back", func() bool { return places() == 0 })
 	for range cap(d.auth.slots) {
 		<-d.auth.slots
 	}
-	wantStatus(t, "login after the abandoned attempt", c.login(testBase, testUser, testPassword), http.StatusOK)
+	wantStatus(t, "login once a slot is free", c.login(testBase, testUser, testPassword), http.StatusOK)
 }
 
 // syncBuffer is a bytes.Buffer for concurrent writers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/url"
 	"path"
@@ -14,6 +15,10 @@ import (
 
 // maxFormBytes bounds the body of the login and logout forms.
 const maxFormBytes = 16 << 10
+
+// busyRetrySeconds is the Retry-After of a login not checked because
+// too many wait for their check.
+const busyRetrySeconds = 5
 
 // loginFormLifetime is how long a login form may be posted after it was
 // shown.
@@ -84,9 +89,15 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	subject, ok, err := d.checkLogin(r.Context(), v.User, r.PostFormValue("password"))
 	if err != nil {
-		// Not checked: the client went away while waiting its turn.
+		// Not checked: the server is busy, or the client went away
+		// while waiting its turn.
 		place.release()
 		d.log.Info("dashboard: login not checked", "user", v.User, "remote", r.RemoteAddr, "error", err)
+		if errors.Is(err, errBusy) {
+			w.Header().Set("Retry-After", strconv.Itoa(busyRetrySeconds))
+			v.Error = "The server is busy checking other logins. Try again in a moment."
+			d.showLogin(w, r, http.StatusServiceUnavailable, v)
+		}
 		return
 	}
 	if !ok {
