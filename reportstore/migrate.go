@@ -136,12 +136,14 @@ var migrations = []migration{
 	}, fill: (*Store).backfillRollup},
 	// The dashboard sessions signed out before their time (sessions.go),
 	// by an id derived from the session, until they would have expired.
+	// IF NOT EXISTS: a test that takes the schema back to version 1 runs
+	// this again.
 	{version: 3, stmts: []string{
-		`CREATE TABLE tlsrpt_session_revoked (
+		`CREATE TABLE IF NOT EXISTS tlsrpt_session_revoked (
 			id      TEXT PRIMARY KEY,
 			expires BIGINT NOT NULL
 		){{without_rowid}}`,
-		`CREATE INDEX tlsrpt_session_revoked_expires ON tlsrpt_session_revoked (expires)`,
+		`CREATE INDEX IF NOT EXISTS tlsrpt_session_revoked_expires ON tlsrpt_session_revoked (expires)`,
 	}},
 }
 
