@@ -74,7 +74,13 @@ type loginLimiter struct {
 type attemptTable[K comparable] struct {
 	limit, maxKeys int
 	times          map[K][]time.Time
+	// pruned is when the table was last pruned: a full table is pruned
+	// at most once per window/pruneDivisor, as pruning reads it all.
+	pruned time.Time
 }
+
+// pruneDivisor: see attemptTable.pruned.
+const pruneDivisor = 16
 
 func newLoginLimiter(l LoginLimits, now func() time.Time) *loginLimiter {
 	l = l.withDefaults()
@@ -133,14 +139,17 @@ func (res *loginReservation) release() {
 // wait forgets k's attempts that left the window and returns how long
 // until k may attempt again: 0 if it has a place now. A new key finds no
 // place while the table is full of keys with attempts in the window; it
-// is told to wait a window.
+// is told to come back when the table is pruned next.
 func (t *attemptTable[K]) wait(k K, now time.Time, window time.Duration) time.Duration {
 	since := now.Add(-window)
 	times, known := t.times[k]
 	if !known && len(t.times) >= t.maxKeys {
-		t.prune(since)
+		if now.Sub(t.pruned) >= window/pruneDivisor {
+			t.prune(since)
+			t.pruned = now
+		}
 		if len(t.times) >= t.maxKeys {
-			return window
+			return max(window/pruneDivisor, time.Second)
 		}
 	}
 	times = dropUpTo(times, since)
