@@ -78,9 +78,6 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// The attempt counts before it is checked: see loginLimiter.
 	place, wait := d.auth.limits.reserve(r, d.auth.limitKey(v.User))
-	if place != nil && place.last {
-		d.log.Warn("dashboard: login limit reached: further attempts are refused for a while", "user", v.User, "remote", r.RemoteAddr)
-	}
 	if place == nil {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		v.Error = "Too many failed logins from your address or for this user. Try again in " + minutes(wait) + "."
@@ -102,6 +99,9 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		d.log.Warn("dashboard: login failed", "user", v.User, "remote", r.RemoteAddr)
+		if place.last {
+			d.log.Warn("dashboard: login limit reached: further attempts are refused for a while", "user", v.User, "remote", r.RemoteAddr)
+		}
 		v.Error = "Wrong user name or password."
 		if v.User == "" {
 			v.Error = "Wrong access token."
