@@ -236,8 +236,8 @@ func TestLoginLimitPerUser(t *testing.T) {
 			late := clientFrom(t, srv, 100)
 			r := late.login(testBase, name, testPassword)
 			wantStatus(t, "the right password from another client", r, http.StatusTooManyRequests)
-			if !strings.Contains(r.body, "Too many failed logins") {
-				t.Errorf("refused login page:\n%s", r.body)
+			if !strings.Contains(r.body, "Too many failed logins") || !strings.Contains(r.body, "Try again in 15 minutes.") || r.Header.Get("Retry-After") != "900" {
+				t.Errorf("refused login: Retry-After %q, page:\n%s", r.Header.Get("Retry-After"), r.body)
 			}
 			wantStatus(t, "a token login from that client", late.login(testBase, "", testToken), http.StatusOK)
 		})
