@@ -134,6 +134,17 @@ var migrations = []migration{
 			PRIMARY KEY (policy_domain, organization)
 		){{without_rowid}}`,
 	}, fill: (*Store).backfillRollup},
+	// The dashboard sessions signed out before their time (sessions.go),
+	// by an id derived from the session, until they would have expired.
+	// IF NOT EXISTS: a test that takes the schema back to version 1 runs
+	// this again.
+	{version: 3, stmts: []string{
+		`CREATE TABLE IF NOT EXISTS tlsrpt_session_revoked (
+			id      TEXT PRIMARY KEY,
+			expires BIGINT NOT NULL
+		){{without_rowid}}`,
+		`CREATE INDEX IF NOT EXISTS tlsrpt_session_revoked_expires ON tlsrpt_session_revoked (expires)`,
+	}},
 }
 
 // SchemaVersion is the schema version this program writes.

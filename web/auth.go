@@ -1,15 +1,16 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
+	"runtime"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -31,6 +32,8 @@ type Auth struct {
 	SessionKey []byte
 	// SessionLifetime is how long a session lasts; 0 means 12 hours.
 	SessionLifetime time.Duration
+	// Limits bound the logins that are checked.
+	Limits LoginLimits
 }
 
 // User is a person who may sign in.
@@ -46,17 +49,25 @@ const (
 	defaultSessionLifetime = 12 * time.Hour
 	minTokenLength         = 16
 	minSessionKey          = 32
-	// bcryptSlots bounds the password checks that run at once: each
-	// takes tens of milliseconds of CPU on purpose.
-	bcryptSlots = 4
-	// After maxLoginFailures failed logins from one address (one /64
-	// for IPv6), its logins are refused for failureWindow.
-	maxLoginFailures = 10
-	failureWindow    = 15 * time.Minute
 )
 
-// errBadToken is the error of a request with a wrong bearer token.
-var errBadToken = errors.New("invalid bearer token")
+// bcryptSlots bounds the password checks that run at once: each takes
+// tens to hundreds of milliseconds of CPU on purpose, and a burst of them
+// must leave CPUs for everything else. Half the CPUs, at least one.
+func bcryptSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// maxPasswordWaits bounds the logins waiting for a slot; beyond it a
+// login is answered at once that the server is busy. Together with the
+// login limits, it bounds what a burst of logins from many clients holds.
+const maxPasswordWaits = 256
+
+// Errors of authentication.
+var (
+	// errBadToken is the error of a request with a wrong bearer token.
+	errBadToken = errors.New("invalid bearer token")
+	// errBusy means that too many logins wait for their check.
+	errBusy = errors.New("too many logins waiting to be checked")
+)
 
 // identity is who made an authenticated request.
 type identity struct {
@@ -80,27 +91,25 @@ type authenticator struct {
 	key      []byte
 	lifetime time.Duration
 	now      func() time.Time
-	slots    chan struct{}
-
-	mu sync.Mutex
-	// revoked holds the nonces of sessions logged out, until they
-	// would have expired.
-	revoked map[string]time.Time
-	// failures counts failed logins by address.
-	failures map[netip.Prefix]*loginFailures
+	// slots hold the password checks running; compare is the check.
+	slots   chan struct{}
+	compare func(hash, password []byte) error
+	// waits counts the checks waiting for a slot, up to maxWaits.
+	waits    atomic.Int32
+	maxWaits int32
+	// limits bounds the logins checked.
+	limits *loginLimiter
+	// revoked holds the sessions signed out.
+	revoked revocations
 }
 
-type loginFailures struct {
-	count int
-	until time.Time
-}
-
-func newAuthenticator(o Auth, now func() time.Time) (*authenticator, error) {
+func newAuthenticator(o Auth, now func() time.Time, revoked revocations) (*authenticator, error) {
 	if len(o.Users) == 0 && len(o.Tokens) == 0 {
 		return nil, errors.New("web: no user and no token configured: the dashboard allows no anonymous access")
 	}
 	a := &authenticator{users: map[string][]byte{}, key: o.SessionKey, lifetime: o.SessionLifetime, now: now,
-		slots: make(chan struct{}, bcryptSlots), revoked: map[string]time.Time{}, failures: map[netip.Prefix]*loginFailures{}}
+		slots: make(chan struct{}, bcryptSlots()), compare: bcrypt.CompareHashAndPassword, maxWaits: maxPasswordWaits,
+		limits: newLoginLimiter(o.Limits, now), revoked: revoked}
 	for _, u := range o.Users {
 		if err := checkUserName(u.Name); err != nil {
 			return nil, err
@@ -150,9 +159,10 @@ func checkUserName(name string) error {
 
 // identify returns who sent r: the holder of a bearer token (RFC 6750
 // §2.1) or of a session cookie. It returns nil, nil when r carries
-// neither, and errBadToken for a wrong bearer token. Other authorization
-// schemes are left to whatever sits in front of the dashboard, such as a
-// proxy asking for Basic authentication.
+// neither, errBadToken for a wrong bearer token, and another error when
+// the revoked sessions could not be read. Other authorization schemes are
+// left to whatever sits in front of the dashboard, such as a proxy asking
+// for Basic authentication.
 func (a *authenticator) identify(r *http.Request) (*identity, error) {
 	if scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
 		if a.tokenIndex(strings.TrimSpace(token)) < 0 {
@@ -164,9 +174,9 @@ func (a *authenticator) identify(r *http.Request) (*identity, error) {
 	if err != nil {
 		return nil, nil
 	}
-	s := a.openSession(c.Value)
-	if s == nil {
-		return nil, nil
+	s, err := a.openSession(r.Context(), c.Value)
+	if s == nil || err != nil {
+		return nil, err
 	}
 	return &identity{Name: s.userName(), Session: s, CSRF: a.sign("csrf", s.nonce)}, nil
 }
@@ -185,61 +195,39 @@ func (a *authenticator) tokenIndex(token string) int {
 }
 
 // checkPassword reports whether password is user's. An unknown user costs
-// as much time as a known one.
-func (a *authenticator) checkPassword(user, password string) bool {
+// as much time as a known one. It waits for a free slot, and fails if ctx
+// ends first, or with errBusy if too many checks wait already.
+func (a *authenticator) checkPassword(ctx context.Context, user, password string) (bool, error) {
 	hash, known := a.users[user]
 	if !known {
 		if a.dummy == nil {
-			return false
+			return false, nil
 		}
 		hash = a.dummy
 	}
-	a.slots <- struct{}{}
+	if err := a.takeSlot(ctx); err != nil {
+		return false, err
+	}
 	defer func() { <-a.slots }()
-	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
+	return a.compare(hash, []byte(password)) == nil && known, nil
 }
 
-// clientPrefix is the address that failed logins are counted for: the
-// remote IPv4 address or its IPv6 /64.
-func clientPrefix(r *http.Request) netip.Prefix {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Prefix{}
+// takeSlot waits for a slot to check a password in.
+func (a *authenticator) takeSlot(ctx context.Context) error {
+	select {
+	case a.slots <- struct{}{}:
+		return nil
+	default:
 	}
-	addr := ap.Addr().Unmap()
-	bits := 32
-	if addr.Is6() {
-		bits = 64
+	if a.waits.Add(1) > a.maxWaits {
+		a.waits.Add(-1)
+		return errBusy
 	}
-	p, _ := addr.Prefix(bits)
-	return p
-}
-
-// blocked reports whether logins from the client of r are refused for
-// too many failures.
-func (a *authenticator) blocked(r *http.Request) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	f := a.failures[clientPrefix(r)]
-	return f != nil && f.count >= maxLoginFailures && a.now().Before(f.until)
-}
-
-// failed counts a failed login from the client of r.
-func (a *authenticator) failed(r *http.Request) {
-	now := a.now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for p, f := range a.failures {
-		if !now.Before(f.until) {
-			delete(a.failures, p)
-		}
+	defer a.waits.Add(-1)
+	select {
+	case a.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to check a password: %w", context.Cause(ctx))
 	}
-	p := clientPrefix(r)
-	f := a.failures[p]
-	if f == nil {
-		f = &loginFailures{}
-		a.failures[p] = f
-	}
-	f.count++
-	f.until = now.Add(failureWindow)
 }

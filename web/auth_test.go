@@ -272,12 +272,12 @@ func TestTooManyFailedLogins(t *testing.T) {
 	clk := testclock.New(testNow)
 	srv := newServer(t, filledStore(t, 20), Options{Now: clk.Now})
 	c := newClient(t, srv)
-	for range maxLoginFailures {
+	for range defaultLoginsPerClient {
 		wantStatus(t, "wrong password", c.login(testBase, testUser, "guess"), http.StatusUnauthorized)
 	}
 	r := c.login(testBase, testUser, testPassword)
 	wantStatus(t, "login after too many failures", r, http.StatusTooManyRequests)
-	clk.Advance(failureWindow)
+	clk.Advance(defaultLoginWindow)
 	wantStatus(t, "login after the window", c.login(testBase, testUser, testPassword), http.StatusOK)
 }
 

@@ -33,6 +33,12 @@
 // forms protected against cross-site requests by the browser's
 // Sec-Fetch-Site/Origin headers and by a token in the form.
 //
+// A login counts against [LoginLimits], per client and per user name,
+// before its password is checked, so that a burst of guesses checks no
+// more than the limit; password checks run a few at a time. Signing out
+// is recorded in the report store, so that the session stays refused
+// after a restart and by every process over the same store and key.
+//
 // The handler never answers with a redirect (the policy hosts of
 // "mtasts serve" refuse them, RFC 8461 §3.3): a request without a session
 // gets the login form in place, with status 401, and a successful login

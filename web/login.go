@@ -1,17 +1,24 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // maxFormBytes bounds the body of the login and logout forms.
 const maxFormBytes = 16 << 10
+
+// busyRetrySeconds is the Retry-After of a login not checked because
+// too many wait for their check.
+const busyRetrySeconds = 5
 
 // loginFormLifetime is how long a login form may be posted after it was
 // shown.
@@ -69,15 +76,32 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.showLogin(w, r, http.StatusForbidden, v)
 		return
 	}
-	if d.auth.blocked(r) {
-		v.Error = "Too many failed logins from your address. Try again in a quarter of an hour."
+	// The attempt counts before it is checked: see loginLimiter.
+	place, wait := d.auth.limits.reserve(r, d.auth.limitKey(v.User))
+	if place == nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		v.Error = "Too many failed logins from your address or for this user. Try again in " + minutes(wait) + "."
 		d.showLogin(w, r, http.StatusTooManyRequests, v)
 		return
 	}
-	subject, ok := d.checkLogin(v.User, r.PostFormValue("password"))
+	subject, ok, err := d.checkLogin(r.Context(), v.User, r.PostFormValue("password"))
+	if err != nil {
+		// Not checked: the server is busy, or the client went away
+		// while waiting its turn.
+		place.release()
+		d.log.Info("dashboard: login not checked", "user", v.User, "remote", r.RemoteAddr, "error", err)
+		if errors.Is(err, errBusy) {
+			w.Header().Set("Retry-After", strconv.Itoa(busyRetrySeconds))
+			v.Error = "The server is busy checking other logins. Try again in a moment."
+			d.showLogin(w, r, http.StatusServiceUnavailable, v)
+		}
+		return
+	}
 	if !ok {
-		d.auth.failed(r)
 		d.log.Warn("dashboard: login failed", "user", v.User, "remote", r.RemoteAddr)
+		if place.last {
+			d.log.Warn("dashboard: login limit reached: further attempts are refused for a while", "user", v.User, "remote", r.RemoteAddr)
+		}
 		v.Error = "Wrong user name or password."
 		if v.User == "" {
 			v.Error = "Wrong access token."
@@ -85,6 +109,7 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.showLogin(w, r, http.StatusUnauthorized, v)
 		return
 	}
+	place.release()
 	s, value := d.auth.newSession(subject)
 	sessionCookie.set(w, r, d.base, value, d.now(), s.expires)
 	loginCookie.set(w, r, d.base, "", time.Time{}, time.Time{})
@@ -97,16 +122,27 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkLogin checks a user name and password, or with no user name an
-// access token, and returns the subject of the session to open.
-func (d *dashboard) checkLogin(user, password string) (string, bool) {
+// access token, and returns the subject of the session to open. It fails
+// only if ctx ends before the password could be checked.
+func (d *dashboard) checkLogin(ctx context.Context, user, password string) (string, bool, error) {
 	if user != "" {
-		return user, d.auth.checkPassword(user, password)
+		ok, err := d.auth.checkPassword(ctx, user, password)
+		return user, ok, err
 	}
 	i := d.auth.tokenIndex(password)
 	if i < 0 {
-		return "", false
+		return "", false, nil
 	}
-	return tokenSubject + d.auth.tokenFingerprint(d.auth.tokens[i]), true
+	return tokenSubject + d.auth.tokenFingerprint(d.auth.tokens[i]), true, nil
+}
+
+// minutes says how long d is, in whole minutes rounded up, for people.
+func minutes(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "a minute"
+	}
+	return strconv.Itoa(m) + " minutes"
 }
 
 // logout ends the session of the request.
@@ -123,7 +159,11 @@ func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, http.StatusForbidden, "The sign-out form did not come from this session.")
 		return
 	}
-	d.auth.revoke(id.Session)
+	if err := d.auth.revoke(r.Context(), id.Session); err != nil {
+		d.log.Error("dashboard: signing out", "user", id.Name, "remote", r.RemoteAddr, "error", err)
+		d.fail(w, r, http.StatusServiceUnavailable, "The sign-out could not be recorded, so the session still works; try again. The server log says why.")
+		return
+	}
 	sessionCookie.set(w, r, d.base, "", time.Time{}, time.Time{})
 	d.log.Info("dashboard: signed out", "user", id.Name, "remote", r.RemoteAddr)
 	d.showLogin(w, r, http.StatusOK, loginView{Notice: "You have signed out."})

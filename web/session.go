@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -129,8 +131,26 @@ func (a *authenticator) newSession(subject string) (*session, string) {
 }
 
 // openSession returns the session of a cookie value, or nil if it is not
-// a valid, current and unrevoked session.
-func (a *authenticator) openSession(value string) *session {
+// a valid, current and unrevoked session. It fails only when the revoked
+// sessions could not be read.
+func (a *authenticator) openSession(ctx context.Context, value string) (*session, error) {
+	s := a.parseSession(value)
+	if s == nil {
+		return nil, nil
+	}
+	revoked, err := a.revoked.SessionRevoked(ctx, a.revocationID(s))
+	if err != nil {
+		return nil, fmt.Errorf("web: checking whether a session was signed out: %w", err)
+	}
+	if revoked {
+		return nil, nil
+	}
+	return s, nil
+}
+
+// parseSession returns the session of a cookie value, or nil if it is
+// not a valid and current session.
+func (a *authenticator) parseSession(value string) *session {
 	i := strings.LastIndexByte(value, '.')
 	if i < 0 {
 		return nil
@@ -158,24 +178,31 @@ func (a *authenticator) openSession(value string) *session {
 	if !now.Before(s.expires) || s.expires.After(now.Add(a.lifetime)) {
 		return nil
 	}
-	a.mu.Lock()
-	_, revoked := a.revoked[s.nonce]
-	a.mu.Unlock()
-	if revoked {
-		return nil
-	}
 	return s
 }
 
+// revocations keep the sessions signed out before their time. The report
+// store keeps them, so that a sign-out holds after a restart and in every
+// process that serves the dashboard over the same store and session key.
+type revocations interface {
+	// RevokeSession records that the session named id ended; it need
+	// not be kept after expires.
+	RevokeSession(ctx context.Context, id string, expires time.Time) error
+	// SessionRevoked reports whether RevokeSession recorded id.
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+}
+
+// revocationID names s among the revoked sessions: derived from its
+// nonce with the session key, so that the records do not reveal the
+// nonce, from which the session's CSRF token is derived.
+func (a *authenticator) revocationID(s *session) string {
+	return a.sign("revoked", s.nonce)
+}
+
 // revoke ends s before its time.
-func (a *authenticator) revoke(s *session) {
-	now := a.now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for n, exp := range a.revoked {
-		if !now.Before(exp) {
-			delete(a.revoked, n)
-		}
+func (a *authenticator) revoke(ctx context.Context, s *session) error {
+	if err := a.revoked.RevokeSession(ctx, a.revocationID(s), s.expires); err != nil {
+		return fmt.Errorf("web: recording a sign-out: %w", err)
 	}
-	a.revoked[s.nonce] = s.expires
+	return nil
 }

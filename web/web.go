@@ -70,7 +70,7 @@ func New(store *reportstore.Store, o Options) (http.Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	auth, err := newAuthenticator(o.Auth, o.Now)
+	auth, err := newAuthenticator(o.Auth, o.Now, store)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +121,10 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := d.auth.identify(r)
+	if err != nil && !errors.Is(err, errBadToken) {
+		d.storeFailed(w, r, err)
+		return
+	}
 	if err != nil {
 		// A script sent a wrong token: say so, without a form.
 		h.Set("WWW-Authenticate", `Bearer realm="mtasts", error="invalid_token"`)

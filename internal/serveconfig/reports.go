@@ -106,6 +106,10 @@ type dashboardSyntax struct {
 	SessionKeyFile  string       `toml:"session_key_file"`
 	SessionLifetime duration     `toml:"session_lifetime"`
 	Users           []userSyntax `toml:"user"`
+	// The limits of web.LoginLimits; 0 means its default.
+	LoginLimitPerClient int      `toml:"login_limit_per_client"`
+	LoginLimitPerUser   int      `toml:"login_limit_per_user"`
+	LoginLimitWindow    duration `toml:"login_limit_window"`
 }
 
 type userSyntax struct {
@@ -145,7 +149,11 @@ func (f *fileSyntax) reportsConfig(cfg *Config, abs func(string) string) error {
 	if !d.Enabled {
 		return nil
 	}
-	auth := web.Auth{Tokens: d.Tokens, SessionLifetime: d.SessionLifetime.Duration}
+	auth := web.Auth{Tokens: d.Tokens, SessionLifetime: d.SessionLifetime.Duration,
+		Limits: web.LoginLimits{PerClient: d.LoginLimitPerClient, PerUser: d.LoginLimitPerUser, Window: d.LoginLimitWindow.Duration}}
+	if d.LoginLimitPerClient < 0 || d.LoginLimitPerUser < 0 {
+		return errors.New("serve.dashboard: login_limit_per_client and login_limit_per_user must not be negative")
+	}
 	for i, u := range d.Users {
 		if u.Name == "" || u.PasswordHash == "" {
 			return fmt.Errorf("serve.dashboard.user[%d]: name and password_hash are required (make a hash with \"mtasts web hash-password\")", i)
