@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtasts/mtasts/internal/testenv/corpus"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -15,13 +16,10 @@ import (
 // report mail there must be accepted; anything else must be quarantined
 // with a reason.
 func TestCorpus(t *testing.T) {
-	dir := os.Getenv("TLSRPT_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus", "tlsrpt")
-	}
+	dir := corpus.Dir(t)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		t.Skipf("no corpus: %v", err)
+		t.Fatalf("corpus: %v", err)
 	}
 	var paths []string
 	for _, e := range entries {

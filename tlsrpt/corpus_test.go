@@ -8,33 +8,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mtasts/mtasts/internal/testenv/corpus"
 )
 
-// The shared corpus of real-world reports (see its SOURCES.md) lives
-// outside the module and is never copied into it. It is found by walking up
-// from the package directory to a directory holding shared/corpus/tlsrpt,
-// or named by $TLSRPT_CORPUS.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("TLSRPT_CORPUS"); dir != "" {
-		return dir
-	}
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "corpus", "tlsrpt")
-		if fi, err := os.Stat(candidate); err == nil && fi.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus/tlsrpt not found; set TLSRPT_CORPUS to run the corpus tests")
-		}
-		dir = parent
-	}
-}
+// corpusDir is the shared corpus of real-world reports (see its
+// SOURCES.md), which lives outside the module and is never copied into it.
+func corpusDir(t *testing.T) string { return corpus.Dir(t) }
 
 // corpusDiagnostics records what Parse finds in each JSON report of the
 // corpus. Every file must parse; a new file must be added here.
