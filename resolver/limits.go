@@ -3,8 +3,7 @@ package resolver
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/mtasts/mtasts/sts"
 )
@@ -23,10 +22,6 @@ const DefaultMaxLookupsInFlight = 256
 // a policy that cannot be known now is never taken as no policy.
 const SourceOverload Source = "overload"
 
-// overloadLogInterval is the least time between two log lines about
-// lookups refused for overload.
-const overloadLogInterval = time.Minute
-
 // LoadStats says how much network work a Resolver has in flight, for
 // metrics.
 type LoadStats struct {
@@ -35,18 +30,20 @@ type LoadStats struct {
 	// Limit is MaxLookupsInFlight with its default applied; 0 means no
 	// limit.
 	Limit int
-	// Refused counts the decisions made without network work because
-	// Limit lookups were running. It only grows.
+	// Refused counts the network work not done because Limit lookups
+	// were running: decisions made without it (with DANE detection on,
+	// one decision may count twice). It only grows.
 	Refused uint64
 }
 
-// Load returns the network work in flight and the count of refusals. It
-// is cheap enough to call on every scrape of a metrics endpoint.
+// Load returns the network work in flight and the count of refusals, for
+// metrics; decisions refused are also told to Observer.Decided, with
+// Source SourceOverload or SourceStale. It is not logged here: Postfix
+// logs the reason of each deferral, and a flood of log lines would not
+// help.
 func (r *Resolver) Load() LoadStats {
 	s := r.slots
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return LoadStats{InFlight: len(s.sem), Limit: cap(s.sem), Refused: s.refused}
+	return LoadStats{InFlight: len(s.sem), Limit: cap(s.sem), Refused: s.refused.Load()}
 }
 
 // lookupSlots bounds the network work in flight: a token in sem for each
@@ -54,22 +51,19 @@ func (r *Resolver) Load() LoadStats {
 type lookupSlots struct {
 	sem chan struct{}
 
-	mu       sync.Mutex
-	refused  uint64
-	unlogged uint64    // refusals not yet logged
-	logged   time.Time // when refusals were last logged
+	refused atomic.Uint64
 }
 
-// newLookupSlots returns slots for max lookups (see
+// newLookupSlots returns slots for n lookups (see
 // Config.MaxLookupsInFlight).
-func newLookupSlots(max int) *lookupSlots {
+func newLookupSlots(n int) *lookupSlots {
 	switch {
-	case max == 0:
-		max = DefaultMaxLookupsInFlight
-	case max < 0:
+	case n == 0:
+		n = DefaultMaxLookupsInFlight
+	case n < 0:
 		return &lookupSlots{}
 	}
-	return &lookupSlots{sem: make(chan struct{}, max)}
+	return &lookupSlots{sem: make(chan struct{}, n)}
 }
 
 // take reserves a slot without waiting, and reports whether there was one.
@@ -92,31 +86,13 @@ func (s *lookupSlots) give() {
 	}
 }
 
-// refuse counts a refusal and returns how many were not yet logged when
-// it is time to log them, or 0.
-func (s *lookupSlots) refuse(now time.Time) uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refused++
-	s.unlogged++
-	if !s.logged.IsZero() && now.Sub(s.logged) < overloadLogInterval {
-		return 0
-	}
-	n := s.unlogged
-	s.logged, s.unlogged = now, 0
-	return n
-}
-
 // overloaded is the outcome of the network work for key refused for
 // overload: the unexpired cached policy of the domain key if there is one
 // (RFC 8461 §5.1 applies it when a lookup fails), else Tempfail. Keys
 // that are not domains (DANE detection's) get Tempfail, which leaves the
 // decision to MTA-STS, as a failed MX lookup does (see checkDANE).
 func (r *Resolver) overloaded(ctx context.Context, key string) outcome {
-	if n := r.slots.refuse(time.Now()); n > 0 {
-		r.cfg.Logger.WarnContext(ctx, "resolver overloaded: decisions made without network work, Tempfail unless a policy is cached",
-			"refused", n, "max_lookups_in_flight", cap(r.slots.sem), "refused_total", r.Load().Refused)
-	}
+	r.slots.refused.Add(1)
 	reason := fmt.Sprintf("the resolver is overloaded: %d policy lookups are in flight, the most allowed", cap(r.slots.sem))
 	if sts.IsNormalDomain(key) {
 		if e, err := r.view(ctx, key); err == nil && !e.Expired(r.cfg.Now()) {

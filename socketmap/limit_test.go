@@ -2,13 +2,11 @@ package socketmap
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -86,24 +84,17 @@ func TestServerIdleFloodEvictsOldest(t *testing.T) {
 // connection makes the server close the connections idle for longer than
 // PressureIdleTimeout, but not one with a lookup in flight.
 func TestServerPressureClosesLongIdle(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
-	handler := HandlerFunc(func(_ context.Context, r Request) Reply {
-		if r.Key == "slow" {
-			close(started)
-			<-release
-		}
-		return OK(r.Key)
-	})
+	handler := newHoldingHandler()
 	ts := startServer(t, "tcp", &Server{Handler: handler, MaxConnections: 100, PressureConnections: 2, PressureIdleTimeout: time.Nanosecond})
 	busy := ts.dial(t)
 	busy.Write(requests("m slow"))
-	<-started
+	handler.waitHeld(t, 1)
 	idle := ts.dial(t)
 	waitFor(t, "two connections", func() bool { return ts.Stats().Open == 2 })
 
 	fresh := ts.dial(t)
 	closedByServer(t, idle, 1)
-	close(release)
+	close(handler.release)
 	if got := readReplies(t, bufio.NewReader(busy), 1); got[0] != "OK slow" {
 		t.Errorf("busy connection: reply %q", got[0])
 	}
@@ -120,21 +111,13 @@ func TestServerPressureClosesLongIdle(t *testing.T) {
 func TestServerRefusesBeyondLimit(t *testing.T) {
 	const limit, refused = 4, 5
 	networks(t, func(t *testing.T, network string) {
-		var running atomic.Int32
-		release := make(chan struct{})
-		handler := HandlerFunc(func(_ context.Context, r Request) Reply {
-			if r.Key == "slow" {
-				running.Add(1)
-				<-release
-			}
-			return OK(r.Key)
-		})
+		handler := newHoldingHandler()
 		ts := startServer(t, network, &Server{Handler: handler, MaxConnections: limit})
 		busy := openIdle(t, ts, limit)
 		for _, c := range busy {
 			c.Write(requests("m slow"))
 		}
-		waitFor(t, "the slow lookups", func() bool { return running.Load() == limit })
+		handler.waitHeld(t, limit)
 
 		for i := range refused {
 			closedByServer(t, ts.dial(t), limit+i)
@@ -144,7 +127,7 @@ func TestServerRefusesBeyondLimit(t *testing.T) {
 			t.Errorf("%d log lines about refused connections, want 1 per minute", n)
 		}
 
-		close(release)
+		close(handler.release)
 		for i, c := range busy {
 			if got := readReplies(t, bufio.NewReader(c), 1); got[0] != "OK slow" {
 				t.Errorf("connection %d: reply %q", i, got[0])
