@@ -21,10 +21,10 @@ type gateDNS struct {
 	addr    string
 	suffix  string
 	release chan struct{}
-	next    dns.Handler // set before the first query that is not held
 	opened  sync.Once
 
 	mu              sync.Mutex
+	next            dns.Handler // answers the queries not held
 	held, highWater int
 }
 
@@ -61,7 +61,10 @@ func (g *gateDNS) client(t testing.TB) *dnsx.Client {
 // ServeDNS implements dns.Handler.
 func (g *gateDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if len(req.Question) != 1 || !strings.HasSuffix(strings.ToLower(req.Question[0].Name), g.suffix) {
-		g.next.ServeDNS(w, req)
+		g.mu.Lock()
+		next := g.next
+		g.mu.Unlock()
+		next.ServeDNS(w, req)
 		return
 	}
 	g.mu.Lock()
@@ -75,6 +78,14 @@ func (g *gateDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetRcode(req, dns.RcodeNameError)
 	w.WriteMsg(m)
+}
+
+// forward makes h answer the queries that g does not hold; call it before
+// the first such query.
+func (g *gateDNS) forward(h dns.Handler) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.next = h
 }
 
 // counts returns how many queries g holds now and the most it held.

@@ -34,7 +34,7 @@ func TestDecideOverloaded(t *testing.T) {
 		cfg.DNS = g.client(t)
 		cfg.MaxLookupsInFlight = limit
 	})
-	g.next = e.w.DNS
+	g.forward(e.w.DNS)
 	e.w.PolicyDomain("example.com", enforcePolicy)
 	e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceFetch)
 

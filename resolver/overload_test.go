@@ -55,7 +55,7 @@ func TestSocketmapNewDomainFlood(t *testing.T) {
 	limit := resolver.DefaultMaxLookupsInFlight
 	g := newGateDNS(t, "hold.test")
 	e := newEnv(t, func(cfg *resolver.Config) { cfg.DNS = g.client(t) })
-	g.next = e.w.DNS
+	g.forward(e.w.DNS)
 	e.w.PolicyDomain("example.com", enforcePolicy)
 	e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceFetch)
 	addr := serveSocketmap(t, e.r)

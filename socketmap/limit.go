@@ -10,8 +10,8 @@ const (
 	// the limit on open files.
 	MinDefaultMaxConnections = 64
 	// MaxDefaultMaxConnections is the most: an idle connection holds two
-	// goroutines and a read buffer, some 20 KiB, so that this many hold
-	// about 200 MB. Postfix opens one connection per smtp(8) process.
+	// goroutines and a read buffer, about 10 KiB, so that this many hold
+	// some 100 MiB. Postfix opens one connection per smtp(8) process.
 	MaxDefaultMaxConnections = 10000
 	// DefaultPressureIdleTimeout is the idle time after which connections
 	// are closed above PressureConnections. Postfix reconnects when it
@@ -36,7 +36,7 @@ func DefaultMaxConnections() int {
 	return int(min(max(n/2, MinDefaultMaxConnections), MaxDefaultMaxConnections))
 }
 
-// Stats counts a Server's connections, for metrics. The counters only
+// Stats counts a Server's connections, for metrics. All but Open only
 // grow.
 type Stats struct {
 	// Open is the number of connections open now.
