@@ -39,7 +39,8 @@ func DefaultMaxConnections() int {
 // Stats counts a Server's connections, for metrics. All but Open only
 // grow.
 type Stats struct {
-	// Open is the number of connections open now.
+	// Open is the number of connections open now, counting those closed
+	// to make room until their goroutines have finished.
 	Open int
 	// Accepted counts the connections served.
 	Accepted uint64
