@@ -5,22 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mtasts/mtasts/resolver"
 )
-
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // TestDecideOverloaded holds MaxLookupsInFlight lookups at a slow DNS
 // server and asks for more new domains: those are Tempfail at once,
@@ -29,14 +16,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // lookups end, new ones run again.
 func TestDecideOverloaded(t *testing.T) {
 	const limit, extra = 8, 12
-	g := newGateDNS(t, "hold.test")
-	e := newEnv(t, func(cfg *resolver.Config) {
-		cfg.DNS = g.client(t)
-		cfg.MaxLookupsInFlight = limit
-	})
-	g.forward(e.w.DNS)
-	e.w.PolicyDomain("example.com", enforcePolicy)
-	e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceFetch)
+	e, g := newGatedEnv(t, func(cfg *resolver.Config) { cfg.MaxLookupsInFlight = limit })
 
 	results, joined := make(chan resolver.Decision, limit+extra), make(chan resolver.Decision, 1)
 	decide := func(nexthop string, results chan<- resolver.Decision) {
@@ -57,7 +37,7 @@ func TestDecideOverloaded(t *testing.T) {
 		}
 		refused[d.Domain] = true
 	}
-	waitFor(t, "the admitted lookups at the DNS server", func() bool { held, _ := g.counts(); return held == limit })
+	g.held.await(t, "the admitted lookups at the DNS server", limit)
 	if got, want := e.r.Load(), (resolver.LoadStats{InFlight: limit, Limit: limit, Refused: extra}); got != want {
 		t.Errorf("Load() = %+v, want %+v", got, want)
 	}
@@ -84,7 +64,7 @@ func TestDecideOverloaded(t *testing.T) {
 	if d := <-joined; d.Kind != resolver.NoPolicy { // from the negative cache if it came late
 		t.Errorf("decision joining a lookup in flight = %s from %s: %s", d.Kind, d.Source, d.Reason)
 	}
-	if _, hw := g.counts(); hw != limit {
+	if _, hw := g.held.values(); hw != limit {
 		t.Errorf("at most %d lookups in flight, want %d", hw, limit)
 	}
 	if got, want := e.r.Load(), (resolver.LoadStats{Limit: limit, Refused: extra + 1}); got != want {

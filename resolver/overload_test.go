@@ -15,11 +15,17 @@ import (
 	"github.com/mtasts/mtasts/socketmap"
 )
 
-// kindCount returns how many decisions of kind the recorder was told of.
-func (o *recorder) kindCount(kind resolver.Kind) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.decisionKinds[kind]
+// kindCounter is an Observer that counts the decisions of one kind.
+type kindCounter struct {
+	resolver.NopObserver
+	kind  resolver.Kind
+	count gauge
+}
+
+func (o *kindCounter) Decided(d resolver.Decision, _ time.Duration) {
+	if d.Kind == o.kind {
+		o.count.add(1)
+	}
 }
 
 // serveSocketmap serves Postfix TLS policy lookups by r as map "sts" on a
@@ -53,11 +59,8 @@ func serveSocketmap(t *testing.T, r *resolver.Resolver) string {
 func TestSocketmapNewDomainFlood(t *testing.T) {
 	const conns, pipelined = 20, socketmap.DefaultConcurrency
 	limit := resolver.DefaultMaxLookupsInFlight
-	g := newGateDNS(t, "hold.test")
-	e := newEnv(t, func(cfg *resolver.Config) { cfg.DNS = g.client(t) })
-	g.forward(e.w.DNS)
-	e.w.PolicyDomain("example.com", enforcePolicy)
-	e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceFetch)
+	tempfails := &kindCounter{kind: resolver.Tempfail}
+	e, g := newGatedEnv(t, func(cfg *resolver.Config) { cfg.Observer = tempfails })
 	addr := serveSocketmap(t, e.r)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -82,8 +85,8 @@ func TestSocketmapNewDomainFlood(t *testing.T) {
 		wg.Go(func() { replies[i], errs[i] = c.LookupAll(ctx, reqs...) })
 	}
 	excess := conns*pipelined - limit
-	waitFor(t, "the excess lookups to be answered", func() bool { return e.obs.kindCount(resolver.Tempfail) == excess })
-	waitFor(t, "the admitted lookups at the DNS server", func() bool { held, _ := g.counts(); return held == limit })
+	tempfails.count.await(t, "the excess lookups to be answered", excess)
+	g.held.await(t, "the admitted lookups at the DNS server", limit)
 
 	postfixProcess := dial()
 	for _, tc := range []struct {
@@ -118,7 +121,7 @@ func TestSocketmapNewDomainFlood(t *testing.T) {
 	if fmt.Sprint(counts) != fmt.Sprint(want) {
 		t.Errorf("replies by status %v, want %v", counts, want)
 	}
-	if _, hw := g.counts(); hw != limit {
+	if _, hw := g.held.values(); hw != limit {
 		t.Errorf("at most %d lookups in flight, want %d", hw, limit)
 	}
 }
