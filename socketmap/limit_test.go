@@ -197,8 +197,17 @@ func TestServerIdleFloodWithinFileLimit(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		stdin.Close() // the server process exits when its input ends
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("server process: %v", err)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server process: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Error("the server process did not stop when its input ended; killed")
 		}
 	})
 	out := bufio.NewScanner(stdout)
