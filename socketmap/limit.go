@@ -90,9 +90,10 @@ func (s *Server) limits() limits {
 // timeout; at the limit, the one idle the longest. It reports false when
 // the limit is reached and no connection is idle.
 //
-// Closed connections count until their goroutines have finished (they do
-// at once, or after the request that raced with the closing), so that
-// connections past the limit are only those on their way out.
+// Connections closed to make room no longer count against the limit,
+// though they hold their descriptors until their goroutines finish (at
+// once, or after a request that raced with the closing): the connections
+// past the limit are only those on their way out.
 func (s *Server) admitLocked(now time.Time) bool {
 	if s.lim.max == 0 {
 		return true
