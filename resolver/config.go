@@ -111,6 +111,12 @@ type Config struct {
 	// means DefaultTimeout. It runs independently of the callers'
 	// contexts, since many callers may wait on one lookup.
 	Timeout time.Duration
+	// MaxLookupsInFlight bounds the network work (the lookups and fetch
+	// for one domain) running at once. Beyond it, a decision that needs
+	// the network is made at once without it: the unexpired cached
+	// policy if there is one, else Tempfail (SourceOverload). 0 means
+	// DefaultMaxLookupsInFlight, a negative value no limit.
+	MaxLookupsInFlight int
 }
 
 // ZoneOptions are the per-zone settings of a Resolver.

@@ -30,7 +30,10 @@
 // with nothing cached it gives Tempfail (configurable per zone), never a
 // silent downgrade to opportunistic TLS. Concurrent decisions for one
 // domain share one DNS lookup and one fetch, and "no record" and failed
-// fetches are cached briefly.
+// fetches are cached briefly. At most MaxLookupsInFlight lookups run at
+// once: beyond them, a new domain is Tempfail at once (SourceOverload),
+// so that a flood of new domains defers mail rather than exhausting the
+// process, while cached policies are still answered.
 //
 // Example:
 //

@@ -18,12 +18,22 @@ type outcome struct {
 // one fetch per domain at a time. The work runs with its own context,
 // bounded by Timeout, so that a caller giving up does not cancel it for
 // the others.
+//
+// Work that starts takes one of MaxLookupsInFlight slots; callers that
+// join a call already running take none. When no slot is free, the work
+// does not run, and the outcome comes at once from overloaded: for
+// Decide, the cached policy or Tempfail; for a proactive refresh, the
+// policy stays due and is tried again on the next tick.
 func (r *Resolver) flight(ctx context.Context, domain string, work func(context.Context, string) outcome) outcome {
 	ch := r.group.DoChan(domain, func() (any, error) {
 		if !r.startWork() {
 			return outcome{d: Decision{Domain: domain, Kind: Tempfail, Source: SourceDNS, Reason: "the resolver is closed"}}, nil
 		}
 		defer r.work.Done()
+		if !r.slots.take() {
+			return r.overloaded(ctx, domain), nil
+		}
+		defer r.slots.give()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Timeout)
 		defer cancel()
 		defer context.AfterFunc(r.base, cancel)()

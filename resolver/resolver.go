@@ -22,6 +22,7 @@ type Resolver struct {
 	group singleflight.Group              // one update per domain at a time
 	dane  *lru.Cache[string, daneVerdict] // nil when DANE detection is off
 	names *lru.Cache[string, string]      // next hop → normalized domain
+	slots *lookupSlots                    // bounds network work in flight
 	// view is the cache's Get, or its View that does not copy the entry.
 	view func(ctx context.Context, domain string) (*cache.Entry, error)
 
@@ -38,7 +39,7 @@ func New(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, names: lru.New[string, string](namesSize), view: cfg.Cache.Get}
+	r := &Resolver{cfg: cfg, names: lru.New[string, string](namesSize), view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight)}
 	if v, ok := cfg.Cache.(viewer); ok {
 		r.view = v.View
 	}

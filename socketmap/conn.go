@@ -52,9 +52,16 @@ type conn struct {
 	// out buffers replies: the writer's, and the reader's while queued is 0.
 	out replyWriter
 
-	mu        sync.Mutex // guards state and the read deadline against Shutdown
+	mu        sync.Mutex // guards state, evicted and the read deadline against Shutdown
 	state     readState
 	idleArmed bool // the read deadline is an idle deadline, extended lazily
+	evicted   bool // closed to make room for new connections
+
+	// Guarded by srv.mu: the connection's place on the server's idle list.
+	idlePrev, idleNext *conn
+	idleListed         bool
+	idleSince          time.Time // when it began to wait
+	leaving            bool      // evicted, still counted among the connections
 
 	offset int64  // stream offset of the next request, for log lines
 	buf    []byte // reused request buffer
@@ -77,14 +84,34 @@ type call struct {
 	done    chan struct{} // closed when wire is ready
 }
 
-// newConn registers a connection for nc, or returns nil when the server is
-// closing.
-func (s *Server) newConn(nc net.Conn) *conn {
+// errTooManyConnections refuses a connection at MaxConnections.
+var errTooManyConnections = errors.New("socketmap: too many connections")
+
+// newConn registers a connection for nc. It returns ErrServerClosed when
+// the server is closing, and errTooManyConnections when MaxConnections are
+// open and none is idle (see admitLocked).
+func (s *Server) newConn(nc net.Conn) (*conn, error) {
+	c, unlogged, err := s.register(nc)
+	if unlogged > 0 {
+		st := s.Stats()
+		s.logger().Warn("socketmap: refused connections: too many open, none idle",
+			"refused", unlogged, "refused_total", st.Refused, "open", st.Open, "max_connections", s.lim.max)
+	}
+	return c, err
+}
+
+// register is newConn under s.mu; it also returns the number of refused
+// connections to log now.
+func (s *Server) register(nc net.Conn) (*conn, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initLocked()
 	if s.closing.Load() {
-		return nil
+		return nil, 0, ErrServerClosed
+	}
+	now := time.Now()
+	if !s.admitLocked(now) {
+		return nil, s.refusedLocked(now), errTooManyConnections
 	}
 	set := s.settings()
 	c := &conn{
@@ -100,7 +127,13 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.out = replyWriter{nc: nc, timeout: set.write, failed: c.writeFailed}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	s.conns[c] = struct{}{}
-	return c
+	s.stats.Accepted++
+	if s.lim.max > 0 {
+		// A new connection waits for its first request from now on.
+		c.idleSince = now
+		s.idle.pushBack(c)
+	}
+	return c, 0, nil
 }
 
 func remoteAddr(nc net.Conn) string {
@@ -198,16 +231,25 @@ func (c *conn) readLoop() (linger, handedOff bool) {
 // wait, before the client's last requests.
 func (c *conn) awaitRequest() (ok, linger bool) {
 	waitStart := time.Now()
+	wait := c.br.Buffered() == 0 // else the next request has begun
+	if wait {
+		c.srv.setIdle(c, waitStart)
+	}
 	c.mu.Lock()
 	if !c.idleArmed {
 		c.nc.SetReadDeadline(waitStart.Add(c.set.idle))
 		c.idleArmed = true
 	}
 	c.state = readIdle
-	closing := c.srv.closing.Load()
+	closing, evicted := c.srv.closing.Load(), c.evicted
 	c.mu.Unlock()
-	if closing {
+	switch {
+	case closing:
 		c.log.Debug("socketmap: closing connection for shutdown")
+	case evicted:
+		c.log.Debug("socketmap: closing connection to make room for new ones")
+	}
+	if closing || evicted {
 		return false, c.br.Buffered() > 0 || len(c.inFlight) > 0
 	}
 	_, err := c.br.Peek(1)
@@ -223,7 +265,11 @@ func (c *conn) awaitRequest() (ok, linger bool) {
 		c.nc.SetReadDeadline(time.Now().Add(c.set.read))
 		c.idleArmed = false
 	}
+	evicted = c.evicted
 	c.mu.Unlock()
+	if wait {
+		c.srv.setBusy(c)
+	}
 	switch {
 	case err == nil:
 		return true, false
@@ -232,6 +278,8 @@ func (c *conn) awaitRequest() (ok, linger bool) {
 		return false, false
 	case errors.Is(err, os.ErrDeadlineExceeded) && c.srv.closing.Load():
 		c.log.Debug("socketmap: closing idle connection for shutdown")
+	case errors.Is(err, os.ErrDeadlineExceeded) && evicted:
+		c.log.Debug("socketmap: closing idle connection to make room for new ones")
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.log.Debug("socketmap: closing idle connection", "idle_timeout", c.set.idle)
 	default:
@@ -248,7 +296,7 @@ func (c *conn) extendIdle(waitStart time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	end := waitStart.Add(c.set.idle)
-	if c.srv.closing.Load() || !time.Now().Before(end) {
+	if c.srv.closing.Load() || c.evicted || !time.Now().Before(end) {
 		return false
 	}
 	c.nc.SetReadDeadline(end)
@@ -276,6 +324,23 @@ func (c *conn) interruptIfIdle() {
 		c.nc.SetReadDeadline(aLongTimeAgo)
 		c.idleArmed = false
 	}
+}
+
+// evict makes an idle connection, one that waits for a request (or has
+// not yet begun to) with no lookup in flight, give up and close, and
+// reports whether it did.
+func (c *conn) evict() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == readBusy || len(c.inFlight) > 0 {
+		return false
+	}
+	c.evicted = true
+	if c.state == readIdle {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		c.idleArmed = false
+	}
+	return true
 }
 
 // readFailed handles an error from reading a request. It reports whether
@@ -391,7 +456,9 @@ func (c *conn) writeLoop() {
 			return // c.out may be the reader's
 		}
 		c.out.flush(time.Now())
-		c.queued.Add(-written)
+		if c.queued.Add(-written) == 0 {
+			c.idleAgain()
+		}
 		written = 0
 	}
 	for {
@@ -417,6 +484,21 @@ func (c *conn) writeLoop() {
 		<-c.inFlight
 	}
 	flush()
+}
+
+// idleAgain puts the connection back on the server's idle list once its
+// last reply is out while its reader waits for a request: it was taken
+// off when found waiting with lookups in flight (see evict).
+func (c *conn) idleAgain() {
+	if c.srv.lim.max == 0 {
+		return
+	}
+	c.mu.Lock()
+	waiting := c.state == readIdle && !c.evicted
+	c.mu.Unlock()
+	if waiting {
+		c.srv.setIdle(c, time.Now())
+	}
 }
 
 // writeFailed gives up on a connection whose client no longer reads: the

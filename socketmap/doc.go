@@ -35,7 +35,10 @@
 // most nine length digits, and the length limit is checked before the
 // payload is read. An OK reply too long for Postfix is sent as TEMP, never
 // cut, since a cut TLS policy is a different policy; long reasons are cut.
-// See Server for how bad input is answered.
+// See Server for how bad input is answered. The connections are bounded
+// (Server.MaxConnections, by default from the limit on open files):
+// under pressure, idle connections are closed, longest idle first, and
+// beyond the limit new ones are closed at once rather than left waiting.
 //
 // # Postfix configuration
 //

@@ -149,7 +149,10 @@ func FuzzServerConn(f *testing.F) {
 		}
 		clientOut, serverIn := net.Pipe()
 		serverOut, clientIn := net.Pipe()
-		c := srv.newConn(pipeConn{in: serverIn, out: serverOut})
+		c, err := srv.newConn(pipeConn{in: serverIn, out: serverOut})
+		if err != nil {
+			t.Fatal(err)
+		}
 		served := make(chan struct{})
 		go func() {
 			c.serve()

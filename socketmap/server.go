@@ -76,6 +76,15 @@ var ErrServerClosed = errors.New("socketmap: server closed")
 //     ReadTimeout, closes the connection without a reply.
 //
 // Each of these is logged at level Warn with the client address.
+//
+// The number of connections is bounded by MaxConnections, so that a client
+// that opens many cannot take the file descriptors and memory the others
+// need. Above PressureConnections, a new connection makes the server close
+// the connections idle for longer than PressureIdleTimeout, longest idle
+// first; at MaxConnections, it closes the one idle the longest; and when
+// none is idle, the new connection is closed at once, unserved, rather
+// than left waiting: Postfix then reconnects or defers the mail. Stats
+// counts these, and refused connections are logged at most once a minute.
 type Server struct {
 	// Handler answers the requests; required. Use a Mux to serve several
 	// map names and answer PERM for others.
@@ -98,6 +107,18 @@ type Server struct {
 	// connection; 1 serves a connection strictly one request at a time.
 	// Replies are always sent in request order.
 	Concurrency int
+	// MaxConnections bounds the connections served at once; 0 means
+	// DefaultMaxConnections(), a negative value no limit. See Server for
+	// what happens at the limit.
+	MaxConnections int
+	// PressureConnections is the number of connections above which a new
+	// connection makes the server close those idle for longer than
+	// PressureIdleTimeout; 0 (or more than MaxConnections) means three
+	// quarters of MaxConnections.
+	PressureConnections int
+	// PressureIdleTimeout is the idle timeout of connections above
+	// PressureConnections; 0 means DefaultPressureIdleTimeout.
+	PressureIdleTimeout time.Duration
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger
 	// Observer, if set, is called for every reply sent.
@@ -111,6 +132,14 @@ type Server struct {
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
 	drained   chan struct{} // made by Shutdown; closed when conns is empty
+
+	// Connection limits (see limit.go).
+	lim           limits
+	idle          idleList // connections waiting for a request
+	leaving       int      // connections in conns closed to make room
+	stats         Stats
+	unlogged      uint64    // refusals not yet logged
+	refusalLogged time.Time // when refusals were last logged
 }
 
 // settings are the effective limits, with defaults applied.
@@ -150,6 +179,7 @@ func (s *Server) initLocked() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
+		s.lim = s.limits()
 	}
 }
 
@@ -229,10 +259,14 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		pause = 0
-		c := s.newConn(nc)
-		if c == nil {
+		c, err := s.newConn(nc)
+		switch {
+		case errors.Is(err, ErrServerClosed):
 			nc.Close()
-			return ErrServerClosed
+			return err
+		case err != nil:
+			nc.Close()
+			continue
 		}
 		go c.serve()
 	}
@@ -275,6 +309,10 @@ func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	s.idle.remove(c)
+	if c.leaving {
+		s.leaving--
+	}
 	if s.drained != nil && len(s.conns) == 0 {
 		select {
 		case <-s.drained:

@@ -128,6 +128,32 @@ func testMux() *Mux {
 	return &m
 }
 
+// holdingHandler answers OK with the key, and holds the lookups of the
+// key "slow" until release is closed.
+type holdingHandler struct {
+	held    atomic.Int32 // lookups of "slow" started
+	release chan struct{}
+}
+
+func newHoldingHandler() *holdingHandler {
+	return &holdingHandler{release: make(chan struct{})}
+}
+
+// Lookup implements Handler.
+func (h *holdingHandler) Lookup(_ context.Context, r Request) Reply {
+	if r.Key == "slow" {
+		h.held.Add(1)
+		<-h.release
+	}
+	return OK(r.Key)
+}
+
+// waitHeld waits until n lookups are held.
+func (h *holdingHandler) waitHeld(t *testing.T, n int32) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d slow lookups", n), func() bool { return h.held.Load() == n })
+}
+
 // readReplies reads n reply payloads from r.
 func readReplies(t *testing.T, r *bufio.Reader, n int) []string {
 	t.Helper()

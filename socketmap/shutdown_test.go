@@ -39,14 +39,7 @@ func notReturned(t *testing.T, done <-chan error, what string) {
 // returns once it has been.
 func TestServerShutdownDrains(t *testing.T) {
 	networks(t, func(t *testing.T, network string) {
-		started, release := make(chan struct{}), make(chan struct{})
-		handler := HandlerFunc(func(_ context.Context, r Request) Reply {
-			if r.Key == "slow" {
-				close(started)
-				<-release
-			}
-			return OK(r.Key)
-		})
+		handler := newHoldingHandler()
 		ts := startServer(t, network, &Server{Handler: handler})
 
 		idle := ts.dial(t)
@@ -56,13 +49,13 @@ func TestServerShutdownDrains(t *testing.T) {
 
 		busy := ts.dial(t)
 		busy.Write(requests("m slow"))
-		<-started
+		handler.waitHeld(t, 1)
 
 		done := shutdownAsync(t, ts, context.Background())
 		expectClosed(t, idleR)
 		notReturned(t, done, "with a lookup in flight")
 
-		close(release)
+		close(handler.release)
 		lastReplies(t, busy, "OK slow")
 		if err := <-done; err != nil {
 			t.Errorf("Shutdown = %v", err)
