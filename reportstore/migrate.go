@@ -134,6 +134,14 @@ var migrations = []migration{
 			PRIMARY KEY (policy_domain, organization)
 		){{without_rowid}}`,
 	}, fill: (*Store).backfillRollup},
+	// The quarantine's budget (quarantine.go): the bytes each entry keeps,
+	// and whether it looked like a report, which is evicted last.
+	{version: 3, stmts: []string{
+		`ALTER TABLE tlsrpt_quarantine ADD COLUMN stored BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE tlsrpt_quarantine ADD COLUMN report_like INTEGER NOT NULL DEFAULT 1`,
+		`UPDATE tlsrpt_quarantine SET stored = LENGTH(data)`,
+		`CREATE INDEX tlsrpt_quarantine_evict ON tlsrpt_quarantine (report_like, id)`,
+	}},
 }
 
 // SchemaVersion is the schema version this program writes.
