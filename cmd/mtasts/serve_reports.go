@@ -30,7 +30,7 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled {
 		return func() {}, nil
 	}
-	store, err := reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now})
+	store, err := reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
 	if err != nil {
 		return nil, fmt.Errorf("report store: %w", err)
 	}
@@ -50,7 +50,7 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 		if err != nil {
 			return fail(err)
 		}
-		srv.Mount(rc.Path, ing.Handler(ingest.HandlerOptions{}))
+		srv.Mount(rc.Path, ing.Handler(rc.HandlerOptions(cfg.Limits.ReadTimeout)))
 		reg.MustRegister(newSessionsCollector(store, servedDomains(srv), now, logger))
 		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.Store.URL)
 		if rc.SMTPListen != "" {
