@@ -228,7 +228,7 @@ func (in *Ingester) prepare(ctx context.Context, input Input) (*reportstore.Subm
 		if bytes.HasPrefix(input.Data, []byte{0x1f, 0x8b}) {
 			sub.RawType = tlsrpt.MediaTypeGzip
 		}
-		rep, diags, err := parseReport(input.Data, opts, input.res)
+		rep, diags, err := parseReport(input.Data, in.cfg.MaxSize, input.res)
 		if errors.Is(err, errBusy) {
 			out.Err = fmt.Errorf("%w: %w", ErrTemporary, err)
 			return nil, out

@@ -17,8 +17,9 @@ import (
 // Defaults of HandlerOptions.
 const (
 	// DefaultMemory is the default bound on the memory that all report
-	// POSTs may hold at once: 128 MiB.
-	DefaultMemory = 128 << 20
+	// POSTs may hold at once: 96 MiB, enough for one report of
+	// tlsrpt.DefaultMaxSize with its body.
+	DefaultMemory = 96 << 20
 	// DefaultMaxPerClient is the default bound on the POSTs one client
 	// may have in progress at once.
 	DefaultMaxPerClient = 8
@@ -32,9 +33,9 @@ const (
 	DefaultMinBodyRate = 8 << 10
 )
 
-// parseFactor is what parsing costs in memory per byte of the report as
-// tlsrpt.Parse reads it (decompressed): the buffer it reads into, which
-// may hold twice the report while it grows, and the decoded report.
+// parseFactor is what parsing costs in memory per byte of the report,
+// decompressed: the buffer tlsrpt.Parse reads it into, which may hold
+// twice the report while it grows, and the decoded report.
 const parseFactor = 3
 
 // errBusy means that the memory for a request is not available now: the

@@ -1,9 +1,9 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 
 	"github.com/mtasts/mtasts/tlsrpt"
@@ -13,63 +13,42 @@ import (
 // to a reservation before one is made.
 const gzipState = 64 << 10
 
-// parseReport parses the report in data as tlsrpt.Parse does. With a
-// reservation, gzip is decompressed here, on the way into Parse, and every
-// byte Parse reads is charged to the reservation parseFactor times: the
-// memory of a gzip bomb is refused once the budget is spent, while it
-// inflates, not after. A reservation that runs out fails the parse with
-// errBusy, or with errTooLarge (which matches tlsrpt.ErrReportTooLarge).
-func parseReport(data []byte, opts tlsrpt.ParseOptions, res *reservation) (*tlsrpt.Report, []tlsrpt.Diagnostic, error) {
+// parseReport parses the report in data as tlsrpt.Parse does, at most max
+// bytes after decompression. With a reservation, it first learns the size
+// of the report: that of data, or, for gzip, what it inflates to, counted
+// by streaming it through without keeping it. A gzip bomb is thus refused
+// (tlsrpt.ErrReportTooLarge) having cost a gzip reader's memory, not
+// max bytes. Then it charges parseFactor times the size to the
+// reservation, and parses. A reservation that runs out fails the parse
+// with errBusy, or with errTooLarge.
+func parseReport(data []byte, max int64, res *reservation) (*tlsrpt.Report, []tlsrpt.Diagnostic, error) {
+	opts := tlsrpt.ParseOptions{MaxSize: max}
 	if res == nil {
 		return tlsrpt.Parse(bytes.NewReader(data), opts)
 	}
-	var r io.Reader = bytes.NewReader(data)
+	size := int64(len(data))
 	if isGzip(data) {
 		if err := res.acquire(gzipState); err != nil {
 			return nil, nil, err
 		}
-		zr, err := gzip.NewReader(r)
+		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, nil, &tlsrpt.ReportError{Reason: "is not valid gzip", Err: err}
 		}
-		br := bufio.NewReader(inflated{zr})
-		// Parse would inflate gzip within gzip itself, out of the
-		// reservation's sight.
-		if magic, _ := br.Peek(2); isGzip(magic) {
-			return nil, nil, &tlsrpt.ReportError{Reason: "is gzip within gzip"}
+		if size, err = io.Copy(io.Discard, io.LimitReader(zr, max+1)); err != nil {
+			return nil, nil, &tlsrpt.ReportError{Reason: "has a corrupt gzip stream", Err: err}
 		}
-		r = br
 	}
-	return tlsrpt.Parse(&metered{r: r, res: res}, opts)
+	if size > max {
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", tlsrpt.ErrReportTooLarge, max)
+	}
+	if err := res.acquire(parseFactor * size); err != nil {
+		return nil, nil, err
+	}
+	return tlsrpt.Parse(bytes.NewReader(data), opts)
 }
 
 func isGzip(data []byte) bool { return bytes.HasPrefix(data, []byte{0x1f, 0x8b}) } // RFC 1952 §2.3.1
-
-// inflated reads a gzip stream, its errors made report syntax errors as
-// tlsrpt.Parse makes them.
-type inflated struct{ zr *gzip.Reader }
-
-func (r inflated) Read(p []byte) (int, error) {
-	n, err := r.zr.Read(p)
-	if err != nil && err != io.EOF {
-		err = &tlsrpt.ReportError{Reason: "has a corrupt gzip stream", Err: err}
-	}
-	return n, err
-}
-
-// metered charges what is read through it to a reservation.
-type metered struct {
-	r   io.Reader
-	res *reservation
-}
-
-func (m *metered) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p)
-	if aerr := m.res.acquire(parseFactor * int64(n)); aerr != nil {
-		return n, aerr
-	}
-	return n, err
-}
 
 // sniffSize is how much of an input, decompressed, looksLikeReport reads.
 const sniffSize = 64 << 10

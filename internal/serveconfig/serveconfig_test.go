@@ -235,7 +235,7 @@ func TestReportLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := cfg.Reports.ReportLimits; l.Memory != 128<<20 || l.MaxBody != 5<<20 || l.MinBodyRate != 8192 || l.Quarantine.MaxEntries != 10000 || l.Quarantine.Prefix != 4096 {
+	if l := cfg.Reports.ReportLimits; l.Memory != 96<<20 || l.MaxBody != 5<<20 || l.MinBodyRate != 8192 || l.Quarantine.MaxEntries != 10000 || l.Quarantine.Prefix != 4096 {
 		t.Errorf("defaults: %+v", l)
 	}
 	cfg, err = parse(t, "[serve.reports]\nenabled = true\nmemory_limit = 20000000\nmax_body = 1000000\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nquarantine_max_bytes = 0\nreject_interval = \"10s\"\n"+domain)
