@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/reportstore"
 )
@@ -31,42 +29,43 @@ import (
 // reportsHost is the policy host the tests of this file POST to.
 const reportsHost = "https://mta-sts.example.net"
 
-// limitsClient returns a client of r's HTTPS listener: HTTP/2 over TLS if
-// h2, else HTTP/1.1, with its connections from the loopback address src
-// ("" for any), so that a test can be several clients.
-func limitsClient(w *testworld.World, r *serveRun, h2 bool, src string) *http.Client {
+// limitsClient returns a client of r's HTTPS listener with its
+// connections from the loopback address src ("" for any), so that a test
+// can be several clients: HTTP/1.1, or, if h2, one HTTP/2 connection over
+// TLS that carries all its requests, as many at once as the server allows,
+// as a prober holding a few connections does.
+func limitsClient(t *testing.T, w *testworld.World, r *serveRun, h2 bool, src string) *http.Client {
+	t.Helper()
 	d := &net.Dialer{}
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
-	}
-	if h2 {
-		// x/net's transport dials one connection at a time, as a
-		// prober holding a few connections does; net/http's would dial
-		// one per request until the first connection says HTTP/2.
-		return &http.Client{Timeout: time.Minute, Transport: &http2.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: w.RootCAs()},
-			DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
-				c, err := d.DialContext(ctx, network, r.addr)
-				if err != nil {
-					return nil, err
-				}
-				tc := tls.Client(c, cfg)
-				if err := tc.HandshakeContext(ctx); err != nil {
-					c.Close()
-					return nil, err
-				}
-				return tc, nil
-			},
-		}}
 	}
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: w.RootCAs()},
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, network, r.addr)
 		},
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1 only
+		Protocols: new(http.Protocols),
 	}
-	return &http.Client{Transport: tr, Timeout: time.Minute}
+	if !h2 {
+		tr.Protocols.SetHTTP1(true)
+		return &http.Client{Transport: tr, Timeout: time.Minute}
+	}
+	tr.Protocols.SetHTTP2(true)
+	cc, err := tr.NewClientConn(context.Background(), "https", strings.TrimPrefix(reportsHost, "https://")+":443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	c := &http.Client{Transport: cc, Timeout: time.Minute}
+	// A first request, so that the client knows the server's stream limit
+	// (RFC 9113 §6.5.2) and keeps within it rather than be refused.
+	resp, err := c.Get(reportsHost + "/.well-known/mta-sts.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return c
 }
 
 // answer is what the server said to one POST.
@@ -136,7 +135,7 @@ func TestServeQuarantineBounded(t *testing.T) {
 
 	// A report with a syntax error, from a sender of its own: kept whole.
 	broken := append(cleanReport(t, "broken"), []byte(`,"trailing":`)...)
-	if a := postReport(t, limitsClient(w, r, true, "127.0.0.200"), "application/tlsrpt+json", bytes.NewReader(broken)); a.code != http.StatusBadRequest {
+	if a := postReport(t, limitsClient(t, w, r, true, "127.0.0.200"), "application/tlsrpt+json", bytes.NewReader(broken)); a.code != http.StatusBadRequest {
 		t.Fatalf("broken report: %+v, want 400", a)
 	}
 
@@ -145,7 +144,7 @@ func TestServeQuarantineBounded(t *testing.T) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i := range 20 {
-		good := limitsClient(w, r, true, fmt.Sprintf("127.0.0.%d", 100+i%10))
+		good := limitsClient(t, w, r, true, fmt.Sprintf("127.0.0.%d", 100+i%10))
 		wg.Go(func() {
 			id := fmt.Sprintf("report-%d", i)
 			if a := postReport(t, good, "application/tlsrpt+json", bytes.NewReader(cleanReport(t, id))); a.code == http.StatusCreated {
@@ -164,7 +163,7 @@ func TestServeQuarantineBounded(t *testing.T) {
 		rng := rand.New(rand.NewChaCha8([32]byte{1}))
 		for _, src := range clients {
 			for i := range 4 {
-				c := limitsClient(w, r, i%2 == 0, src)
+				c := limitsClient(t, w, r, i%2 == 0, src)
 				for range 10 {
 					garbage := make([]byte, 256<<10)
 					for j := range garbage {
@@ -254,7 +253,7 @@ func TestServeQuarantineBounded(t *testing.T) {
 		t.Fatalf("serve exited with %d:\n%s", code, r.stderr)
 	}
 	r = startServe(t, "--config", cfg)
-	if a := postReport(t, limitsClient(w, r, false, "127.0.0.100"), "application/tlsrpt+json", bytes.NewReader(cleanReport(t, "after-restart"))); a.code != http.StatusCreated {
+	if a := postReport(t, limitsClient(t, w, r, false, "127.0.0.100"), "application/tlsrpt+json", bytes.NewReader(cleanReport(t, "after-restart"))); a.code != http.StatusCreated {
 		t.Errorf("report after restart: %+v", a)
 	} else {
 		accepted["after-restart"] = true
@@ -359,7 +358,7 @@ func TestServeGzipBombsBounded(t *testing.T) {
 	attackDone := make(chan struct{})
 	var fetches, fetchErrors atomic.Int32
 	var fetcher sync.WaitGroup
-	sender := limitsClient(w, r, false, "127.0.0.99")
+	sender := limitsClient(t, w, r, false, "127.0.0.99")
 	sender.Transport.(*http.Transport).DisableKeepAlives = true
 	fetcher.Go(func() {
 		for {
@@ -388,7 +387,7 @@ func TestServeGzipBombsBounded(t *testing.T) {
 	var answers []answer
 	var wg sync.WaitGroup
 	for range 4 {
-		c := limitsClient(w, r, true, "127.0.0.20")
+		c := limitsClient(t, w, r, true, "127.0.0.20")
 		for range 40 {
 			wg.Go(func() {
 				a := postReport(t, c, "application/tlsrpt+gzip", bytes.NewReader(bomb))
@@ -445,7 +444,7 @@ func TestServeSlowReportBody(t *testing.T) {
 	host, _, _ := net.SplitHostPort(r.addr)
 
 	for _, h2 := range []bool{false, true} {
-		c := limitsClient(w, r, h2, "")
+		c := limitsClient(t, w, r, h2, "")
 		name := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
 		t.Run(name, func(t *testing.T) {
 			// 192 KiB of report, padded with spaces, sent in 24 pieces

