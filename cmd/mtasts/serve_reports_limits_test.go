@@ -439,57 +439,65 @@ func TestServeGzipBombsBounded(t *testing.T) {
 }
 
 // TestServeSlowReportBody sends report bodies slowly, as over a slow
-// link, over HTTP/1.1 and HTTP/2: a report that keeps coming at a
-// tolerable rate gets through even when it takes longer than read_timeout;
-// one that stalls is answered 408 (to be sent again), and no answer names
-// the server's address.
+// link, over HTTP/1.1 and HTTP/2, with a Content-Length and without: a
+// report that keeps coming at a tolerable rate gets through even when it
+// takes longer than read_timeout; one that stalls is answered 408 (to be
+// sent again), and no answer names the server's address.
 func TestServeSlowReportBody(t *testing.T) {
 	w := testworld.New(t)
 	cfg := serveConfig(t, w, "[serve.limits]\nread_timeout = \"1s\"\n[serve.reports]\nenabled = true\ndkim = \"off\"\nmin_body_rate = 32768\n", "example.net")
 	r := startServe(t, "--config", cfg)
 	host, _, _ := net.SplitHostPort(r.addr)
 
+	// slowBody sends body in pieces of 8 KiB, 100 ms apart, then stops
+	// (stall) or ends it.
+	slowBody := func(body []byte, stall bool) io.ReadCloser {
+		pr, pw := io.Pipe()
+		go func() {
+			for rest := body; len(rest) > 0; rest = rest[min(len(rest), 8<<10):] {
+				time.Sleep(100 * time.Millisecond)
+				if _, err := pw.Write(rest[:min(len(rest), 8<<10)]); err != nil {
+					return
+				}
+			}
+			if !stall {
+				pw.Close()
+			}
+		}()
+		return pr
+	}
+	post := func(c *http.Client, body io.ReadCloser, length int64) answer {
+		req, _ := http.NewRequest(http.MethodPost, reportsHost+"/tlsrpt", body)
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/tlsrpt+json")
+		defer body.Close()
+		return do(t, c, req)
+	}
 	for _, h2 := range []bool{false, true} {
 		c := limitsClient(t, w, r, h2, "")
-		name := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
-		t.Run(name, func(t *testing.T) {
-			// 192 KiB of report, padded with spaces, sent in 24 pieces
-			// 100 ms apart: 2.4 s, more than read_timeout, less than
-			// read_timeout plus 192 KiB at 32 KiB/s (7 s).
-			report := cleanReport(t, "slow-"+name)
-			report = append(report, bytes.Repeat([]byte(" "), 192<<10-len(report))...)
-			pr, pw := io.Pipe()
-			go func() {
-				for rest := report; len(rest) > 0; rest = rest[min(len(rest), 8<<10):] {
-					time.Sleep(100 * time.Millisecond)
-					if _, err := pw.Write(rest[:min(len(rest), 8<<10)]); err != nil {
-						return
-					}
+		for _, known := range []bool{true, false} {
+			name := fmt.Sprintf("h2=%v/length=%v", h2, known)
+			t.Run(name, func(t *testing.T) {
+				// 192 KiB of report, padded with spaces: 2.4 s, more than
+				// read_timeout, less than read_timeout plus 192 KiB at
+				// 32 KiB/s (7 s).
+				report := cleanReport(t, "slow-"+name)
+				report = append(report, bytes.Repeat([]byte(" "), 192<<10-len(report))...)
+				length := map[bool]int64{true: int64(len(report)), false: -1}[known]
+				if a := post(c, slowBody(report, false), length); a.code != http.StatusCreated {
+					t.Errorf("slow report: %+v, want 201", a)
 				}
-				pw.Close()
-			}()
-			req, _ := http.NewRequest(http.MethodPost, reportsHost+"/tlsrpt", pr)
-			req.ContentLength = int64(len(report))
-			req.Header.Set("Content-Type", "application/tlsrpt+json")
-			if a := do(t, c, req); a.code != http.StatusCreated {
-				t.Errorf("slow report: %+v, want 201", a)
-			}
-
-			// A body that stops after 10 of 100000 bytes.
-			pr, pw = io.Pipe()
-			go pw.Write([]byte(`{"organiza`))
-			defer pw.Close()
-			req, _ = http.NewRequest(http.MethodPost, reportsHost+"/tlsrpt", pr)
-			req.ContentLength = 100000
-			req.Header.Set("Content-Type", "application/tlsrpt+json")
-			a := do(t, c, req)
-			if a.code != http.StatusRequestTimeout {
-				t.Errorf("stalled body: %+v, want 408", a)
-			}
-			if strings.Contains(a.body, host) || strings.Contains(a.body, "timeout") && strings.Contains(a.body, "tcp") {
-				t.Errorf("the answer names the server's address: %q", a.body)
-			}
-		})
+				// A body that stops after 10 of 100000 bytes.
+				length = map[bool]int64{true: 100000, false: -1}[known]
+				a := post(c, slowBody([]byte(`{"organiza`), true), length)
+				if a.code != http.StatusRequestTimeout {
+					t.Errorf("stalled body: %+v, want 408", a)
+				}
+				if strings.Contains(a.body, host) || strings.Contains(a.body, "tcp") {
+					t.Errorf("the answer names the server's address: %q", a.body)
+				}
+			})
+		}
 	}
 }
 
