@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 )
 
 // TestQuarantineLimits fills a bounded quarantine with garbage and with
@@ -16,8 +18,12 @@ import (
 // keeps a prefix with the size and hash of the whole, the bounds hold, and
 // garbage is evicted before the rest, oldest first.
 func TestQuarantineLimits(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testQuarantineLimits(t, "sqlite://"+filepath.Join(t.TempDir(), "reports.db")) })
+	t.Run("postgres", func(t *testing.T) { testQuarantineLimits(t, testservers.StartPostgres(t).NewDatabase(t)) })
+}
+
+func testQuarantineLimits(t *testing.T, url string) {
 	ctx := context.Background()
-	url := "sqlite://" + filepath.Join(t.TempDir(), "reports.db")
 	lim := QuarantineLimits{MaxBytes: 64 << 10, MaxEntries: 20, Prefix: 1 << 10}
 	open := func() *Store {
 		s, err := Open(ctx, url, Options{Now: func() time.Time { return testNow }, Quarantine: lim})
