@@ -2,7 +2,10 @@
 // by every way they travel:
 //
 //   - Handler answers the HTTPS POST of RFC 8460 §5.4 (a rua=https: URI):
-//     an application/tlsrpt+gzip or application/tlsrpt+json body.
+//     an application/tlsrpt+gzip or application/tlsrpt+json body. Since
+//     anyone may POST, it bounds the memory all requests hold at once
+//     (bodies and decompression), the requests and rejected bodies of
+//     each client, and the time a body may take (see HandlerOptions).
 //   - Import reads files: .json and .json.gz reports, single mails (.eml),
 //     mbox files and Maildir folders.
 //   - IMAPPoller reads the mailbox a rua=mailto: address delivers to,

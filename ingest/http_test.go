@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -123,7 +124,8 @@ func FuzzHandler(f *testing.F) {
 	f.Add(gzipBytes([]byte("{}")))
 	// A store in memory: the fuzzer explores parsing, not SQLite.
 	in, _ := newIngester(f, Config{MaxSize: 1 << 20, Store: memoryStore{}})
-	h := in.Handler(HandlerOptions{MaxBody: 256 << 10})
+	// Every input is from one client: its rejected bodies are not limited.
+	h := in.Handler(HandlerOptions{MaxBody: 256 << 10, RejectBurst: math.MaxInt32})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/tlsrpt", bytes.NewReader(body))
 		req.Header.Set("Content-Type", tlsrpt.MediaTypeGzip)

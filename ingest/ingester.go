@@ -116,6 +116,9 @@ type Input struct {
 	Source reportstore.Source
 	// Origin says where Data came from, for people (a file, an address).
 	Origin string
+
+	// res, if not nil, is charged the memory of parsing (see parseReport).
+	res *reservation
 }
 
 // Outcome is what became of an Input.
@@ -168,6 +171,9 @@ func (in *Ingester) IngestBatch(ctx context.Context, inputs []Input) []*Outcome 
 		}
 	}
 	for i, out := range outs {
+		if errors.Is(out.Err, errBusy) {
+			continue // refused, not received: the handler counts and logs it
+		}
 		in.cfg.Metrics.observe(inputs[i].Source, out)
 		in.logOutcome(inputs[i], out)
 	}
@@ -181,6 +187,9 @@ func (in *Ingester) logOutcome(input Input, out *Outcome) {
 		in.log.Warn("report not stored", append(attrs, "err", out.Err)...)
 	case out.Outcome == reportstore.Quarantined:
 		in.log.Warn("input quarantined", append(attrs, "id", out.ID, "reason", out.Reason)...)
+		if out.Evicted > 0 {
+			in.log.Warn("quarantine full: oldest entries evicted to make room", "evicted", out.Evicted, "id", out.ID)
+		}
 	default:
 		in.log.Info("report stored", append(attrs, "outcome", out.Outcome, "id", out.ID, "diagnostics", len(out.Diagnostics))...)
 	}
@@ -219,7 +228,11 @@ func (in *Ingester) prepare(ctx context.Context, input Input) (*reportstore.Subm
 		if bytes.HasPrefix(input.Data, []byte{0x1f, 0x8b}) {
 			sub.RawType = tlsrpt.MediaTypeGzip
 		}
-		rep, diags, err := tlsrpt.Parse(bytes.NewReader(input.Data), opts)
+		rep, diags, err := parseReport(input.Data, in.cfg.MaxSize, input.res)
+		if errors.Is(err, errBusy) {
+			out.Err = fmt.Errorf("%w: %w", ErrTemporary, err)
+			return nil, out
+		}
 		if err != nil {
 			out.ParseErr = err
 			break
@@ -228,6 +241,7 @@ func (in *Ingester) prepare(ctx context.Context, input Input) (*reportstore.Subm
 	}
 	if out.ParseErr != nil {
 		sub.Reason = out.ParseErr.Error()
+		sub.Garbage = !looksLikeReport(input)
 	}
 	out.Diagnostics, out.report = sub.Diagnostics, sub.Report
 	return sub, out

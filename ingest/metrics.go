@@ -8,8 +8,11 @@ import (
 
 // Metrics counts what an Ingester receives, for Prometheus.
 type Metrics struct {
+	reg      prometheus.Registerer
 	reports  *prometheus.CounterVec
 	sessions *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+	evicted  prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg:
@@ -21,8 +24,30 @@ type Metrics struct {
 //	    sessions counted by accepted reports: "successful", or the failure's
 //	    result type of RFC 8460 §4.3 ("other" for unregistered ones,
 //	    "unspecified" for failures counted without failure-details)
+//	mtasts_tlsrpt_http_refused_total{limit}
+//	    report POSTs refused by a limit before they were read: "memory"
+//	    (503, the memory budget is spent), "client_busy" (429, too many
+//	    at once from one client), "reject_rate" (429, too many bodies
+//	    that were not reports from one client)
+//	mtasts_tlsrpt_quarantine_evicted_total
+//	    quarantine entries evicted to keep within its bounds
+//
+// and, once Handler is called, the gauges of its memory budget:
+//
+//	mtasts_tlsrpt_http_memory_bytes       held now by report POSTs
+//	mtasts_tlsrpt_http_memory_peak_bytes  the most ever held at once
+//	mtasts_tlsrpt_http_memory_limit_bytes the budget
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		reg: reg,
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mtasts_tlsrpt_http_refused_total",
+			Help: "Report POSTs refused by a limit before their body was read, by limit.",
+		}, []string{"limit"}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mtasts_tlsrpt_quarantine_evicted_total",
+			Help: "Quarantine entries evicted to keep the quarantine within its bounds.",
+		}),
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_tlsrpt_reports_received_total",
 			Help: "TLS reports received, by how they came and what became of them.",
@@ -32,8 +57,35 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Sessions counted by accepted TLS reports, by result.",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.reports, m.sessions)
+	reg.MustRegister(m.reports, m.sessions, m.refused, m.evicted)
 	return m
+}
+
+// watchBudget exports the gauges of b; only the first budget watched is
+// exported.
+func (m *Metrics) watchBudget(b *memoryBudget) {
+	if m == nil {
+		return
+	}
+	for _, g := range []struct {
+		name, help string
+		f          func() float64
+	}{
+		{"mtasts_tlsrpt_http_memory_bytes", "Memory held now by report POST bodies and their parsing, as reserved from the budget.", func() float64 { return float64(b.used.Load()) }},
+		{"mtasts_tlsrpt_http_memory_peak_bytes", "The most memory report POSTs held at once since the start.", func() float64 { return float64(b.peak.Load()) }},
+		{"mtasts_tlsrpt_http_memory_limit_bytes", "The memory budget of report POSTs.", func() float64 { return float64(b.size) }},
+	} {
+		if err := m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help}, g.f)); err != nil {
+			return // already registered by an earlier Handler
+		}
+	}
+}
+
+// refuse counts a POST refused by limit.
+func (m *Metrics) refuse(limit string) {
+	if m != nil {
+		m.refused.WithLabelValues(limit).Inc()
+	}
 }
 
 // observe counts one input.
@@ -46,6 +98,7 @@ func (m *Metrics) observe(src reportstore.Source, o *Outcome) {
 		outcome = "error"
 	}
 	m.reports.WithLabelValues(string(src), outcome).Inc()
+	m.evicted.Add(float64(o.Evicted))
 	if o.Outcome != reportstore.Accepted || o.report == nil {
 		return
 	}

@@ -69,6 +69,9 @@ type Limits struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes caps the request head.
 	MaxHeaderBytes int
+	// MaxStreams is the most requests one HTTP/2 connection may have in
+	// progress at once; 0 means 32.
+	MaxStreams int
 }
 
 // ACMEConfig configures certificates from an ACME CA (RFC 8555).
@@ -176,6 +179,7 @@ func DefaultConfig() Config {
 			WriteTimeout:      10 * time.Second,
 			IdleTimeout:       60 * time.Second,
 			MaxHeaderBytes:    8 << 10,
+			MaxStreams:        32,
 		},
 		ACME:          ACMEConfig{DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory"},
 		MXRefresh:     time.Hour,

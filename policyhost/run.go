@@ -125,7 +125,11 @@ func (s *Server) Run(ctx context.Context, ls Listeners) error {
 // timeouts, and each connection holds at most one request head of
 // MaxHeaderBytes.
 func (s *Server) newHTTPServer(l Limits, h http.Handler) *http.Server {
-	h2 := &http.HTTP2Config{MaxConcurrentStreams: 100, MaxReadFrameSize: 16 << 10}
+	streams := l.MaxStreams
+	if streams <= 0 {
+		streams = 32
+	}
+	h2 := &http.HTTP2Config{MaxConcurrentStreams: streams, MaxReadFrameSize: 16 << 10}
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: l.ReadHeaderTimeout,

@@ -2,9 +2,7 @@ package reportstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -69,6 +67,10 @@ type Submission struct {
 	Origin string
 	// Mail is set for reports that came by mail.
 	Mail *MailInfo
+	// Garbage marks input that does not even look like a report: in
+	// quarantine only its first QuarantineLimits.Prefix bytes are kept,
+	// and it is evicted before other entries (see QuarantineLimits).
+	Garbage bool
 	// Received is when the input arrived; zero means now.
 	Received time.Time
 }
@@ -91,6 +93,9 @@ type Result struct {
 	ID int64 `json:"id"`
 	// Reason says why input was quarantined.
 	Reason string `json:"reason,omitempty"`
+	// Evicted counts the quarantine entries removed to make room for
+	// this one (see QuarantineLimits).
+	Evicted int `json:"evicted,omitempty"`
 	// Err, in results of AddBatch, is why nothing was stored for this
 	// submission; Outcome is then "".
 	Err error `json:"-"`
@@ -226,25 +231,6 @@ func (s *Store) add(ctx context.Context, tx *writeTx, sub *Submission) (Result, 
 		return Result{}, err
 	}
 	return Result{Outcome: Accepted, ID: id}, nil
-}
-
-// quarantine keeps input that is not a report. The same bytes arriving
-// again count as another attempt on the same entry.
-func (s *Store) quarantine(ctx context.Context, tx *writeTx, sub *Submission, received time.Time) (Result, error) {
-	sum := sha256.Sum256(sub.Raw)
-	hash := hex.EncodeToString(sum[:])
-	reason := sub.Reason
-	if reason == "" {
-		reason = "not a TLS report"
-	}
-	id, err := tx.queryID(ctx, `INSERT INTO tlsrpt_quarantine (received_at, source, origin, reason, raw_type, size, sha256, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (sha256) DO UPDATE SET attempts = tlsrpt_quarantine.attempts + 1 RETURNING id`,
-		received.Unix(), string(sub.Source), text(sub.Origin), text(reason), sub.RawType, len(sub.Raw), hash, nonNil(sub.Raw))
-	if err != nil {
-		return Result{}, s.err("quarantining input", err)
-	}
-	return Result{Outcome: Quarantined, ID: id, Reason: reason}, nil
 }
 
 const (

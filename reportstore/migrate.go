@@ -145,6 +145,14 @@ var migrations = []migration{
 		){{without_rowid}}`,
 		`CREATE INDEX IF NOT EXISTS tlsrpt_session_revoked_expires ON tlsrpt_session_revoked (expires)`,
 	}},
+	// The quarantine's budget (quarantine.go): the bytes each entry keeps,
+	// and whether it looked like a report, which is evicted last.
+	{version: 4, stmts: []string{
+		`ALTER TABLE tlsrpt_quarantine ADD COLUMN stored BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE tlsrpt_quarantine ADD COLUMN report_like INTEGER NOT NULL DEFAULT 1`,
+		`UPDATE tlsrpt_quarantine SET stored = LENGTH(data)`,
+		`CREATE INDEX tlsrpt_quarantine_evict ON tlsrpt_quarantine (report_like, id)`,
+	}},
 }
 
 // SchemaVersion is the schema version this program writes.

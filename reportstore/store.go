@@ -34,6 +34,8 @@ type Options struct {
 	// Now is the clock that stamps the arrival of reports; nil means
 	// time.Now.
 	Now func() time.Time
+	// Quarantine bounds the quarantine; the zero value does not.
+	Quarantine QuarantineLimits
 }
 
 // Store is a report store over SQLite or PostgreSQL. It is safe for
@@ -53,6 +55,8 @@ type Store struct {
 	// transaction need not prepare them again (see writeTx.stmt).
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	qlim QuarantineLimits
 }
 
 // dialect holds what differs between the two databases.
@@ -87,7 +91,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reportstore: URL %q: %w", rawURL, err)
 	}
-	s := &Store{now: o.Now, stmts: map[string]*sql.Stmt{}}
+	s := &Store{now: o.Now, stmts: map[string]*sql.Stmt{}, qlim: o.Quarantine}
 	switch u.Scheme {
 	case "sqlite":
 		err = s.openSQLite(u)

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -30,7 +32,7 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled {
 		return func() {}, nil
 	}
-	store, err := reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now})
+	store, err := reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
 	if err != nil {
 		return nil, fmt.Errorf("report store: %w", err)
 	}
@@ -50,7 +52,10 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serveconfig.
 		if err != nil {
 			return fail(err)
 		}
-		srv.Mount(rc.Path, ing.Handler(ingest.HandlerOptions{}))
+		srv.Mount(rc.Path, ing.Handler(rc.HandlerOptions(cfg.Limits.ReadTimeout)))
+		restore := limitHeap(rc.Memory, logger)
+		prevStop := stop
+		stop = func() { prevStop(); restore() }
 		reg.MustRegister(newSessionsCollector(store, servedDomains(srv), now, logger))
 		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.Store.URL)
 		if rc.SMTPListen != "" {
@@ -135,6 +140,22 @@ func reportMailTLS(srv *policyhost.Server, rc serveconfig.Reports, logger *slog.
 		}
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get}, nil
+}
+
+// limitHeap sets the Go runtime's soft memory limit to twice the memory
+// budget of the report endpoint plus 32 MiB (224 MiB by default), unless
+// one is set already (GOMEMLIMIT), and returns a function that restores
+// it. The budget bounds what report POSTs hold live; the soft limit makes
+// the collector reclaim their garbage before the heap doubles, so that a
+// flood of them keeps the process's memory near the budget.
+func limitHeap(budget int64, logger *slog.Logger) (restore func()) {
+	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		return func() {}
+	}
+	limit := 2*budget + 32<<20
+	debug.SetMemoryLimit(limit)
+	logger.Debug("soft memory limit set", "bytes", limit)
+	return func() { debug.SetMemoryLimit(math.MaxInt64) }
 }
 
 // servedDomains returns a function listing the policy domains srv serves

@@ -43,6 +43,8 @@ type Reports struct {
 	Recipients []string
 	// IMAP, if its Addr is set, is a mailbox polled for report mail.
 	IMAP IMAP
+	// ReportLimits bound the endpoint and the quarantine.
+	ReportLimits
 }
 
 // IMAP is the [serve.reports.imap] section: a mailbox that receives
@@ -87,6 +89,7 @@ type reportsSyntax struct {
 	SMTPKeyFile  string     `toml:"smtp_key_file"`
 	Recipients   []string   `toml:"recipients"`
 	IMAP         imapSyntax `toml:"imap"`
+	reportLimitsSyntax
 }
 
 type imapSyntax struct {
@@ -131,6 +134,11 @@ func (f *fileSyntax) reportsConfig(cfg *Config, abs func(string) string) error {
 	if r.Enabled && !strings.HasPrefix(r.Path, "/") {
 		return &settingError{"serve.reports.path", fmt.Errorf("%q must begin with \"/\"", r.Path)}
 	}
+	limits, err := r.limits()
+	if err != nil {
+		return err
+	}
+	cfg.Reports.ReportLimits = limits
 	if err := cfg.Reports.checkSMTPCert(); err != nil {
 		return err
 	}
@@ -206,5 +214,6 @@ func (r *Reports) checkSMTPCert() error {
 
 // defaultReports are the settings of a file without these sections.
 func defaultReports() (reportsSyntax, dashboardSyntax) {
-	return reportsSyntax{Path: "/tlsrpt", DKIM: "check", SMTPStartTLS: true, IMAP: imapSyntax{Security: "tls", Interval: duration{5 * time.Minute}}}, dashboardSyntax{Path: "/dashboard/", SessionLifetime: duration{12 * time.Hour}}
+	return reportsSyntax{Path: "/tlsrpt", DKIM: "check", SMTPStartTLS: true, IMAP: imapSyntax{Security: "tls", Interval: duration{5 * time.Minute}},
+		reportLimitsSyntax: defaultReportLimits()}, dashboardSyntax{Path: "/dashboard/", SessionLifetime: duration{12 * time.Hour}}
 }

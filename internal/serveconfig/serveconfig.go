@@ -179,6 +179,7 @@ func (f *fileSyntax) config(dir string) (*Config, error) {
 			WriteTimeout:      s.Limits.WriteTimeout.Duration,
 			IdleTimeout:       s.Limits.IdleTimeout.Duration,
 			MaxHeaderBytes:    s.Limits.MaxHeaderBytes,
+			MaxStreams:        s.Limits.MaxStreams,
 		},
 		ACME: policyhost.ACMEConfig{
 			Enabled:          s.ACME.Enabled,

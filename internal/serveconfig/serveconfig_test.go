@@ -227,3 +227,29 @@ func TestDNS01(t *testing.T) {
 		t.Errorf("acme %+v, dns_update %+v", cfg.ACME, cfg.DNSUpdate)
 	}
 }
+
+// The bounds of the report endpoint: defaults, settings, and refusals.
+func TestReportLimits(t *testing.T) {
+	const domain = "\n[[domain]]\nname = \"example.com\"\nmode = \"testing\"\nmx = [\"mx.example.com\"]\ncert_file = \"a.crt\"\nkey_file = \"a.key\"\n"
+	cfg, err := parse(t, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Reports.ReportLimits; l.Memory != 96<<20 || l.MaxBody != 5<<20 || l.MinBodyRate != 8192 || l.Quarantine.MaxEntries != 10000 || l.Quarantine.Prefix != 4096 {
+		t.Errorf("defaults: %+v", l)
+	}
+	cfg, err = parse(t, "[serve.reports]\nenabled = true\nmemory_limit = 20000000\nmax_body = 1000000\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nquarantine_max_bytes = 0\nreject_interval = \"10s\"\n"+domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Reports.ReportLimits
+	if l.Memory != 20000000 || l.MaxBody != 1000000 || len(l.TrustedProxies) != 2 || l.TrustedProxies[1].String() != "::1/128" ||
+		l.Quarantine.MaxBytes != 0 || l.RejectInterval != 10*time.Second {
+		t.Errorf("settings: %+v", l)
+	}
+	for _, bad := range []string{"memory_limit = 1000", "trusted_proxies = [\"proxy.example\"]", "min_body_rate = 0", "quarantine_max_entries = -1"} {
+		if _, err := parse(t, "[serve.reports]\n"+bad+"\n"+domain); err == nil || !strings.Contains(err.Error(), ":2: serve.reports.") {
+			t.Errorf("%s: %v, want an error on line 2", bad, err)
+		}
+	}
+}

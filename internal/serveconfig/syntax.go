@@ -47,6 +47,7 @@ type limitsSyntax struct {
 	WriteTimeout      duration `toml:"write_timeout"`
 	IdleTimeout       duration `toml:"idle_timeout"`
 	MaxHeaderBytes    int      `toml:"max_header_bytes"`
+	MaxStreams        int      `toml:"max_streams"`
 }
 
 type acmeSyntax struct {
@@ -115,6 +116,7 @@ func defaults() serveSyntax {
 			WriteTimeout:      duration{d.Limits.WriteTimeout},
 			IdleTimeout:       duration{d.Limits.IdleTimeout},
 			MaxHeaderBytes:    d.Limits.MaxHeaderBytes,
+			MaxStreams:        d.Limits.MaxStreams,
 		},
 		ACME:      acmeSyntax{DirectoryURL: d.ACME.DirectoryURL},
 		Records:   recordsSyntax{TTL: d.Records.TTL},
