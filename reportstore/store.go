@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/mtasts/mtasts/internal/sqlitefile"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -77,8 +77,8 @@ var (
 )
 
 // Open opens the store named by rawURL (see the package documentation for
-// the forms) and brings its schema up to date. It creates the SQLite file
-// and its directory if needed.
+// the forms) and brings its schema up to date. It creates the SQLite file,
+// readable by its owner only, if it does not exist; its directory must.
 func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -127,8 +127,8 @@ func (s *Store) openSQLite(u *url.URL) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return fmt.Errorf("reportstore: sqlite: %w", err)
+	if err := sqlitefile.Prepare(path); err != nil {
+		return fmt.Errorf("reportstore: sqlite %s: %w", path, err)
 	}
 	// WAL lets the dashboard read while reports are written; writing
 	// transactions take the write lock when they begin, so that they wait

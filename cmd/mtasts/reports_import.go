@@ -127,7 +127,7 @@ func runReportsImport(ctx context.Context, e *env, rf *reportsFlags, paths []str
 		if bar != nil && writerIsTerminal(e.stdout) {
 			_ = bar.Clear()
 		}
-		w.printf("%s\n", importLine(f))
+		w.textf("%s\n", importLine(f))
 	})
 	if bar != nil {
 		_ = bar.Finish()
@@ -140,7 +140,7 @@ func runReportsImport(ctx context.Context, e *env, rf *reportsFlags, paths []str
 			return err
 		}
 	} else {
-		w.printf("%d accepted, %d duplicates, %d quarantined, %d not stored\n", res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
+		w.textf("%d accepted, %d duplicates, %d quarantined, %d not stored\n", res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
 		if w.err != nil {
 			return w.err
 		}
