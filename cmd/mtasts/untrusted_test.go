@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEscapeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"Google Inc.":           "Google Inc.",
+		"naïve — 日本":            "naïve — 日本",
+		`back\slash`:            `back\slash`,
+		"\x1b]0;pwned\x07":      `\x1b]0;pwned\a`,
+		"a\rb\nc\td":            `a\rb\nc\td`,
+		"\x1b[2J\x7f":           `\x1b[2J\x7f`,
+		"csi\u009b31m":          `csi\u009b31m`,
+		"evil\u202egpj.exe":     `evil\u202egpj.exe`,
+		"bad \xff\xfe utf-8":    `bad \xff\xfe utf-8`,
+		"sep\u2028line":         `sep\u2028line`,
+		"replacement \ufffd ok": "replacement \ufffd ok",
+	} {
+		if got := escapeText(in); got != want {
+			t.Errorf("escapeText(%q) = %q, want %q", in, got, want)
+		}
+		if again := escapeText(want); again != want {
+			t.Errorf("escapeText is not idempotent on %q: %q", want, again)
+		}
+	}
+}
+
+func TestExcerpt(t *testing.T) {
+	long := strings.Repeat("é", 30) // 60 bytes
+	for in, want := range map[string]string{
+		"short":                    `"short"`,
+		"esc\x1b":                  `"esc\x1b"`,
+		strings.Repeat("x", 1<<20): `"` + strings.Repeat("x", excerptLen) + `"… (1048576 bytes)`,
+		long:                       `"` + strings.Repeat("é", excerptLen/2) + `"… (60 bytes)`,
+	} {
+		if got := excerpt(in); got != want {
+			t.Errorf("excerpt(%.20q…) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// injectionReport is a report whose text members carry terminal escape
+// sequences and spreadsheet formulas.
+const injectionReport = `{"organization-name": "Evil\u001b]0;owned\u0007 Corp\r=HYPERLINK(\"http://x\")",
+	"report-id": "=1+2", "contact-info": "\u001b[2Jclear@example.net",
+	"date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+	"policies": [{"policy": {"policy-type": "sts", "policy-domain": "example.com",
+			"policy-string": ["version: STSv1", "mode: testing\u001b[31m", "mx: mx1.example.com", "max_age: 86400"],
+			"mx-host": ["mx1.example.com\u009b"]},
+		"summary": {"total-successful-session-count": 1, "total-failure-session-count": 2},
+		"failure-details": [{"result-type": "@SUM(A1)", "sending-mta-ip": "192.0.2.7", "receiving-ip": "192.0.2.25",
+			"receiving-mx-hostname": "-2+3", "failed-session-count": 2,
+			"failure-reason-code": "+cmd|' /C calc'!A0", "additional-information": "\tinfo\u202e"}]}]}`
+
+// rawControl returns the control characters (but newlines) and bidi
+// overrides in s.
+func rawControl(s string) []rune {
+	var found []rune
+	for _, r := range s {
+		if r != '\n' && needsEscape(r) {
+			found = append(found, r)
+		}
+	}
+	return found
+}
+
+// TestReportsOutputEscaped runs every command that shows report text to
+// people on a report full of escape sequences, stored by a file name that
+// has some too: no control character reaches the terminal.
+func TestReportsOutputEscaped(t *testing.T) {
+	db := reportsDB(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "evil\x1b]0;title\x07.json")
+	if err := os.WriteFile(path, []byte(injectionReport), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage\r.json")
+	if err := os.WriteFile(garbage, []byte("{\"x\x1b[31m\": 1}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"reports", "import", db, "--dkim", "off", path, garbage},
+		{"reports", "list", db},
+		{"reports", "show", db, "1"},
+		{"reports", "summary", db},
+		{"reports", "quarantine", db},
+		{"reports", "delete", db, "1"},
+	} {
+		r := runCmd(t, nil, "n\n", args...)
+		if r.code == exitCannotRun {
+			t.Errorf("%s: exit %d\n%s", args[1], r.code, r.stderr)
+		}
+		for _, out := range []string{r.stdout, r.stderr} {
+			if c := rawControl(out); len(c) > 0 {
+				t.Errorf("%s writes control characters %q:\n%s", args[1], c, out)
+			}
+		}
+		if args[1] == "show" && !strings.Contains(r.stdout, `report 1: Evil\x1b]0;owned\a Corp\r=HYPERLINK("http://x"), report-id =1+2`) {
+			t.Errorf("show does not write the escaped organisation:\n%s", r.stdout)
+		}
+	}
+}
+
+// TestReportsExportNeutralisesFormulas checks OWASP's rule for CSV
+// injection: cells that start with =, +, -, @, tab or CR get a "'".
+func TestReportsExportNeutralisesFormulas(t *testing.T) {
+	db := reportsDB(t)
+	path := filepath.Join(t.TempDir(), "formulas.json")
+	if err := os.WriteFile(path, []byte(injectionReport), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCmd(t, nil, "", "reports", "import", db, "--dkim", "off", path); r.code != exitOK {
+		t.Fatalf("import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := runCmd(t, nil, "", "reports", "export", db, "--format", "csv")
+	rows, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("export: %v\n%s", err, r.stdout)
+	}
+	cell := map[string]string{}
+	for i, name := range rows[0] {
+		cell[name] = rows[1][i]
+	}
+	for col, want := range map[string]string{
+		"report_id":             "'=1+2",
+		"result_type":           "'@SUM(A1)",
+		"receiving_mx_hostname": "'-2+3",
+		"failure_reason_code":   "'+cmd|' /C calc'!A0",
+		"organization":          "Evil\x1b]0;owned\x07 Corp\r=HYPERLINK(\"http://x\")", // starts with a letter: kept
+		"failed_session_count":  "2",
+	} {
+		if cell[col] != want {
+			t.Errorf("%s = %q, want %q", col, cell[col], want)
+		}
+	}
+	for _, c := range []string{"=x", "+x", "-x", "@x", "\tx", "\rx"} {
+		if got := csvCell(c); got != "'"+c {
+			t.Errorf("csvCell(%q) = %q", c, got)
+		}
+	}
+}
