@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/excerpt"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -107,7 +108,7 @@ func findReport(ctx context.Context, store *reportstore.Store, id int64, reportI
 	}
 	switch len(found) {
 	case 0:
-		return nil, &exitError{code: exitErrors, err: fmt.Errorf("no report has report-id %s", excerpt(reportID))}
+		return nil, &exitError{code: exitErrors, err: fmt.Errorf("no report has report-id %s", excerpt.Quote(reportID))}
 	case 1:
 		return &found[0], nil
 	}
@@ -116,7 +117,7 @@ func findReport(ctx context.Context, store *reportstore.Store, id int64, reportI
 		ids = append(ids, fmt.Sprint(r.ID))
 	}
 	return nil, &exitError{code: exitErrors, err: fmt.Errorf("%d reports have report-id %s (IDs %s); delete one by its ID",
-		len(found), excerpt(reportID), strings.Join(ids, ", "))}
+		len(found), excerpt.Quote(reportID), strings.Join(ids, ", "))}
 }
 
 // describeReport names a report for people, escaped.

@@ -77,19 +77,3 @@ func escapeArgs(args []any) []any {
 func (w *errWriter) textf(format string, args ...any) {
 	w.printf(format, escapeArgs(args)...)
 }
-
-// excerptLen is how much of bad input a message quotes.
-const excerptLen = 40
-
-// excerpt quotes at most excerptLen bytes of bad input, escaped, and says
-// how long it was when it was cut.
-func excerpt(s string) string {
-	if len(s) <= excerptLen {
-		return `"` + escapeText(s) + `"`
-	}
-	cut := excerptLen
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf(`"%s"… (%d bytes)`, escapeText(s[:cut]), len(s))
-}

@@ -31,20 +31,6 @@ func TestEscapeText(t *testing.T) {
 	}
 }
 
-func TestExcerpt(t *testing.T) {
-	long := strings.Repeat("é", 30) // 60 bytes
-	for in, want := range map[string]string{
-		"short":                    `"short"`,
-		"esc\x1b":                  `"esc\x1b"`,
-		strings.Repeat("x", 1<<20): `"` + strings.Repeat("x", excerptLen) + `"… (1048576 bytes)`,
-		long:                       `"` + strings.Repeat("é", excerptLen/2) + `"… (60 bytes)`,
-	} {
-		if got := excerpt(in); got != want {
-			t.Errorf("excerpt(%.20q…) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // injectionReport is a report whose text members carry terminal escape
 // sequences and spreadsheet formulas.
 const injectionReport = `{"organization-name": "Evil\u001b]0;owned\u0007 Corp\r=HYPERLINK(\"http://x\")",
