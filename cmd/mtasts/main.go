@@ -16,7 +16,10 @@ import (
 )
 
 func main() {
+	// SIGINT and SIGTERM cancel ctx, which every command honours; a
+	// second signal ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], newEnv())
 	stop()
 	os.Exit(code)
