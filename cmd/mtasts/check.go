@@ -189,7 +189,7 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 	domains := slices.Values(args)
 	var in *domainReader
 	if f.file != "" {
-		if in, err = openDomains(e, f.file); err != nil {
+		if in, err = openDomains(ctx, e, f.file); err != nil {
 			return usageError(err)
 		}
 		defer in.close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -39,7 +40,7 @@ be read.`,
   mtasts policy lint --json mta-sts.txt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPolicyLint(e, args[0], asJSON)
+			return runPolicyLint(cmd.Context(), e, args[0], asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -52,22 +53,22 @@ be read.`,
 const maxLintSize = 16 * sts.DefaultMaxBytes
 
 // readPolicy reads at most maxLintSize+1 bytes of the policy file name,
-// "-" being standard input.
-func readPolicy(e *env, name string) ([]byte, error) {
-	r := e.stdin
+// "-" being standard input, which is read until ctx ends.
+func readPolicy(ctx context.Context, e *env, name string) ([]byte, error) {
+	r := e.stdinUntil(ctx)
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		r = f
+		r = &contextReader{ctx: ctx, r: f} // a pipe, such as <(curl …), may wait
 	}
 	return io.ReadAll(io.LimitReader(r, maxLintSize+1))
 }
 
-func runPolicyLint(e *env, name string, asJSON bool) error {
-	data, err := readPolicy(e, name)
+func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error {
+	data, err := readPolicy(ctx, e, name)
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: fmt.Errorf("reading policy: %w", err)}
 	}

@@ -34,7 +34,7 @@ was deleted is stored again.
 
 Exit status: 0 deleted, 1 not deleted because the answer was not "yes",
 2 no report has this ID or report-id (or several have this report-id),
-3 the store could not be used.`,
+3 the store could not be used, or a signal came before the answer.`,
 		Example: `  mtasts reports delete 42
   mtasts reports delete --yes --report-id 2026-11-20T00:00:00Z_example.com`,
 		Args: cobra.MaximumNArgs(1),
@@ -69,7 +69,11 @@ func runReportsDelete(ctx context.Context, e *env, rf *reportsFlags, id int64, r
 	}
 	w := &errWriter{w: e.stdout}
 	if !yes {
-		if !confirm(e, fmt.Sprintf("Delete %s? [y/N] ", describeReport(info))) {
+		yes, err := confirm(ctx, e, fmt.Sprintf("Delete %s? [y/N] ", describeReport(info)))
+		if err != nil {
+			return &exitError{code: exitCannotRun, err: fmt.Errorf("report %d not deleted: %w", info.ID, err)}
+		}
+		if !yes {
 			w.textf("report %d not deleted\n", info.ID)
 			if w.err != nil {
 				return w.err
@@ -127,10 +131,15 @@ func describeReport(r *reportstore.ReportInfo) string {
 }
 
 // confirm asks question on standard error and reports whether the answer
-// read from standard input is yes.
-func confirm(e *env, question string) bool {
+// read from standard input is yes. No answer (end of input) is no; ctx
+// ending is an error.
+func confirm(ctx context.Context, e *env, question string) (bool, error) {
 	fmt.Fprint(e.stderr, question)
-	answer, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	answer, err := bufio.NewReader(e.stdinUntil(ctx)).ReadString('\n')
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintln(e.stderr)
+		return false, fmt.Errorf("interrupted: %w", ctx.Err())
+	}
 	answer = strings.ToLower(strings.TrimSpace(answer))
-	return answer == "y" || answer == "yes"
+	return answer == "y" || answer == "yes", nil
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +39,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// waitSyscall waits until a thread of process pid blocks in the system
+// call whose /proc/PID/task/TID/syscall line starts with prefix (Linux),
+// such as "0 0x0 " for a read of standard input.
+func waitSyscall(t *testing.T, pid int, what, prefix string) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && strings.HasPrefix(string(b), prefix) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestImportFIFOStopsOnSignal imports from a named pipe that nobody
@@ -85,10 +104,7 @@ func TestImportFIFOStopsOnSignal(t *testing.T) {
 				}
 				defer w.Close()
 			} else {
-				// The store is open (its file exists) before the import
-				// opens the pipe; give it a moment to get there.
-				waitFor(t, "the store", func() bool { _, err := os.Stat(db); return err == nil })
-				time.Sleep(200 * time.Millisecond)
+				waitSyscall(t, cmd.Process.Pid, "the open of the pipe", "257 ") // openat
 			}
 			if err := cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
@@ -102,5 +118,85 @@ func TestImportFIFOStopsOnSignal(t *testing.T) {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitCannotRun, stdout.String(), stderr.String())
 			}
 		})
+	}
+}
+
+// TestStdinStopsOnSignal runs commands that read standard input from a
+// pipe that stays open without data: SIGTERM stops each.
+func TestStdinStopsOnSignal(t *testing.T) {
+	bin, err := mtastsBinary()
+	if err != nil {
+		t.Fatalf("building mtasts: %v", err)
+	}
+	w := fixedWorld(t)
+	db := importFixtures(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"policy", "lint", "-"}, exitCannotRun},
+		{checkArgs(w, "-f", "-"), exitCannotRun},
+		{[]string{"reports", "delete", db, "1"}, exitCannotRun}, // at the prompt
+	} {
+		t.Run(tc.args[0], func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			waitSyscall(t, cmd.Process.Pid, "a read of standard input", "0 0x0 ")
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(time.Minute):
+				_ = cmd.Process.Kill()
+				t.Fatalf("mtasts %s still runs a minute after SIGTERM\n%s", tc.args[0], stderr.String())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, stderr.String())
+			}
+		})
+	}
+}
+
+// TestContextReader checks that a contextReader passes data and errors
+// through in reads of any size, and returns once its context ends.
+func TestContextReader(t *testing.T) {
+	data := strings.Repeat("0123456789", 10000)
+	for _, size := range []int{1, 7, 4096, 1 << 20} {
+		r := &contextReader{ctx: context.Background(), r: strings.NewReader(data)}
+		var got []byte
+		buf := make([]byte, size)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(got) != data {
+			t.Errorf("reads of %d: got %d bytes, want %d", size, len(got), len(data))
+		}
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &contextReader{ctx: ctx, r: pr}
+	cancel()
+	if _, err := r.Read(make([]byte, 10)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Read after cancel = %v, want context.Canceled", err)
 	}
 }
