@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestEscapeText(t *testing.T) {
@@ -130,4 +131,25 @@ func TestReportsExportNeutralisesFormulas(t *testing.T) {
 			t.Errorf("csvCell(%q) = %q", c, got)
 		}
 	}
+}
+
+// FuzzEscapeText checks that escaped text holds no character a terminal
+// acts on, that escaping again changes nothing, and that text without
+// such characters is left alone.
+func FuzzEscapeText(f *testing.F) {
+	for _, s := range []string{"", "Google Inc.", "\x1b]0;t\x07", "a\rb", "\u202e", "\xff\xfe", "\\x1b", "é\u009b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := escapeText(s)
+		if c := rawControl(out); len(c) > 0 || strings.ContainsRune(out, '\n') || !utf8.ValidString(out) {
+			t.Fatalf("escapeText(%q) = %q holds control characters or invalid UTF-8", s, out)
+		}
+		if again := escapeText(out); again != out {
+			t.Fatalf("escapeText(%q) = %q, again %q", s, out, again)
+		}
+		if utf8.ValidString(s) && !strings.ContainsFunc(s, needsEscape) && out != s {
+			t.Fatalf("escapeText(%q) = %q changed harmless text", s, out)
+		}
+	})
 }
