@@ -36,11 +36,11 @@ func run(ctx context.Context, args []string, env *env) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(env.stderr, "mtasts: %v\n", ee.err)
+			fmt.Fprintf(env.stderr, "mtasts: %s\n", escapeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// Usage errors and failures to run at all.
-	fmt.Fprintf(env.stderr, "mtasts: %v\n", err)
+	fmt.Fprintf(env.stderr, "mtasts: %s\n", escapeLines(err.Error()))
 	return exitCannotRun
 }

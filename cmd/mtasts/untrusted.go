@@ -38,6 +38,16 @@ func escapeText(s string) string {
 	return b.String()
 }
 
+// escapeLines is escapeText for text of several lines, such as an error
+// that joins several: its line feeds are kept.
+func escapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = escapeText(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // needsEscape reports whether r is escaped by escapeText.
 func needsEscape(r rune) bool {
 	switch {

@@ -32,6 +32,12 @@ func TestEscapeText(t *testing.T) {
 	}
 }
 
+func TestEscapeLines(t *testing.T) {
+	if got, want := escapeLines("first\x1b[2J\nsecond\r"), `first\x1b[2J`+"\n"+`second\r`; got != want {
+		t.Errorf("escapeLines = %q, want %q", got, want)
+	}
+}
+
 // injectionReport is a report whose text members carry terminal escape
 // sequences and spreadsheet formulas.
 const injectionReport = `{"organization-name": "Evil\u001b]0;owned\u0007 Corp\r=HYPERLINK(\"http://x\")",
@@ -91,6 +97,16 @@ func TestReportsOutputEscaped(t *testing.T) {
 		if args[1] == "show" && !strings.Contains(r.stdout, `report 1: Evil\x1b]0;owned\a Corp\r=HYPERLINK("http://x"), report-id =1+2`) {
 			t.Errorf("show does not write the escaped organisation:\n%s", r.stdout)
 		}
+	}
+}
+
+// TestErrorsEscaped checks that the error line of a command that could not
+// run escapes what it quotes, here a store path with an escape sequence.
+func TestErrorsEscaped(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "evil\u202egpj.\u009b[2J")
+	r := runCmd(t, nil, "", "reports", "list", "--db", "sqlite://"+filepath.Join(dir, "x.db"))
+	if r.code != exitCannotRun || !strings.Contains(r.stderr, `evil\u202egpj.\u009b[2J does not exist`) || len(rawControl(r.stderr)) > 0 {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 
