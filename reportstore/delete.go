@@ -1,8 +1,10 @@
 package reportstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 )
 
 // ReportsByReportID lists the stored reports whose "report-id" is
@@ -54,6 +56,19 @@ func (s *Store) DeleteReport(ctx context.Context, id int64) error {
 		rows.Close()
 		if err := s.rowsErr(op, rows); err != nil {
 			return err
+		}
+		// Lock the daily sums to count again, in the order flushRollup
+		// writes them: a transaction adding to them meanwhile waits, and
+		// adds its reports to the sums counted here without them.
+		slices.SortFunc(days, func(a, b domainDay) int {
+			return cmp.Or(cmp.Compare(a.domain, b.domain), cmp.Compare(a.day, b.day))
+		})
+		for _, dd := range days {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM tlsrpt_domain_day WHERE policy_domain = $1 AND day = $2`+s.dia.forUpdate+`) l`,
+				dd.domain, dd.day).Scan(&n); err != nil {
+				return s.err(op, err)
+			}
 		}
 		// Raw bytes, policy results and failure details go with the
 		// report (ON DELETE CASCADE).
