@@ -96,7 +96,8 @@ func newReportsShowCmd(e *env, rf *reportsFlags) *cobra.Command {
 		Long: `Show a stored report: where and how it arrived, each policy with its session
 counts and failure details, and the deviations from RFC 8460 the parser
 tolerated. --raw writes the input exactly as it was received (the JSON, the
-gzip or the whole mail) instead.
+gzip or the whole mail) instead; on a terminal, with control characters
+escaped.
 
 Exit status: 0 shown, 2 no report has this ID, 3 the store could not be read.`,
 		Example: `  mtasts reports show 42
@@ -129,8 +130,7 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if raw {
-		_, err := e.stdout.Write(r.Raw)
-		return err
+		return writeRaw(e, r.Raw)
 	}
 	if rf.asJSON {
 		return writeJSON(e.stdout, r)
@@ -196,7 +196,8 @@ func newReportsQuarantineCmd(e *env, rf *reportsFlags) *cobra.Command {
 		Use:   "quarantine",
 		Short: "List the input that could not be stored as a report",
 		Long: `List the quarantine: input that arrived but could not be read as a TLS
-report, with the reason, latest first. --raw ID writes one entry's bytes.`,
+report, with the reason, latest first. --raw ID writes one entry's bytes
+(on a terminal, with control characters escaped).`,
 		Example: `  mtasts reports quarantine
   mtasts reports quarantine --raw 3 > broken.eml`,
 		Args: cobra.NoArgs,
@@ -224,8 +225,7 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 		case err != nil:
 			return &exitError{code: exitCannotRun, err: err}
 		}
-		_, err = e.stdout.Write(q.Raw)
-		return err
+		return writeRaw(e, q.Raw)
 	}
 	page, err := store.ListQuarantine(ctx, o)
 	if err != nil {

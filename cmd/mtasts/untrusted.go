@@ -39,13 +39,28 @@ func escapeText(s string) string {
 }
 
 // escapeLines is escapeText for text of several lines, such as an error
-// that joins several: its line feeds are kept.
+// that joins several or a mail: its line breaks (LF or CRLF) are kept,
+// as LF.
 func escapeLines(s string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
+		if i < len(lines)-1 {
+			l = strings.TrimSuffix(l, "\r") // CRLF
+		}
 		lines[i] = escapeText(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// writeRaw writes input as received to standard output: byte for byte
+// into a file or a pipe, with escapeLines on a terminal, where its bytes
+// would otherwise act.
+func writeRaw(e *env, data []byte) error {
+	if writerIsTerminal(e.stdout) {
+		data = []byte(escapeLines(string(data)))
+	}
+	_, err := e.stdout.Write(data)
+	return err
 }
 
 // needsEscape reports whether r is escaped by escapeText.

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/csv"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 func TestEscapeText(t *testing.T) {
@@ -33,7 +41,7 @@ func TestEscapeText(t *testing.T) {
 }
 
 func TestEscapeLines(t *testing.T) {
-	if got, want := escapeLines("first\x1b[2J\nsecond\r"), `first\x1b[2J`+"\n"+`second\r`; got != want {
+	if got, want := escapeLines("first\x1b[2J\r\nsecond\r"), `first\x1b[2J`+"\n"+`second\r`; got != want {
 		t.Errorf("escapeLines = %q, want %q", got, want)
 	}
 }
@@ -168,4 +176,64 @@ func FuzzEscapeText(f *testing.F) {
 			t.Fatalf("escapeText(%q) = %q changed harmless text", s, out)
 		}
 	})
+}
+
+// openPTY returns the two ends of a new pseudo-terminal, the terminal
+// end in raw mode (no output processing).
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	if _, err := term.MakeRaw(int(tty.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	return master, tty
+}
+
+// TestReportsRawOnTerminal writes a stored report with --raw: byte for
+// byte into a pipe, escaped on a terminal.
+func TestReportsRawOnTerminal(t *testing.T) {
+	db := reportsDB(t)
+	path := filepath.Join(t.TempDir(), "evil.json")
+	if err := os.WriteFile(path, []byte(injectionReport), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCmd(t, nil, "", "reports", "import", db, "--dkim", "off", path); r.code != exitOK {
+		t.Fatalf("import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCmd(t, nil, "", "reports", "show", db, "--raw", "1"); r.stdout != injectionReport {
+		t.Errorf("show --raw into a pipe changed the bytes:\n%q", r.stdout)
+	}
+
+	master, tty := openPTY(t)
+	read := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(master) // until the terminal end closes (EIO)
+		read <- string(b)
+	}()
+	var stderr bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: tty, stderr: &stderr, now: func() time.Time { return testNow }, getenv: func(string) string { return "" }}
+	if code := run(context.Background(), []string{"reports", "show", db, "--raw", "1"}, e); code != exitOK {
+		t.Fatalf("show --raw on a terminal: exit %d\n%s", code, stderr.String())
+	}
+	tty.Close()
+	out := <-read
+	if c := rawControl(out); len(c) > 0 || !strings.Contains(out, `"Evil\u001b]0;owned\u0007 Corp\r=HYPERLINK`) {
+		t.Errorf("show --raw on a terminal wrote control characters %q:\n%s", c, out)
+	}
 }
