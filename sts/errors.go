@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mtasts/mtasts/internal/excerpt"
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
 
 // Sentinel errors, one per stage of policy discovery. Match them with
@@ -81,7 +81,7 @@ func (e *RecordSyntaxError) Error() string {
 	if e.Field != "" {
 		b.WriteString(e.Field)
 		if e.Value != "" {
-			b.WriteString(" " + excerpt.Quote(e.Value))
+			b.WriteString(" " + untrusted.Quote(e.Value))
 		}
 		b.WriteString(": ")
 	}
@@ -120,7 +120,7 @@ func (e *SyntaxError) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Line > 0 && e.Key != "" {
-		b.WriteString(e.Key + " " + excerpt.Quote(e.Value) + " ")
+		b.WriteString(e.Key + " " + untrusted.Quote(e.Value) + " ")
 	}
 	b.WriteString(e.Reason)
 	if e.Section != "" {

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mtasts/mtasts/check"
-	"github.com/mtasts/mtasts/internal/excerpt"
+	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -265,7 +265,7 @@ func (o *checkOutput) emit(it check.Item) error {
 		if o.f.asJSON || o.f.jsonl {
 			return o.writeJSON(checkErrorJSON{Domain: it.Domain, Error: it.Err.Error()})
 		}
-		_, err := fmt.Fprintf(o.e.stderr, "mtasts: %s not checked: %s\n", excerpt.Quote(it.Domain), escapeText(it.Err.Error()))
+		_, err := fmt.Fprintf(o.e.stderr, "mtasts: %s not checked: %s\n", untrusted.Quote(it.Domain), untrusted.Escape(it.Err.Error()))
 		return err
 	}
 	o.checked++

@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
 
 func main() {
@@ -36,11 +38,11 @@ func run(ctx context.Context, args []string, env *env) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(env.stderr, "mtasts: %s\n", escapeLines(ee.err.Error()))
+			fmt.Fprintf(env.stderr, "mtasts: %s\n", untrusted.EscapeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// Usage errors and failures to run at all.
-	fmt.Fprintf(env.stderr, "mtasts: %s\n", escapeLines(err.Error()))
+	fmt.Fprintf(env.stderr, "mtasts: %s\n", untrusted.EscapeLines(err.Error()))
 	return exitCannotRun
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/excerpt"
+	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -112,7 +112,7 @@ func findReport(ctx context.Context, store *reportstore.Store, id int64, reportI
 	}
 	switch len(found) {
 	case 0:
-		return nil, &exitError{code: exitErrors, err: fmt.Errorf("no report has report-id %s", excerpt.Quote(reportID))}
+		return nil, &exitError{code: exitErrors, err: fmt.Errorf("no report has report-id %s", untrusted.Quote(reportID))}
 	case 1:
 		return &found[0], nil
 	}
@@ -121,12 +121,12 @@ func findReport(ctx context.Context, store *reportstore.Store, id int64, reportI
 		ids = append(ids, fmt.Sprint(r.ID))
 	}
 	return nil, &exitError{code: exitErrors, err: fmt.Errorf("%d reports have report-id %s (IDs %s); delete one by its ID",
-		len(found), excerpt.Quote(reportID), strings.Join(ids, ", "))}
+		len(found), untrusted.Quote(reportID), strings.Join(ids, ", "))}
 }
 
 // describeReport names a report for people, escaped.
 func describeReport(r *reportstore.ReportInfo) string {
-	return escapeText(fmt.Sprintf("report %d (%s, report-id %s, day %s, %s, %d sessions)",
+	return untrusted.Escape(fmt.Sprintf("report %d (%s, report-id %s, day %s, %s, %d sessions)",
 		r.ID, r.Organization, r.ReportID, r.Day, strings.Join(r.Domains, ","), r.Sessions()))
 }
 

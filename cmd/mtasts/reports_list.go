@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -72,7 +73,7 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 // clip escapes s (escapeText) and shortens it to n runes for a table
 // column.
 func clip(s string, n int) string {
-	s = escapeText(s)
+	s = untrusted.Escape(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s

@@ -11,40 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
+
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
-
-func TestEscapeText(t *testing.T) {
-	for in, want := range map[string]string{
-		"Google Inc.":           "Google Inc.",
-		"naïve — 日本":            "naïve — 日本",
-		`back\slash`:            `back\slash`,
-		"\x1b]0;pwned\x07":      `\x1b]0;pwned\a`,
-		"a\rb\nc\td":            `a\rb\nc\td`,
-		"\x1b[2J\x7f":           `\x1b[2J\x7f`,
-		"csi\u009b31m":          `csi\u009b31m`,
-		"evil\u202egpj.exe":     `evil\u202egpj.exe`,
-		"bad \xff\xfe utf-8":    `bad \xff\xfe utf-8`,
-		"sep\u2028line":         `sep\u2028line`,
-		"replacement \ufffd ok": "replacement \ufffd ok",
-	} {
-		if got := escapeText(in); got != want {
-			t.Errorf("escapeText(%q) = %q, want %q", in, got, want)
-		}
-		if again := escapeText(want); again != want {
-			t.Errorf("escapeText is not idempotent on %q: %q", want, again)
-		}
-	}
-}
-
-func TestEscapeLines(t *testing.T) {
-	if got, want := escapeLines("first\x1b[2J\r\nsecond\r"), `first\x1b[2J`+"\n"+`second\r`; got != want {
-		t.Errorf("escapeLines = %q, want %q", got, want)
-	}
-}
 
 // injectionReport is a report whose text members carry terminal escape
 // sequences and spreadsheet formulas.
@@ -64,7 +36,7 @@ const injectionReport = `{"organization-name": "Evil\u001b]0;owned\u0007 Corp\r=
 func rawControl(s string) []rune {
 	var found []rune
 	for _, r := range s {
-		if r != '\n' && needsEscape(r) {
+		if r != '\n' && untrusted.NeedsEscape(r) {
 			found = append(found, r)
 		}
 	}
@@ -155,27 +127,6 @@ func TestReportsExportNeutralisesFormulas(t *testing.T) {
 			t.Errorf("csvCell(%q) = %q", c, got)
 		}
 	}
-}
-
-// FuzzEscapeText checks that escaped text holds no character a terminal
-// acts on, that escaping again changes nothing, and that text without
-// such characters is left alone.
-func FuzzEscapeText(f *testing.F) {
-	for _, s := range []string{"", "Google Inc.", "\x1b]0;t\x07", "a\rb", "\u202e", "\xff\xfe", "\\x1b", "é\u009b"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out := escapeText(s)
-		if c := rawControl(out); len(c) > 0 || strings.ContainsRune(out, '\n') || !utf8.ValidString(out) {
-			t.Fatalf("escapeText(%q) = %q holds control characters or invalid UTF-8", s, out)
-		}
-		if again := escapeText(out); again != out {
-			t.Fatalf("escapeText(%q) = %q, again %q", s, out, again)
-		}
-		if utf8.ValidString(s) && !strings.ContainsFunc(s, needsEscape) && out != s {
-			t.Fatalf("escapeText(%q) = %q changed harmless text", s, out)
-		}
-	})
 }
 
 // openPTY returns the two ends of a new pseudo-terminal, the terminal
