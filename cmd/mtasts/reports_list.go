@@ -70,7 +70,7 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 	return w.err
 }
 
-// clip escapes s (escapeText) and shortens it to n runes for a table
+// clip escapes s (untrusted.Escape) and shortens it to n runes for a table
 // column.
 func clip(s string, n int) string {
 	s = untrusted.Escape(s)
