@@ -23,12 +23,7 @@ func TestServeRefusesHugeCount(t *testing.T) {
 	extra := "[serve.reports]\nenabled = true\ndkim = \"off\"\n[serve.dashboard]\nenabled = true\ntokens = [\"" + dashboardToken + "\"]\n"
 	cfg := serveConfig(t, w, extra, "example.net")
 	r := startServe(t, "--config", cfg)
-	client := &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: w.RootCAs()},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, r.addr)
-		},
-	}}
+	client := r.client(w)
 	base := "https://mta-sts.example.net"
 	do := func(method, path, contentType, body string) (int, string) {
 		t.Helper()
@@ -69,4 +64,15 @@ func TestServeRefusesHugeCount(t *testing.T) {
 	if total, _ := storedReports(t, cfg); total != 0 {
 		t.Errorf("%d reports stored after deleting the only one", total)
 	}
+}
+
+// client returns an HTTPS client that trusts w's CA and connects to the
+// HTTPS listener of r, whatever host a URL names.
+func (r *serveRun) client(w *testworld.World) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: w.RootCAs()},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, r.addr)
+		},
+	}}
 }
