@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,14 +71,21 @@ func TestBackends(t *testing.T) {
 	})
 }
 
-// TestSQLitePersists checks that the default backend survives a restart.
+// TestSQLitePersists checks that the default backend survives a restart,
+// in a file only its owner may read.
 func TestSQLitePersists(t *testing.T) {
 	ctx := context.Background()
-	url := "sqlite://" + filepath.Join(t.TempDir(), "sub", "dir", "cache.db")
+	path := filepath.Join(t.TempDir(), "cache.db")
+	url := "sqlite://" + path
 	clk := newClock()
 	c := openURL(t, url, clk.Now)
 	if err := c.Put(ctx, entry("example.com", "1", clk.Now(), time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 0600", f, fi.Mode(), err)
+		}
 	}
 	c.Close()
 	c = openURL(t, url, clk.Now)
@@ -110,6 +119,24 @@ func sharedBetweenProcesses(t *testing.T, url string) {
 	_ = a.PutNegative(ctx, &Negative{Domain: "none.example", Kind: NoRecord, Created: clk.Now(), Expires: clk.Now().Add(time.Minute)})
 	if _, err := b.GetNegative(ctx, "none.example"); err != nil {
 		t.Errorf("B does not see A's negative entry: %v", err)
+	}
+}
+
+// TestSQLiteMissingDirectory checks that a mistyped path fails, naming
+// the directory, and creates nothing.
+func TestSQLiteMissingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nonexistent", "dir")
+	c, err := Open(context.Background(), "sqlite://"+filepath.Join(missing, "x.db"), Options{})
+	if err == nil {
+		c.Close()
+		t.Fatal("Open in a missing directory succeeded")
+	}
+	if !strings.Contains(err.Error(), missing) {
+		t.Errorf("error %q does not name %s", err, missing)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nonexistent")); !os.IsNotExist(err) {
+		t.Errorf("Open created a directory: %v", err)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mtasts/mtasts/internal/sqlitefile"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -46,7 +46,8 @@ type Pinger interface {
 // for the forms). Persistent backends come behind a memory layer: the
 // result is then a *Layered. Open does not contact Redis or PostgreSQL, so
 // that a process can start while they are down; use Ping to check them.
-// It creates the SQLite file and its directory if needed.
+// It creates the SQLite file, readable by its owner only, if it does not
+// exist; its directory must.
 func Open(ctx context.Context, rawURL string, o Options) (Cache, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -91,7 +92,7 @@ func (l *Layered) Ping(ctx context.Context) error {
 }
 
 // openSQLite opens sqlite:///abs/path or sqlite:rel/path, creating the
-// directory and the schema.
+// file (see sqlitefile.Prepare) and the schema.
 func openSQLite(ctx context.Context, u *url.URL, now func() time.Time) (*sqlStore, error) {
 	path := u.Opaque
 	if path == "" {
@@ -103,8 +104,8 @@ func openSQLite(ctx context.Context, u *url.URL, now func() time.Time) (*sqlStor
 	if path == "" {
 		return nil, fmt.Errorf("cache: URL %q: no file name", u.Redacted())
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("cache: sqlite: %w", err)
+	if err := sqlitefile.Prepare(path); err != nil {
+		return nil, fmt.Errorf("cache: sqlite %s: %w", path, err)
 	}
 	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"}).String()
 	db, err := sql.Open("sqlite", dsn)

@@ -150,11 +150,12 @@ func (b *batcher) flush(ctx context.Context) {
 
 // addFile reads one file into the batch: a report, a mail or an mbox.
 func (b *batcher) addFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
+	f, stop, err := openInput(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	defer stop()
 	if b.br == nil {
 		b.br = bufio.NewReaderSize(f, 64<<10)
 	}

@@ -33,6 +33,12 @@
 // byte, in a quarantine with the reason, and listed by
 // [Store.ListQuarantine].
 //
+// [Store.DeleteReport] removes a report and counts the sums of its days
+// again from the reports that remain. Sums of session counts saturate at
+// the largest int64 rather than fail: tlsrpt.Parse refuses counts over
+// tlsrpt.MaxSessionCount, but a report stored before it did, or built in
+// Go, may hold any count.
+//
 // # Days
 //
 // RFC 8460 §4.1 asks for one report per policy domain and UTC day. A

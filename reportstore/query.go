@@ -72,6 +72,9 @@ type ReportInfo struct {
 // when there were no sessions.
 func (r *ReportInfo) SuccessRate() float64 { return successRate(r.Successful, r.Failed) }
 
+// Sessions is the number of sessions counted, at most math.MaxInt64.
+func (r *ReportInfo) Sessions() int64 { return sessions(r.Successful, r.Failed) }
+
 // ReportPage is one page of ListReports.
 type ReportPage struct {
 	Reports []ReportInfo `json:"reports"`
@@ -99,8 +102,8 @@ type DaySummary struct {
 	Reports    int    `json:"reports"`
 }
 
-// Sessions is the number of sessions counted.
-func (d *DaySummary) Sessions() int64 { return d.Successful + d.Failed }
+// Sessions is the number of sessions counted, at most math.MaxInt64.
+func (d *DaySummary) Sessions() int64 { return sessions(d.Successful, d.Failed) }
 
 // SuccessRate is the share of successful sessions, between 0 and 1; 1
 // when there were no sessions.
@@ -170,6 +173,9 @@ type DomainOverview struct {
 // when there were no sessions.
 func (d *DomainOverview) SuccessRate() float64 { return successRate(d.Successful, d.Failed) }
 
+// Sessions is the number of sessions counted, at most math.MaxInt64.
+func (d *DomainOverview) Sessions() int64 { return sessions(d.Successful, d.Failed) }
+
 // QuarantineOptions pages ListQuarantine.
 type QuarantineOptions struct {
 	Limit  int // 0 means DefaultLimit, at most MaxLimit
@@ -198,11 +204,14 @@ type QuarantinePage struct {
 	Total   int               `json:"total"`
 }
 
+// successRate is ok/(ok+failed), computed in floating point so that
+// counts near math.MaxInt64 do not overflow.
 func successRate(ok, failed int64) float64 {
-	if ok+failed == 0 {
+	total := float64(ok) + float64(failed)
+	if total == 0 {
 		return 1
 	}
-	return float64(ok) / float64(ok+failed)
+	return float64(ok) / total
 }
 
 // where builds the WHERE clause of f for a table holding policy_domain,
@@ -245,21 +254,9 @@ func (s *Store) DailySummary(ctx context.Context, f Filter) ([]DaySummary, error
 // the rollup does not answer.
 func (s *Store) policyDailySummary(ctx context.Context, f Filter) ([]DaySummary, error) {
 	var args []any
-	rows, err := s.rdb.QueryContext(ctx, `SELECT policy_domain, day, SUM(successful), SUM(failed), COUNT(DISTINCT report_ref)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT policy_domain, day, `+sumOf("successful")+`, `+sumOf("failed")+`, COUNT(DISTINCT report_ref)
 		FROM tlsrpt_policy WHERE `+f.where("", &args)+` GROUP BY policy_domain, day ORDER BY policy_domain, day`, args...)
-	if err != nil {
-		return nil, s.err("daily summary", err)
-	}
-	defer rows.Close()
-	out := []DaySummary{}
-	for rows.Next() {
-		var d DaySummary
-		if err := rows.Scan(&d.Domain, &d.Day, &d.Successful, &d.Failed, &d.Reports); err != nil {
-			return nil, s.err("daily summary", err)
-		}
-		out = append(out, d)
-	}
-	return out, s.rowsErr("daily summary", rows)
+	return s.scanDays(rows, err, "daily summary")
 }
 
 // Failures counts failed sessions grouped by one Breakdown, largest
@@ -270,7 +267,7 @@ func (s *Store) Failures(ctx context.Context, f Filter, by Breakdown, limit int)
 		return nil, fmt.Errorf("reportstore: %w %q", errUnknownBreakdown, by)
 	}
 	var args []any
-	q := `SELECT ` + col + `, SUM(failed_count), COUNT(DISTINCT report_ref) FROM tlsrpt_failure
+	q := `SELECT ` + col + `, ` + sumOf("failed_count") + `, COUNT(DISTINCT report_ref) FROM tlsrpt_failure
 		WHERE ` + f.where("", &args) + ` GROUP BY ` + col + ` ORDER BY 2 DESC, 1`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
@@ -283,7 +280,7 @@ func (s *Store) Failures(ctx context.Context, f Filter, by Breakdown, limit int)
 	out := []FailureCount{}
 	for rows.Next() {
 		var c FailureCount
-		if err := rows.Scan(&c.Key, &c.Failed, &c.Reports); err != nil {
+		if err := rows.Scan(&c.Key, count(&c.Failed), &c.Reports); err != nil {
 			return nil, s.err("failures by "+string(by), err)
 		}
 		out = append(out, c)
@@ -327,8 +324,8 @@ func overviews(days []DaySummary, orgs map[string]int, latest map[string]policyP
 				PolicyType: tlsrpt.PolicyType(p.policyType), Mode: p.mode})
 		}
 		o := &out[len(out)-1]
-		o.Successful += d.Successful
-		o.Failed += d.Failed
+		sum := tlsrpt.Summary{Successful: o.Successful, Failed: o.Failed}.Add(tlsrpt.Summary{Successful: d.Successful, Failed: d.Failed})
+		o.Successful, o.Failed = sum.Successful, sum.Failed
 		o.Reports += d.Reports // a report counts for one day only
 		o.Days = append(o.Days, d)
 		o.LastDay = d.Day
@@ -414,12 +411,11 @@ func trend(days []DaySummary) float64 {
 	}
 	half := len(days) / 2
 	rate := func(ds []DaySummary) float64 {
-		var ok, failed int64
+		var sum tlsrpt.Summary
 		for _, d := range ds {
-			ok += d.Successful
-			failed += d.Failed
+			sum = sum.Add(tlsrpt.Summary{Successful: d.Successful, Failed: d.Failed})
 		}
-		return successRate(ok, failed)
+		return successRate(sum.Successful, sum.Failed)
 	}
 	return rate(days[len(days)-half:]) - rate(days[:half])
 }

@@ -3,9 +3,12 @@ package reportstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 // The rollup: sums per policy domain and day, kept in the transaction
@@ -49,8 +52,9 @@ func (p policyPick) after(q policyPick) bool {
 type domainDayKey struct{ domain, day string }
 
 type dayTotals struct {
-	successful, failed, reports int64
-	latest                      policyPick
+	sessions tlsrpt.Summary
+	reports  int64
+	latest   policyPick
 }
 
 type orgDayKey struct{ domain, org, day string }
@@ -77,8 +81,7 @@ func (r *rollup) addReport(rows []policyRow) {
 			t = &dayTotals{}
 			r.days[k] = t
 		}
-		t.successful += p.successful
-		t.failed += p.failed
+		t.sessions = t.sessions.Add(tlsrpt.Summary{Successful: p.successful, Failed: p.failed})
 		if i > 0 && seen == nil {
 			seen = map[string]bool{rows[0].domain: true}
 		}
@@ -104,9 +107,9 @@ func (s *Store) flushRollup(ctx context.Context, tx *writeTx, r *rollup) error {
 	rows := make([][]any, len(days))
 	for i, k := range days {
 		t := r.days[k]
-		rows[i] = []any{k.domain, k.day, t.successful, t.failed, t.reports, t.latest.policyType, t.latest.mode, t.latest.ref, t.latest.idx}
+		rows[i] = []any{k.domain, k.day, t.sessions.Successful, t.sessions.Failed, t.reports, t.latest.policyType, t.latest.mode, t.latest.ref, t.latest.idx}
 	}
-	set := `successful = d.successful + excluded.successful, failed = d.failed + excluded.failed, reports = d.reports + excluded.reports`
+	set := `successful = ` + addSaturating("successful") + `, failed = ` + addSaturating("failed") + `, reports = d.reports + excluded.reports`
 	for _, col := range []string{"policy_type", "mode", "latest_ref", "latest_idx"} {
 		// The pick, compared as policyPick.after does.
 		set += fmt.Sprintf(`, %[1]s = CASE WHEN (excluded.mode <> '', excluded.latest_ref, excluded.latest_idx) >
@@ -145,40 +148,48 @@ var backfillChunk int64 = 20000
 // backfillRollup fills the rollup tables from the stored policy results:
 // migration 2, which created them.
 func (s *Store) backfillRollup(ctx context.Context, tx *writeTx) error {
-	const op = "filling the daily sums"
 	var last int64
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(report_ref), 0) FROM tlsrpt_policy`).Scan(&last); err != nil {
-		return s.err(op, err)
+		return s.err("filling the daily sums", err)
 	}
 	for from := int64(0); from < last; from += backfillChunk {
 		r := newRollup()
-		rows, err := tx.QueryContext(ctx, `SELECT report_ref, idx, organization, day, policy_domain, policy_type, mode, successful, failed
-			FROM tlsrpt_policy WHERE report_ref > $1 AND report_ref <= $2 ORDER BY report_ref, idx`, from, from+backfillChunk)
-		if err != nil {
-			return s.err(op, err)
-		}
-		var report []policyRow
-		for rows.Next() {
-			var p policyRow
-			if err := rows.Scan(&p.ref, &p.idx, &p.org, &p.day, &p.domain, &p.policyType, &p.mode, &p.successful, &p.failed); err != nil {
-				rows.Close()
-				return s.err(op, err)
-			}
-			if len(report) > 0 && report[0].ref != p.ref {
-				r.addReport(report)
-				report = report[:0]
-			}
-			report = append(report, p)
-		}
-		rows.Close()
-		if err := s.rowsErr(op, rows); err != nil {
+		if err := s.rollupPolicies(ctx, tx, r, `report_ref > $1 AND report_ref <= $2`, from, from+backfillChunk); err != nil {
 			return err
 		}
-		r.addReport(report)
 		if err := s.flushRollup(ctx, tx, r); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// rollupPolicies adds to r the stored policy results that cond selects,
+// a condition on tlsrpt_policy with args.
+func (s *Store) rollupPolicies(ctx context.Context, tx *writeTx, r *rollup, cond string, args ...any) error {
+	const op = "counting the daily sums"
+	rows, err := tx.QueryContext(ctx, `SELECT report_ref, idx, organization, day, policy_domain, policy_type, mode, successful, failed
+		FROM tlsrpt_policy WHERE `+cond+` ORDER BY report_ref, idx`, args...)
+	if err != nil {
+		return s.err(op, err)
+	}
+	defer rows.Close()
+	var report []policyRow
+	for rows.Next() {
+		var p policyRow
+		if err := rows.Scan(&p.ref, &p.idx, &p.org, &p.day, &p.domain, &p.policyType, &p.mode, count(&p.successful), count(&p.failed)); err != nil {
+			return s.err(op, err)
+		}
+		if len(report) > 0 && report[0].ref != p.ref {
+			r.addReport(report)
+			report = report[:0]
+		}
+		report = append(report, p)
+	}
+	if err := s.rowsErr(op, rows); err != nil {
+		return err
+	}
+	r.addReport(report)
 	return nil
 }
 
@@ -189,6 +200,12 @@ func (s *Store) rollupDays(ctx context.Context, f Filter) ([]DaySummary, error) 
 	var args []any
 	rows, err := s.rdb.QueryContext(ctx, `SELECT policy_domain, day, successful, failed, reports
 		FROM tlsrpt_domain_day WHERE `+f.where("", &args)+` ORDER BY policy_domain, day`, args...)
+	return s.scanDays(rows, err, op)
+}
+
+// scanDays reads the days of a query of domains, days, successful and
+// failed sessions and reports, the result of QueryContext.
+func (s *Store) scanDays(rows *sql.Rows, err error, op string) ([]DaySummary, error) {
 	if err != nil {
 		return nil, s.err(op, err)
 	}
@@ -196,7 +213,7 @@ func (s *Store) rollupDays(ctx context.Context, f Filter) ([]DaySummary, error) 
 	out := []DaySummary{}
 	for rows.Next() {
 		var d DaySummary
-		if err := rows.Scan(&d.Domain, &d.Day, &d.Successful, &d.Failed, &d.Reports); err != nil {
+		if err := rows.Scan(&d.Domain, &d.Day, count(&d.Successful), count(&d.Failed), &d.Reports); err != nil {
 			return nil, s.err(op, err)
 		}
 		out = append(out, d)

@@ -51,41 +51,7 @@ func testRollup(t *testing.T, s *Store) {
 		subs = subs[n:]
 	}
 
-	check := func(when string) {
-		t.Helper()
-		for _, f := range []Filter{
-			{},
-			{Domain: "B.example."},
-			{Since: day(t, "2026-11-12")},
-			{Since: day(t, "2026-11-11"), Until: day(t, "2026-11-14")},
-			{Domain: "c.example", Until: day(t, "2026-11-16")},
-			{Domain: "none.example"},
-		} {
-			days, err := s.DailySummary(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := s.policyDailySummary(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, days); diff != "" {
-				t.Errorf("%s: DailySummary(%+v) (-policies +rollup):\n%s", when, f, diff)
-			}
-			doms, err := s.Domains(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			days, orgs, latest, err := s.policyDomains(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(overviews(days, orgs, latest), doms); diff != "" {
-				t.Errorf("%s: Domains(%+v) (-policies +rollup):\n%s", when, f, diff)
-			}
-		}
-	}
-	check("after adding")
+	checkRollup(t, s, "after adding")
 
 	// Back to schema version 1 (undoing the later migrations too), and up
 	// again in chunks of 7 reports.
@@ -101,5 +67,42 @@ func testRollup(t *testing.T, s *Store) {
 	if err := s.migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	check("after migration 2")
+	checkRollup(t, s, "after migration 2")
+}
+
+// checkRollup checks that the rollup answers as the policy results do.
+func checkRollup(t *testing.T, s *Store, when string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, f := range []Filter{
+		{},
+		{Domain: "B.example."},
+		{Since: day(t, "2026-11-12")},
+		{Since: day(t, "2026-11-11"), Until: day(t, "2026-11-14")},
+		{Domain: "c.example", Until: day(t, "2026-11-16")},
+		{Domain: "none.example"},
+	} {
+		days, err := s.DailySummary(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.policyDailySummary(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, days); diff != "" {
+			t.Errorf("%s: DailySummary(%+v) (-policies +rollup):\n%s", when, f, diff)
+		}
+		doms, err := s.Domains(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		days, orgs, latest, err := s.policyDomains(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(overviews(days, orgs, latest), doms); diff != "" {
+			t.Errorf("%s: Domains(%+v) (-policies +rollup):\n%s", when, f, diff)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
 
 // Sentinel errors, one per stage of policy discovery. Match them with
@@ -79,7 +81,7 @@ func (e *RecordSyntaxError) Error() string {
 	if e.Field != "" {
 		b.WriteString(e.Field)
 		if e.Value != "" {
-			b.WriteString(" " + strconv.Quote(e.Value))
+			b.WriteString(" " + untrusted.Quote(e.Value))
 		}
 		b.WriteString(": ")
 	}
@@ -118,7 +120,7 @@ func (e *SyntaxError) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Line > 0 && e.Key != "" {
-		b.WriteString(e.Key + " " + strconv.Quote(e.Value) + " ")
+		b.WriteString(e.Key + " " + untrusted.Quote(e.Value) + " ")
 	}
 	b.WriteString(e.Reason)
 	if e.Section != "" {

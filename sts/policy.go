@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
 
 // Mode is the policy mode of RFC 8461 §3.2 and §5.
@@ -199,13 +201,13 @@ func (ps *policyParser) parseLine(p *Policy, n int, line string, first bool) err
 	}
 	key, value, ok := strings.Cut(line, ":")
 	if !ok {
-		return fail("", "", fmt.Sprintf(`line %q has no ":"; expected "key: value"`, line))
+		return fail("", "", fmt.Sprintf(`line %s has no ":"; expected "key: value"`, untrusted.Quote(line)))
 	}
 	if k := strings.TrimRight(key, " \t"); k != key {
-		return fail("", "", fmt.Sprintf(`whitespace between key %q and ":"`, k))
+		return fail("", "", fmt.Sprintf(`whitespace between key %s and ":"`, untrusted.Quote(k)))
 	}
 	if reason := checkName(key); reason != "" {
-		return fail("", "", fmt.Sprintf("key %q %s", key, reason))
+		return fail("", "", fmt.Sprintf("key %s %s", untrusted.Quote(key), reason))
 	}
 	value = strings.Trim(value, " \t")
 	if reason := checkPolicyValue(value); reason != "" {
@@ -300,7 +302,7 @@ func checkPolicyValue(v string) string {
 	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 || c == 0x7f {
-			return fmt.Sprintf("holds the control character %q", c)
+			return "holds the control character " + untrusted.Byte(v, i)
 		}
 	}
 	return ""

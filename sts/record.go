@@ -3,6 +3,8 @@ package sts
 import (
 	"fmt"
 	"strings"
+
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
 
 // recordPrefix is what a TXT record must begin with to count as an MTA-STS
@@ -150,7 +152,7 @@ func ParseRecord(txt string) (*Record, error) {
 			break // the last field, without trailing delimiter
 		}
 		if txt[pos] != ';' {
-			return fail(pos, "", "", fmt.Sprintf("unexpected %q after field %q; fields are separated by \";\"", txt[pos], field))
+			return fail(pos, "", "", fmt.Sprintf("unexpected %s after field %s; fields are separated by \";\"", untrusted.Byte(txt, pos), untrusted.Quote(field)))
 		}
 	}
 	if !haveID {
@@ -221,7 +223,7 @@ func checkID(v string) string {
 	}
 	for i := 0; i < len(v); i++ {
 		if !isAlphaDigit(v[i]) {
-			return fmt.Sprintf("must be 1 to %d letters or digits; %q is not allowed", maxIDLen, v[i])
+			return fmt.Sprintf("must be 1 to %d letters or digits; %s is not allowed", maxIDLen, untrusted.Byte(v, i))
 		}
 	}
 	return ""
@@ -237,11 +239,11 @@ func checkName(n string) string {
 	case len(n) > maxNameLen:
 		return fmt.Sprintf("is longer than %d characters", maxNameLen)
 	case !isAlphaDigit(n[0]):
-		return fmt.Sprintf("must begin with a letter or digit, not %q", n[0])
+		return fmt.Sprintf("must begin with a letter or digit, not %s", untrusted.Byte(n, 0))
 	}
 	for i := 1; i < len(n); i++ {
 		if c := n[i]; !isAlphaDigit(c) && c != '_' && c != '-' && c != '.' {
-			return fmt.Sprintf("may hold only letters, digits, \"_\", \"-\" and \".\"; %q is not allowed", c)
+			return fmt.Sprintf("may hold only letters, digits, \"_\", \"-\" and \".\"; %s is not allowed", untrusted.Byte(n, i))
 		}
 	}
 	return ""
@@ -260,7 +262,7 @@ func checkRecordExtValue(v string) string {
 		case c == '=':
 			return `value must not contain "="`
 		case c < 0x21 || c > 0x7e:
-			return fmt.Sprintf("value must be printable ASCII; %q is not allowed", c)
+			return fmt.Sprintf("value must be printable ASCII; %s is not allowed", untrusted.Byte(v, i))
 		}
 	}
 	return ""

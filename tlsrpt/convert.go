@@ -1,6 +1,7 @@
 package tlsrpt
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -45,7 +46,11 @@ func fromWire(w *wireReport, d *diagnoser) (*Report, error) {
 		d.add(DiagNoPolicies, "policies", "is empty, so the report counts no sessions")
 	}
 	for i, wp := range w.Policies {
-		rep.Policies = append(rep.Policies, convertPolicyResult(wp, fmt.Sprintf("policies[%d]", i), d))
+		pr, err := convertPolicyResult(wp, fmt.Sprintf("policies[%d]", i), d)
+		if err != nil {
+			return nil, err
+		}
+		rep.Policies = append(rep.Policies, pr)
 	}
 	return rep, nil
 }
@@ -111,27 +116,32 @@ func readDateTime(s, path string, d *diagnoser) (time.Time, error) {
 	return time.Time{}, &ReportError{Path: path, Reason: fmt.Sprintf("%q is not an RFC 3339 date-time (RFC 8460 §4.4)", s)}
 }
 
-func convertPolicyResult(w wirePolicyResult, path string, d *diagnoser) PolicyResult {
+func convertPolicyResult(w wirePolicyResult, path string, d *diagnoser) (PolicyResult, error) {
 	pr := PolicyResult{Policy: convertPolicy(w.Policy, path+".policy", d)}
 	if w.Summary == nil {
 		d.add(DiagMissingField, path+".summary", "is missing; counts read as 0 (RFC 8460 §4.4)")
 	} else {
-		pr.Summary = Summary{
-			Successful: count(w.Summary.Successful, path+".summary.total-successful-session-count", d),
-			Failed:     count(w.Summary.Failed, path+".summary.total-failure-session-count", d),
+		var errOK, errFailed error
+		pr.Summary.Successful, errOK = count(w.Summary.Successful, path+".summary.total-successful-session-count", d)
+		pr.Summary.Failed, errFailed = count(w.Summary.Failed, path+".summary.total-failure-session-count", d)
+		if err := cmp.Or(errOK, errFailed); err != nil {
+			return PolicyResult{}, err
 		}
 	}
-	var failed int64
+	var failed Summary
 	for j, wf := range w.FailureDetails {
-		f := convertFailureDetail(wf, fmt.Sprintf("%s.failure-details[%d]", path, j), d)
-		failed += f.FailedSessionCount
+		f, err := convertFailureDetail(wf, fmt.Sprintf("%s.failure-details[%d]", path, j), d)
+		if err != nil {
+			return PolicyResult{}, err
+		}
+		failed = failed.Add(Summary{Failed: f.FailedSessionCount})
 		pr.FailureDetails = append(pr.FailureDetails, f)
 	}
-	if len(pr.FailureDetails) > 0 && w.Summary != nil && failed != pr.Summary.Failed {
+	if len(pr.FailureDetails) > 0 && w.Summary != nil && failed.Failed != pr.Summary.Failed {
 		d.add(DiagCountMismatch, path+".summary.total-failure-session-count",
-			"is %d but the failure-details add up to %d", pr.Summary.Failed, failed)
+			"is %d but the failure-details add up to %d", pr.Summary.Failed, failed.Failed)
 	}
-	return pr
+	return pr, nil
 }
 
 func convertPolicy(w *wirePolicy, path string, d *diagnoser) Policy {
@@ -222,12 +232,16 @@ func mxHosts(l stringList, path string, d *diagnoser) []string {
 	return hosts
 }
 
-func convertFailureDetail(w wireFailureDetail, path string, d *diagnoser) FailureDetail {
+func convertFailureDetail(w wireFailureDetail, path string, d *diagnoser) (FailureDetail, error) {
+	n, err := count(w.FailedSessionCount, path+".failed-session-count", d)
+	if err != nil {
+		return FailureDetail{}, err
+	}
 	f := FailureDetail{
 		ResultType:            ResultType(w.ResultType),
 		ReceivingMXHostname:   w.ReceivingMXHostname,
 		ReceivingMXHelo:       w.ReceivingMXHelo,
-		FailedSessionCount:    count(w.FailedSessionCount, path+".failed-session-count", d),
+		FailedSessionCount:    n,
 		AdditionalInformation: w.AdditionalInformation,
 		FailureReasonCode:     w.FailureReasonCode,
 	}
@@ -242,7 +256,7 @@ func convertFailureDetail(w wireFailureDetail, path string, d *diagnoser) Failur
 	// so no receiving-ip is expected then.
 	sessionMade := !strings.HasPrefix(w.ResultType, "sts-policy-") && f.ResultType != ResultSTSWebPKIInvalid
 	f.ReceivingIP = parseAddr(w.ReceivingIP, path+".receiving-ip", sessionMade, d)
-	return f
+	return f, nil
 }
 
 func parseAddr(s, path string, required bool, d *diagnoser) netip.Addr {
@@ -260,10 +274,15 @@ func parseAddr(s, path string, required bool, d *diagnoser) netip.Addr {
 	return a
 }
 
-func count(n int64, path string, d *diagnoser) int64 {
-	if n < 0 {
+// count reads a session count: a negative one is read as 0, one over
+// MaxSessionCount refuses the report.
+func count(n int64, path string, d *diagnoser) (int64, error) {
+	switch {
+	case n < 0:
 		d.add(DiagNegativeCount, path, "is %d; read as 0", n)
-		return 0
+		return 0, nil
+	case n > MaxSessionCount:
+		return 0, &ReportError{Path: path, Reason: fmt.Sprintf("is %d, more than the %d sessions (10^12) any sender makes under one policy in a day; the report is refused", n, int64(MaxSessionCount))}
 	}
-	return n
+	return n, nil
 }

@@ -17,7 +17,8 @@
 //     writes it.
 //   - Report is a report in Go terms. Parse reads one, plain or gzipped,
 //     tolerating what real senders emit and describing each deviation as a
-//     Diagnostic; Render and RenderGzip write one in the RFC's wire format;
+//     Diagnostic, but refusing session counts over MaxSessionCount (10^12),
+//     which no sender makes; Summary.Add sums counts without overflow; Render and RenderGzip write one in the RFC's wire format;
 //     FilenameFor and ParseFilename handle its file name (§5.1).
 //   - ParseMessage finds and parses the report in a mail.
 //

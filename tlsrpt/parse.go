@@ -48,6 +48,8 @@ func (o ParseOptions) maxSize() int64 {
 // Parse fails, with an error matching ErrReportSyntax, only when the input
 // is not gzip or JSON; when a member has a JSON type that cannot be used
 // (a count that is not an integer, a date-range that is not an object);
+// when a session count exceeds MaxSessionCount (no sender counts that
+// many, and such counts would overflow the sums of a report store);
 // when the report has neither organization-name nor report-id; when
 // date-range or either of its date-times is missing or unreadable; or when
 // policies is missing. Input over MaxSize fails with ErrReportTooLarge.

@@ -1,6 +1,7 @@
 package tlsrpt
 
 import (
+	"math"
 	"net/netip"
 	"time"
 )
@@ -77,14 +78,46 @@ type FailureDetail struct {
 	FailureReasonCode     string     // "failure-reason-code": free text
 }
 
-// Totals sums the session counts over all policies of r.
+// MaxSessionCount is the largest session count Parse accepts in a
+// summary or a failure detail: 10^12, a thousand times more sessions than
+// the largest mail providers make to one policy domain in a day. A report
+// with a larger count is not a real sender's and Parse refuses it, so
+// that sums over millions of reports still fit in an int64.
+const MaxSessionCount = 1_000_000_000_000
+
+// Totals sums the session counts over all policies of r, as Summary.Add
+// does.
 func (r *Report) Totals() Summary {
 	var s Summary
 	for _, p := range r.Policies {
-		s.Successful += p.Summary.Successful
-		s.Failed += p.Summary.Failed
+		s = s.Add(p.Summary)
 	}
 	return s
+}
+
+// Add returns the sums of the counts of s and o. A sum that would exceed
+// math.MaxInt64 is math.MaxInt64, so that sums of counts that did not
+// come through Parse (stored before it refused absurd counts, or built in
+// Go) never wrap around to negative numbers.
+func (s Summary) Add(o Summary) Summary {
+	return Summary{Successful: addCount(s.Successful, o.Successful), Failed: addCount(s.Failed, o.Failed)}
+}
+
+// Sessions is the number of sessions counted, Successful plus Failed,
+// at most math.MaxInt64.
+func (s Summary) Sessions() int64 { return addCount(s.Successful, s.Failed) }
+
+// addCount adds two counts, saturating at math.MaxInt64 (and, for
+// negative counts built in Go, at math.MinInt64).
+func addCount(a, b int64) int64 {
+	switch sum := a + b; {
+	case a > 0 && b > 0 && sum < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && sum >= 0:
+		return math.MinInt64
+	default:
+		return sum
+	}
 }
 
 // MarshalJSON renders r in the wire format of RFC 8460 §4.4, as Render does.

@@ -13,7 +13,8 @@
 //     (RFC 8460 §4.3, each explained with what to fix), sending
 //     organisation, MX host, receiving and sending IP and reason code;
 //   - the list of reports, filtered by domain, organisation, period and
-//     failures, each report as stored and its raw bytes as received;
+//     failures, each report as stored and its raw bytes as received,
+//     with a form that deletes it;
 //   - the quarantine of input that could not be read as a report.
 //
 // Pages are rendered on the server with html/template, charts as inline
@@ -31,7 +32,11 @@
 // a password or a token ends its sessions. Scripts send a token in an
 // "Authorization: Bearer" header instead. Logging in and out are POST
 // forms protected against cross-site requests by the browser's
-// Sec-Fetch-Site/Origin headers and by a token in the form.
+// Sec-Fetch-Site/Origin headers and by a token in the form; so is the
+// form that deletes a report.
+//
+// There are no roles: every user and token configured may see every
+// report and delete any of them.
 //
 // A login counts against [LoginLimits], per client and per user name,
 // before its password is checked, so that a burst of guesses checks no

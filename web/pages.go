@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 // The overview and the page of a domain.
@@ -158,11 +159,12 @@ func (d *dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := overviewView{Period: p, Quarantined: quarantine.Total, Domains: doms}
+	var sum tlsrpt.Summary
 	for _, o := range doms {
-		v.Successful += o.Successful
-		v.Failed += o.Failed
+		sum = sum.Add(tlsrpt.Summary{Successful: o.Successful, Failed: o.Failed})
 		v.Reports += o.Reports
 	}
+	v.Successful, v.Failed = sum.Successful, sum.Failed
 	v.SuccessRate = (&reportstore.DaySummary{Successful: v.Successful, Failed: v.Failed}).SuccessRate()
 	v.TopFailures = resultRows(top, v.Failed)
 	d.render(w, r, http.StatusOK, "overview", "Overview", v)

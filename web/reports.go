@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -100,8 +101,10 @@ func (d *dashboard) reports(w http.ResponseWriter, r *http.Request) {
 // reportView is the data of a report's page.
 type reportView struct {
 	*reportstore.StoredReport
-	RawHref, DownloadHref string
-	Size                  int
+	RawHref, DownloadHref, DeleteHref string
+	Size                              int
+	// CSRF is the token of the delete form.
+	CSRF string
 }
 
 // loadByID reads what get returns for the numeric {id} of r's path, or
@@ -131,7 +134,8 @@ func (d *dashboard) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prefix := "reports/" + strconv.FormatInt(rep.ID, 10)
-	v := reportView{StoredReport: rep, RawHref: d.views.href(prefix + "/raw"), DownloadHref: d.views.href(prefix + "/download"), Size: len(rep.Raw)}
+	v := reportView{StoredReport: rep, RawHref: d.views.href(prefix + "/raw"), DownloadHref: d.views.href(prefix + "/download"),
+		DeleteHref: d.views.href(prefix + "/delete"), Size: len(rep.Raw), CSRF: identityOf(r).CSRF}
 	d.render(w, r, http.StatusOK, "report", "Report "+rep.ReportID, v)
 }
 
@@ -154,6 +158,42 @@ func (d *dashboard) reportDownload(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		download(w, r, fmt.Sprintf("report-%d", rep.ID), rep.RawType, rep.Raw)
 	}
+}
+
+// deleteReport removes a report, on a form of the report's page:
+// posted from this site, with the session's CSRF token (a bearer token
+// needs none) and the confirmation box ticked. Every signed-in user may
+// delete reports. The answer is a page that says what was deleted, not a
+// redirect.
+func (d *dashboard) deleteReport(w http.ResponseWriter, r *http.Request) {
+	if !d.postedHere(w, r) {
+		return
+	}
+	id := identityOf(r)
+	if !hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(id.CSRF)) {
+		d.fail(w, r, http.StatusForbidden, "The delete form did not come from this session.")
+		return
+	}
+	rep, ok := loadByID(d, w, r, d.store.GetReport)
+	if !ok {
+		return
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		d.fail(w, r, http.StatusBadRequest, "Tick the box to confirm that the report is to be deleted.")
+		return
+	}
+	ctx, cancel := queryContext(r)
+	defer cancel()
+	if err := d.store.DeleteReport(ctx, rep.ID); err != nil {
+		d.storeFailed(w, r, err)
+		return
+	}
+	d.log.Info("dashboard: report deleted", "id", rep.ID, "organization", rep.Organization, "report_id", rep.ReportID,
+		"user", id.Name, "remote", r.RemoteAddr)
+	d.render(w, r, http.StatusOK, "message", "Report deleted", messageView{
+		Message: fmt.Sprintf("Report %d (report-id %s from %s, %s) was deleted.", rep.ID, rep.ReportID, rep.Organization, rep.Day),
+		Link:    d.views.href("reports"),
+	})
 }
 
 // quarantineView is the data of the quarantine list.

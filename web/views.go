@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 //go:embed templates/*.html
@@ -120,7 +122,7 @@ func (v *views) funcs() template.FuncMap {
 		"share":      share,
 		"join":       strings.Join,
 		"int64":      func(n int) int64 { return int64(n) },
-		"sessions":   func(ok, failed int64) int64 { return ok + failed },
+		"sessions":   func(ok, failed int64) int64 { return tlsrpt.Summary{Successful: ok, Failed: failed}.Sessions() },
 		"isWebURL":   isWebURL,
 		"notGiven":   func(s string) string { return cmp.Or(s, "(not given)") },
 	}

@@ -87,6 +87,7 @@ func New(store *reportstore.Store, o Options) (http.Handler, error) {
 		"GET reports/{id}":             d.report,
 		"GET reports/{id}/raw":         d.reportRaw,
 		"GET reports/{id}/download":    d.reportDownload,
+		"POST reports/{id}/delete":     d.deleteReport,
 		"GET quarantine":               d.quarantine,
 		"GET quarantine/{id}":          d.quarantined,
 		"GET quarantine/{id}/download": d.quarantinedDownload,

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mtasts/mtasts/check"
+	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -92,7 +93,8 @@ Exit status:
   1  warnings, no errors
   2  at least one error (in bulk mode: in any domain)
   3  the check could not run: bad arguments, unreadable file, CA file or
-     list, no DNS resolver or a resolver that does not answer`,
+     list, no DNS resolver or a resolver that does not answer, or a list
+     of which no line is a domain that could be checked`,
 		Example: `  # Audit one domain, as a sender on the internet sees it.
   mtasts check example.com
 
@@ -187,7 +189,7 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 	domains := slices.Values(args)
 	var in *domainReader
 	if f.file != "" {
-		if in, err = openDomains(e, f.file); err != nil {
+		if in, err = openDomains(ctx, e, f.file); err != nil {
 			return usageError(err)
 		}
 		defer in.close()
@@ -205,6 +207,15 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 	if err := out.writeSummary(); err != nil {
 		return err
 	}
+	if in != nil && out.checked == 0 {
+		// A list of which nothing could be checked says nothing about
+		// any domain: that is not a clean bill of health.
+		what := "holds no domain"
+		if out.notChecked > 0 {
+			what = fmt.Sprintf("holds no domain that could be checked (%d entries refused)", out.notChecked)
+		}
+		return &exitError{code: exitCannotRun, err: fmt.Errorf("nothing checked: %s %s", in.name, what)}
+	}
 	return exitWith(out.code)
 }
 
@@ -218,6 +229,9 @@ type checkOutput struct {
 	code     int
 	summary  *check.Summary
 	progress *bulkProgress
+	// checked and notChecked count the domains checked and those that
+	// could not be.
+	checked, notChecked int
 }
 
 func newCheckOutput(e *env, f *checkFlags, bulk bool) *checkOutput {
@@ -247,12 +261,14 @@ func (o *checkOutput) emit(it check.Item) error {
 	o.progress.clear()
 	defer o.progress.add()
 	if it.Err != nil {
+		o.notChecked++
 		if o.f.asJSON || o.f.jsonl {
 			return o.writeJSON(checkErrorJSON{Domain: it.Domain, Error: it.Err.Error()})
 		}
-		_, err := fmt.Fprintf(o.e.stderr, "mtasts: %q not checked: %v\n", it.Domain, it.Err)
+		_, err := fmt.Fprintf(o.e.stderr, "mtasts: %s not checked: %s\n", untrusted.Quote(it.Domain), untrusted.Escape(it.Err.Error()))
 		return err
 	}
+	o.checked++
 	r := it.Result
 	switch r.Verdict.Status {
 	case check.StatusError:

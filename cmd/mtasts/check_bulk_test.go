@@ -241,3 +241,31 @@ func TestBulkProgress(t *testing.T) {
 		t.Errorf("countDomains(stdin) = %d, want -1 (unknown)", n)
 	}
 }
+
+// TestCheckBulkNothingChecked runs mtasts check -f over lists that name
+// no domain that can be checked: that is exit status 3 with a message,
+// not a clean 0, and the bad entries are quoted escaped.
+func TestCheckBulkNothingChecked(t *testing.T) {
+	w := fixedWorld(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, list, stderr string
+	}{
+		{"junk", "not a domain!\nnot..a.domain\n\x1b]0;title\x07bad\n", "nothing checked: " + filepath.Join(dir, "junk") + " holds no domain that could be checked (3 entries refused)"},
+		{"empty", "# nothing here\n\n   \n", "nothing checked: " + filepath.Join(dir, "empty") + " holds no domain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			list := filepath.Join(dir, tc.name)
+			if err := os.WriteFile(list, []byte(tc.list), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runCmd(t, w, "", checkArgs(w, "-f", list)...)
+			if r.code != exitCannotRun || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitCannotRun, r.stderr)
+			}
+			if strings.ContainsAny(r.stderr, "\x1b\x07") {
+				t.Errorf("stderr holds control characters: %q", r.stderr)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"iter"
@@ -25,10 +26,11 @@ type domainReader struct {
 	lines int
 }
 
-// openDomains opens the list name, "-" being standard input.
-func openDomains(e *env, name string) (*domainReader, error) {
+// openDomains opens the list name, "-" being standard input, which is
+// read until ctx ends.
+func openDomains(ctx context.Context, e *env, name string) (*domainReader, error) {
 	if name == "-" {
-		return &domainReader{r: e.stdin, name: "standard input"}, nil
+		return &domainReader{r: e.stdinUntil(ctx), name: "standard input"}, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {

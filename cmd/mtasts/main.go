@@ -13,10 +13,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
 
 func main() {
+	// SIGINT and SIGTERM cancel ctx, which every command honours; a
+	// second signal ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], newEnv())
 	stop()
 	os.Exit(code)
@@ -33,11 +38,11 @@ func run(ctx context.Context, args []string, env *env) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(env.stderr, "mtasts: %v\n", ee.err)
+			fmt.Fprintf(env.stderr, "mtasts: %s\n", untrusted.EscapeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
 	// Usage errors and failures to run at all.
-	fmt.Fprintf(env.stderr, "mtasts: %v\n", err)
+	fmt.Fprintf(env.stderr, "mtasts: %s\n", untrusted.EscapeLines(err.Error()))
 	return exitCannotRun
 }

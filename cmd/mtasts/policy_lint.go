@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +29,9 @@ warn about what is valid but unwise: max_age under a day (under a week in
 enforce), testing mode, mixed line endings, repeated keys, mx patterns that are
 IP addresses, unknown keys (often typos), files over 4 KiB.
 
-Use "-" to read standard input.
+Use "-" to read standard input. Input over 1 MiB is not read further and
+is invalid (senders read at most 64 KiB). Bad input is quoted in short,
+escaped excerpts, and a UTF-8 byte order mark is called one.
 
 Exit status: 0 valid, 1 valid with warnings, 2 invalid, 3 the file could not
 be read.`,
@@ -37,25 +40,46 @@ be read.`,
   mtasts policy lint --json mta-sts.txt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPolicyLint(e, args[0], asJSON)
+			return runPolicyLint(cmd.Context(), e, args[0], asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
-func runPolicyLint(e *env, name string, asJSON bool) error {
-	var data []byte
-	var err error
-	if name == "-" {
-		data, err = io.ReadAll(io.LimitReader(e.stdin, 1<<20))
-	} else {
-		data, err = os.ReadFile(name)
+// maxLintSize bounds the policy lint reads: sixteen times the 64 KiB that
+// senders fetch at most (RFC 8461 §3.3), so that an oversized file is
+// called so rather than read whole.
+const maxLintSize = 16 * sts.DefaultMaxBytes
+
+// readPolicy reads at most maxLintSize+1 bytes of the policy file name,
+// "-" being standard input, which is read until ctx ends.
+func readPolicy(ctx context.Context, e *env, name string) ([]byte, error) {
+	r := e.stdinUntil(ctx)
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = &contextReader{ctx: ctx, r: f} // a pipe, such as <(curl …), may wait
 	}
+	return io.ReadAll(io.LimitReader(r, maxLintSize+1))
+}
+
+func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error {
+	data, err := readPolicy(ctx, e, name)
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: fmt.Errorf("reading policy: %w", err)}
 	}
-	p, warnings, err := sts.ParsePolicyLint(data)
+	var p *sts.Policy
+	var warnings []sts.Warning
+	if len(data) > maxLintSize {
+		err = &sts.SyntaxError{Reason: fmt.Sprintf("policy is over %d KiB; senders read at most %d KiB of it", maxLintSize>>10, sts.DefaultMaxBytes>>10),
+			Section: "RFC 8461 §3.3"}
+	} else {
+		p, warnings, err = sts.ParsePolicyLint(data)
+	}
 	res := lintResult{File: name, Valid: err == nil, Policy: newPolicyJSON(p), Problems: []problem{}}
 	if err != nil {
 		res.Problems = append(res.Problems, errorProblem(err))
@@ -72,14 +96,14 @@ func runPolicyLint(e *env, name string, asJSON bool) error {
 	w := &errWriter{w: e.stdout}
 	switch {
 	case !res.Valid:
-		w.printf("%s: invalid\n", name)
+		w.textf("%s: invalid\n", name)
 	case len(warnings) > 0:
 		w.printf("%s: valid, %d warning(s) (mode %s, max_age %d, %d mx)\n", name, len(warnings), p.Mode, p.MaxAge, len(p.MX))
 	default:
 		w.printf("%s: valid (mode %s, max_age %d, %d mx)\n", name, p.Mode, p.MaxAge, len(p.MX))
 	}
 	for _, pr := range res.Problems {
-		w.printf("  %s: %s\n", pr.Severity, pr.text)
+		w.textf("  %s: %s\n", pr.Severity, pr.text)
 	}
 	if w.err != nil {
 		return w.err

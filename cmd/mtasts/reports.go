@@ -33,14 +33,19 @@ Reports are kept in a store: by default the SQLite file reports.db in the
 data directory, which is --data-dir, else $XDG_DATA_HOME/mtasts (or
 ~/.local/share/mtasts) for a user and /var/lib/mtasts for root. --db names
 another store by URL: sqlite:///path/file.db or postgres://user@host/db.
+The data directory is created if needed; the directory of a --db file must
+exist. A new SQLite store is readable by its owner only (mode 0600).
 
 A report counts for the UTC day its date range starts in. The same report
 arriving twice (same organisation, report-id and date range) is stored once.
-Input that is not a report is kept in a quarantine with the reason.`,
+Input that is not a report is kept in a quarantine with the reason; so is a
+report that counts more than 10^12 sessions for one policy (no sender
+makes that many in a day). "mtasts reports delete" removes a stored report.`,
 		Example: `  mtasts reports import ~/Maildir/.TLSRPT reports/*.json.gz
   mtasts reports summary --domain example.com --since 7d
   mtasts reports list --failures
   mtasts reports show 42
+  mtasts reports delete 42
   mtasts reports export --format csv --since 2026-11-01 > reports.csv
   mtasts reports list --db postgres://mtasts@db.example.com/mtasts`,
 	}
@@ -55,6 +60,7 @@ Input that is not a report is kept in a quarantine with the reason.`,
 		newReportsSummaryCmd(e, f),
 		newReportsExportCmd(e, f),
 		newReportsQuarantineCmd(e, f),
+		newReportsDeleteCmd(e, f),
 	)
 	return cmd
 }
@@ -75,10 +81,12 @@ func defaultDataDir(getenv func(string) string, euid int) string {
 	return filepath.Join(".", "mtasts-data")
 }
 
-// storeURL is the store the flags name.
-func (f *reportsFlags) storeURL(e *env) string {
+// storeURL is the store the flags name. Without --db it is reports.db in
+// the data directory, which it creates (mode 0700) if needed: that is
+// where the store was asked for. A --db file's directory must exist.
+func (f *reportsFlags) storeURL(e *env) (string, error) {
 	if f.db != "" {
-		return f.db
+		return f.db, nil
 	}
 	dir := f.dataDir
 	if dir == "" {
@@ -88,12 +96,19 @@ func (f *reportsFlags) storeURL(e *env) string {
 	if err == nil {
 		dir = abs
 	}
-	return "sqlite://" + filepath.ToSlash(filepath.Join(dir, "reports.db"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	return "sqlite://" + filepath.ToSlash(filepath.Join(dir, "reports.db")), nil
 }
 
 // open opens the store; failing to is exit status 3.
 func (f *reportsFlags) open(ctx context.Context, e *env) (*reportstore.Store, error) {
-	s, err := reportstore.Open(ctx, f.storeURL(e), reportstore.Options{Now: e.now})
+	url, err := f.storeURL(e)
+	if err != nil {
+		return nil, &exitError{code: exitCannotRun, err: err}
+	}
+	s, err := reportstore.Open(ctx, url, reportstore.Options{Now: e.now})
 	if err != nil {
 		return nil, &exitError{code: exitCannotRun, err: err}
 	}

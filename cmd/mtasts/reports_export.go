@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,10 @@ func newReportsExportCmd(e *env, rf *reportsFlags) *cobra.Command {
 --format json writes a JSON array; each element holds the report in the
 wire format of RFC 8460 §4.4 with where it came from. --format csv writes
 one row per failure detail (or per policy result without failures) with the
-report's and the policy's columns repeated, for spreadsheets.`,
+report's and the policy's columns repeated, for spreadsheets. A cell that
+starts with "=", "+", "-", "@", a tab or a carriage return gets a leading
+"'" so that no spreadsheet runs it as a formula (reports are written by
+strangers).`,
 		Example: `  mtasts reports export --format csv --since 30d > tlsrpt.csv
   mtasts reports export --format json --domain example.com | jq .`,
 		Args: cobra.NoArgs,
@@ -114,6 +118,26 @@ func runReportsExport(ctx context.Context, e *env, rf *reportsFlags, f reportsto
 	return finish()
 }
 
+// csvCell neutralises a cell that a spreadsheet would read as a formula
+// (OWASP, CSV injection): one that starts with "=", "+", "-", "@", a tab
+// or a carriage return gets a leading "'", which spreadsheets show as
+// text. Reports are written by anyone who can POST or mail one.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// writeCSVRow writes one row of cells, each neutralised with csvCell.
+func writeCSVRow(cw *csv.Writer, row []string) error {
+	cells := make([]string, len(row))
+	for i, c := range row {
+		cells[i] = csvCell(c)
+	}
+	return cw.Write(cells)
+}
+
 func writeCSVRows(cw *csv.Writer, r *reportstore.StoredReport) error {
 	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
 	addr := func(a netip.Addr) string {
@@ -127,14 +151,14 @@ func writeCSVRows(cw *csv.Writer, r *reportstore.StoredReport) error {
 			p.Policy.Domain, string(p.Policy.Type), i64(p.Summary.Successful), i64(p.Summary.Failed)}
 		tail := []string{string(r.Source), string(r.DKIM)}
 		if len(p.FailureDetails) == 0 {
-			if err := cw.Write(append(append(head, "", "", "", "", "", ""), tail...)); err != nil {
+			if err := writeCSVRow(cw, append(append(head, "", "", "", "", "", ""), tail...)); err != nil {
 				return err
 			}
 		}
 		for _, fd := range p.FailureDetails {
 			row := append(append([]string{}, head...), string(fd.ResultType), addr(fd.SendingMTAIP),
 				fd.ReceivingMXHostname, addr(fd.ReceivingIP), i64(fd.FailedSessionCount), fd.FailureReasonCode)
-			if err := cw.Write(append(row, tail...)); err != nil {
+			if err := writeCSVRow(cw, append(row, tail...)); err != nil {
 				return err
 			}
 		}

@@ -54,9 +54,12 @@ recorded (--dkim check); --dkim require quarantines mail without a valid
 signature of the submitting domain, --dkim off skips the check (old
 archives whose keys are gone).
 
+SIGINT and SIGTERM stop the import at once, even while it waits on a named
+pipe; what was stored before stays stored.
+
 Exit status: 0 every input was stored as a report (or a duplicate), 2 some
 input was quarantined or could not be stored (all others were stored), 3 the
-store could not be opened.`,
+store could not be opened or the import was interrupted.`,
 		Example: `  mtasts reports import ~/Maildir/.TLSRPT
   mtasts reports import --dkim off archive.mbox 'google.com!example.com!1795132800!1795219199!001.json.gz'
   mtasts reports import --json --db postgres://mtasts@db/mtasts reports/`,
@@ -127,20 +130,24 @@ func runReportsImport(ctx context.Context, e *env, rf *reportsFlags, paths []str
 		if bar != nil && writerIsTerminal(e.stdout) {
 			_ = bar.Clear()
 		}
-		w.printf("%s\n", importLine(f))
+		w.textf("%s\n", importLine(f))
 	})
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if err != nil {
-		return &exitError{code: exitCannotRun, err: err}
+		if !rf.asJSON {
+			w.textf("%d accepted, %d duplicates, %d quarantined, %d not stored before the import was interrupted\n",
+				res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
+		}
+		return &exitError{code: exitCannotRun, err: fmt.Errorf("import interrupted: %w", err)}
 	}
 	if rf.asJSON {
 		if err := writeJSON(e.stdout, res); err != nil {
 			return err
 		}
 	} else {
-		w.printf("%d accepted, %d duplicates, %d quarantined, %d not stored\n", res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
+		w.textf("%d accepted, %d duplicates, %d quarantined, %d not stored\n", res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
 		if w.err != nil {
 			return w.err
 		}

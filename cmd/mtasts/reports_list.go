@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -56,21 +57,23 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 		return writeJSON(e.stdout, page)
 	}
 	w := &errWriter{w: e.stdout}
-	w.printf("%6s  %-10s  %-24s  %-24s  %9s  %8s  %s\n", "ID", "DAY", "ORGANISATION", "DOMAINS", "SESSIONS", "SUCCESS", "DKIM")
+	w.textf("%6s  %-10s  %-24s  %-24s  %9s  %8s  %s\n", "ID", "DAY", "ORGANISATION", "DOMAINS", "SESSIONS", "SUCCESS", "DKIM")
 	for _, r := range page.Reports {
 		dkim := string(r.DKIM)
 		if dkim == "" {
 			dkim = "-"
 		}
-		w.printf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
-			r.Successful+r.Failed, percent(r.SuccessRate()), dkim)
+		w.textf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
+			r.Sessions(), percent(r.SuccessRate()), dkim)
 	}
-	w.printf("%d of %d reports\n", len(page.Reports), page.Total)
+	w.textf("%d of %d reports\n", len(page.Reports), page.Total)
 	return w.err
 }
 
-// clip shortens s to n runes for a table column.
+// clip escapes s (untrusted.Escape) and shortens it to n runes for a table
+// column.
 func clip(s string, n int) string {
+	s = untrusted.Escape(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s
@@ -94,7 +97,8 @@ func newReportsShowCmd(e *env, rf *reportsFlags) *cobra.Command {
 		Long: `Show a stored report: where and how it arrived, each policy with its session
 counts and failure details, and the deviations from RFC 8460 the parser
 tolerated. --raw writes the input exactly as it was received (the JSON, the
-gzip or the whole mail) instead.
+gzip or the whole mail) instead; on a terminal, with control characters
+escaped.
 
 Exit status: 0 shown, 2 no report has this ID, 3 the store could not be read.`,
 		Example: `  mtasts reports show 42
@@ -127,49 +131,48 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if raw {
-		_, err := e.stdout.Write(r.Raw)
-		return err
+		return writeRaw(e, r.Raw)
 	}
 	if rf.asJSON {
 		return writeJSON(e.stdout, r)
 	}
 	w := &errWriter{w: e.stdout}
-	w.printf("report %d: %s, report-id %s\n", r.ID, r.Organization, r.ReportID)
-	w.printf("  period      %s to %s (day %s)\n", r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("2006-01-02 15:04:05Z"), r.Day)
-	w.printf("  contact     %s\n", r.ContactInfo)
-	w.printf("  received    %s by %s from %s (%s)\n", r.Received.Format("2006-01-02 15:04:05Z"), r.Source, r.Origin, r.RawType)
+	w.textf("report %d: %s, report-id %s\n", r.ID, r.Organization, r.ReportID)
+	w.textf("  period      %s to %s (day %s)\n", r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("2006-01-02 15:04:05Z"), r.Day)
+	w.textf("  contact     %s\n", r.ContactInfo)
+	w.textf("  received    %s by %s from %s (%s)\n", r.Received.Format("2006-01-02 15:04:05Z"), r.Source, r.Origin, r.RawType)
 	if m := r.Mail; m != nil {
-		w.printf("  mail        domain %s, submitter %s, DKIM %s %s\n", m.Domain, m.Submitter, m.DKIM, m.DKIMDomain)
-		w.printf("  subject     %s\n", m.Subject)
+		w.textf("  mail        domain %s, submitter %s, DKIM %s %s\n", m.Domain, m.Submitter, m.DKIM, m.DKIMDomain)
+		w.textf("  subject     %s\n", m.Subject)
 	}
 	if r.Duplicates > 0 {
-		w.printf("  duplicates  received %d more time(s)\n", r.Duplicates)
+		w.textf("  duplicates  received %d more time(s)\n", r.Duplicates)
 	}
 	for _, p := range r.Report.Policies {
-		w.printf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
+		w.textf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
 			p.Summary.Successful, p.Summary.Failed, percent(successRate(p.Summary.Successful, p.Summary.Failed)))
 		if len(p.Policy.MXHosts) > 0 {
-			w.printf("    mx-host  %s\n", strings.Join(p.Policy.MXHosts, ", "))
+			w.textf("    mx-host  %s\n", strings.Join(p.Policy.MXHosts, ", "))
 		}
 		for _, s := range p.Policy.Strings {
-			w.printf("    policy   %s\n", s)
+			w.textf("    policy   %s\n", s)
 		}
 		for _, f := range p.FailureDetails {
-			w.printf("    failure  %d × %s: MX %s (%s) from %s", f.FailedSessionCount, f.ResultType, orDash(f.ReceivingMXHostname),
+			w.textf("    failure  %d × %s: MX %s (%s) from %s", f.FailedSessionCount, f.ResultType, orDash(f.ReceivingMXHostname),
 				addrOrDash(f.ReceivingIP), addrOrDash(f.SendingMTAIP))
 			if f.FailureReasonCode != "" {
-				w.printf(", reason %s", f.FailureReasonCode)
+				w.textf(", reason %s", f.FailureReasonCode)
 			}
 			if f.AdditionalInformation != "" {
-				w.printf(", %s", f.AdditionalInformation)
+				w.textf(", %s", f.AdditionalInformation)
 			}
-			w.printf("\n")
+			w.textf("\n")
 		}
 	}
 	if len(r.Diagnostics) > 0 {
-		w.printf("\n  deviations from RFC 8460 tolerated:\n")
+		w.textf("\n  deviations from RFC 8460 tolerated:\n")
 		for _, d := range r.Diagnostics {
-			w.printf("    %s\n", d)
+			w.textf("    %s\n", d)
 		}
 	}
 	return w.err
@@ -194,7 +197,8 @@ func newReportsQuarantineCmd(e *env, rf *reportsFlags) *cobra.Command {
 		Use:   "quarantine",
 		Short: "List the input that could not be stored as a report",
 		Long: `List the quarantine: input that arrived but could not be read as a TLS
-report, with the reason, latest first. --raw ID writes one entry's bytes.`,
+report, with the reason, latest first. --raw ID writes one entry's bytes
+(on a terminal, with control characters escaped).`,
 		Example: `  mtasts reports quarantine
   mtasts reports quarantine --raw 3 > broken.eml`,
 		Args: cobra.NoArgs,
@@ -222,8 +226,7 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 		case err != nil:
 			return &exitError{code: exitCannotRun, err: err}
 		}
-		_, err = e.stdout.Write(q.Raw)
-		return err
+		return writeRaw(e, q.Raw)
 	}
 	page, err := store.ListQuarantine(ctx, o)
 	if err != nil {
@@ -234,8 +237,8 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 	}
 	w := &errWriter{w: e.stdout}
 	for _, q := range page.Entries {
-		w.printf("%d  %s  %s %s (%d bytes, %d attempt(s)): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, q.Size, q.Attempts, q.Reason)
+		w.textf("%d  %s  %s %s (%d bytes, %d attempt(s)): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, q.Size, q.Attempts, q.Reason)
 	}
-	w.printf("%d of %d entries\n", len(page.Entries), page.Total)
+	w.textf("%d of %d entries\n", len(page.Entries), page.Total)
 	return w.err
 }

@@ -77,7 +77,7 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 	}
 	out := []domainSummaryJSON{}
 	for _, d := range domains {
-		s := domainSummaryJSON{DomainOverview: d, Sessions: d.Successful + d.Failed, SuccessRate: d.SuccessRate(),
+		s := domainSummaryJSON{DomainOverview: d, Sessions: d.Sessions(), SuccessRate: d.SuccessRate(),
 			Failures: map[reportstore.Breakdown][]reportstore.FailureCount{}}
 		for _, day := range d.Days {
 			s.Days = append(s.Days, daySummaryJSON{DaySummary: day, Sessions: day.Sessions(), SuccessRate: day.SuccessRate()})
@@ -98,29 +98,29 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 	}
 	w := &errWriter{w: e.stdout}
 	if len(out) == 0 {
-		w.printf("no reports\n")
+		w.textf("no reports\n")
 	}
 	for i, d := range out {
 		if i > 0 {
-			w.printf("\n")
+			w.textf("\n")
 		}
 		mode := string(d.PolicyType)
 		if d.Mode != "" {
 			mode += " " + d.Mode
 		}
-		w.printf("%s: %d sessions, %s successful, %d reports from %d organisation(s), policy %s\n",
+		w.textf("%s: %d sessions, %s successful, %d reports from %d organisation(s), policy %s\n",
 			d.Domain, d.Sessions, percent(d.SuccessRate), d.Reports, d.Organizations, mode)
-		w.printf("  %-10s  %10s  %10s  %8s\n", "DAY", "SESSIONS", "FAILED", "SUCCESS")
+		w.textf("  %-10s  %10s  %10s  %8s\n", "DAY", "SESSIONS", "FAILED", "SUCCESS")
 		for _, day := range d.Days {
-			w.printf("  %-10s  %10d  %10d  %8s\n", day.Day, day.Sessions, day.Failed, percent(day.SuccessRate))
+			w.textf("  %-10s  %10d  %10d  %8s\n", day.Day, day.Sessions, day.Failed, percent(day.SuccessRate))
 		}
 		if d.Failed == 0 {
 			continue
 		}
 		for _, b := range summaryBreakdowns {
-			w.printf("  failures by %s:\n", b.title)
+			w.textf("  failures by %s:\n", b.title)
 			for _, c := range d.Failures[b.by] {
-				w.printf("    %10d  %s\n", c.Failed, orDash(strings.TrimSpace(c.Key)))
+				w.textf("    %10d  %s\n", c.Failed, orDash(strings.TrimSpace(c.Key)))
 			}
 		}
 	}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,12 +32,7 @@ func TestServeReportsAndDashboard(t *testing.T) {
 	extra := "[serve.reports]\nenabled = true\nsmtp_listen = \"127.0.0.1:0\"\ndkim = \"off\"\n[serve.dashboard]\nenabled = true\ntokens = [\"" + dashboardToken + "\"]\n"
 	cfg := serveConfig(t, w, extra, "example.net")
 	r := startServe(t, "--config", cfg)
-	client := &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: w.RootCAs()},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, r.addr)
-		},
-	}}
+	client := r.client(w)
 	base := "https://mta-sts.example.net"
 
 	report, err := os.ReadFile(filepath.Join("..", "..", "tlsrpt", "testdata", "reports", "clean.json"))

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReportsStoreCreatedOnlyWhereAsked checks that a mistyped --db fails
+// naming the missing directory and creates nothing, while the data
+// directory is created (mode 0700) with a store only its owner reads.
+func TestReportsStoreCreatedOnlyWhereAsked(t *testing.T) {
+	dir := t.TempDir()
+	r := runCmd(t, nil, "", "reports", "list", "--db", "sqlite://"+filepath.Join(dir, "nonexistent", "dir", "x.db"))
+	if r.code != exitCannotRun || !strings.Contains(r.stderr, filepath.Join(dir, "nonexistent", "dir")+" does not exist") {
+		t.Errorf("mistyped --db: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nonexistent")); !os.IsNotExist(err) {
+		t.Errorf("mistyped --db created a directory: %v", err)
+	}
+
+	data := filepath.Join(dir, "data", "mtasts")
+	if r := runCmd(t, nil, "", "reports", "list", "--data-dir", data); r.code != exitOK {
+		t.Fatalf("--data-dir: exit %d\n%s", r.code, r.stderr)
+	}
+	for path, mode := range map[string]os.FileMode{data: 0o700 | os.ModeDir, filepath.Join(data, "reports.db"): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode() != mode {
+			t.Errorf("%s: %v, %v; want mode %v", path, fi.Mode(), err, mode)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+// Package sqlitefile prepares the file of an SQLite database that a store
+// opens by URL, so that a store is created only where it was asked for
+// and readable by its owner only.
+package sqlitefile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Mode is the mode of a database file Prepare creates: SQLite gives its
+// -wal and -shm files the same. Stores hold reports and policies that
+// are nobody else's business.
+const Mode fs.FileMode = 0o600
+
+// Prepare makes sure the database file path can be opened: its directory
+// must exist (a mistyped path fails, naming the missing directory, rather
+// than creating directories), and a file that does not exist yet is
+// created empty with Mode, which SQLite then fills. An existing file is
+// left as it is.
+func Prepare(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist (create it first, or name a file in another)", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, Mode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
