@@ -139,10 +139,38 @@ func ParsePolicyLint(text []byte) (*Policy, []Warning, error) {
 	return p, ps.warnings, nil
 }
 
-// policyParser holds the state of one ParsePolicyLint call.
+// LintPolicy is ParsePolicyLint for people fixing a policy file: it reads
+// on past an invalid line and returns every problem, in the order found
+// (each line's first, then the required keys missing), instead of the
+// first alone. The policy is nil when errs is not empty.
+func LintPolicy(text []byte) (p *Policy, warnings []Warning, errs []*SyntaxError) {
+	ps := &policyParser{firstLine: map[string]int{}, all: true}
+	p, err := ps.parse(text)
+	if err != nil {
+		return nil, ps.warnings, ps.errs
+	}
+	ps.lintPolicy(p, len(text))
+	return p, ps.warnings, nil
+}
+
+// policyParser holds the state of one ParsePolicyLint or LintPolicy call.
 type policyParser struct {
 	warnings  []Warning
 	firstLine map[string]int // key → line of its first occurrence
+	// all makes parse go on after an error, collecting each in errs.
+	all  bool
+	errs []*SyntaxError
+}
+
+// fail records err and says whether parsing stops: at the first error
+// unless every error is asked for.
+func (ps *policyParser) fail(err error) bool {
+	se, ok := err.(*SyntaxError)
+	if !ok {
+		se = &SyntaxError{Reason: err.Error(), Section: secPolicy}
+	}
+	ps.errs = append(ps.errs, se)
+	return !ps.all
 }
 
 func (ps *policyParser) warn(line int, key, code, section, format string, args ...any) {
@@ -150,6 +178,19 @@ func (ps *policyParser) warn(line int, key, code, section, format string, args .
 }
 
 func (ps *policyParser) parse(text []byte) (*Policy, error) {
+	p, err := ps.parseAll(text)
+	if err == nil && len(ps.errs) > 0 {
+		err = ps.errs[0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseAll parses text into p, recording each problem with fail; it
+// returns the error that stopped it, if one did.
+func (ps *policyParser) parseAll(text []byte) (*Policy, error) {
 	p := &Policy{}
 	firstEnding, fields, mixed := "", 0, false
 	for n, rest := 1, text; len(rest) > 0; n++ {
@@ -165,7 +206,11 @@ func (ps *policyParser) parse(text []byte) (*Policy, error) {
 			}
 		}
 		if i := bytes.IndexByte(raw, '\r'); i >= 0 {
-			return nil, &SyntaxError{Line: n, Reason: "carriage return not followed by line feed", Section: secPolicy}
+			err := &SyntaxError{Line: n, Reason: "carriage return not followed by line feed", Section: secPolicy}
+			if ps.fail(err) {
+				return nil, err
+			}
+			continue
 		}
 		line := string(raw)
 		if strings.Trim(line, " \t") == "" {
@@ -173,20 +218,29 @@ func (ps *policyParser) parse(text []byte) (*Policy, error) {
 			continue
 		}
 		fields++
-		if err := ps.parseLine(p, n, line, fields == 1); err != nil {
+		if err := ps.parseLine(p, n, line, fields == 1); err != nil && ps.fail(err) {
 			return nil, err
 		}
 	}
 	if fields == 0 {
-		return nil, &SyntaxError{Reason: "policy is empty", Section: secPolicy}
+		err := &SyntaxError{Reason: "policy is empty", Section: secPolicy}
+		ps.fail(err)
+		return nil, err
 	}
 	for _, k := range []string{keyVersion, keyMode, keyMaxAge} {
 		if _, ok := ps.firstLine[k]; !ok {
-			return nil, &SyntaxError{Key: k, Reason: fmt.Sprintf("required key %q missing", k), Section: secPolicy}
+			err := &SyntaxError{Key: k, Reason: fmt.Sprintf("required key %q missing", k), Section: secPolicy}
+			if ps.fail(err) {
+				return nil, err
+			}
 		}
 	}
-	if len(p.MX) == 0 && p.Mode != ModeNone {
-		return nil, &SyntaxError{Key: keyMX, Reason: fmt.Sprintf(`required key "mx" missing; only mode "none" may leave it out, not %q`, p.Mode), Section: secPolicy}
+	// An mx line that was there but invalid has its own error already.
+	if _, seen := ps.firstLine[keyMX]; len(p.MX) == 0 && p.Mode != ModeNone && !seen {
+		err := &SyntaxError{Key: keyMX, Reason: fmt.Sprintf(`required key "mx" missing; only mode "none" may leave it out, not %q`, p.Mode), Section: secPolicy}
+		if ps.fail(err) {
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -2,8 +2,10 @@ package sts
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -242,6 +244,41 @@ func TestPolicyFixtures(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.warns, warningCodes(warns), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("warning codes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLintPolicyEveryError: LintPolicy reads past invalid lines and
+// reports each (RFC 8461 §3.2), where ParsePolicyLint stops at the first.
+func TestLintPolicyEveryError(t *testing.T) {
+	for _, tc := range []struct {
+		name, policy string
+		want         []string // "line:key" of each error, in order
+	}{
+		{"valid", "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n", nil},
+		{"each line", "version: STSv2\nmode: Enforce\nmx: *.*.example.com\nmax_age: 99999999999\n",
+			[]string{"1:version", "2:mode", "3:mx", "4:max_age"}},
+		{"bad lines and missing keys", " version: STSv1\nmx mx.example.com\r\nmode: enforce\n",
+			[]string{"1:", "2:", "0:version", "0:max_age", "0:mx"}},
+		{"invalid mx is not also missing", "version: STSv1\nmode: enforce\nmx: -bad-\nmax_age: 86400\n", []string{"3:mx"}},
+		{"empty", "", []string{"0:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _, errs := LintPolicy([]byte(tc.policy))
+			var got []string
+			for _, e := range errs {
+				got = append(got, fmt.Sprintf("%d:%s", e.Line, e.Key))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("errors %q, want %q (%v)", got, tc.want, errs)
+			}
+			if (p == nil) != (len(tc.want) > 0) {
+				t.Errorf("policy %v with %d errors", p, len(errs))
+			}
+			_, _, first := ParsePolicyLint([]byte(tc.policy))
+			if len(errs) > 0 && first != error(errs[0]) && first.Error() != errs[0].Error() {
+				t.Errorf("ParsePolicyLint's error %v is not LintPolicy's first %v", first, errs[0])
 			}
 		})
 	}

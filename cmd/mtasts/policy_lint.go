@@ -74,14 +74,15 @@ func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error 
 	}
 	var p *sts.Policy
 	var warnings []sts.Warning
+	var errs []*sts.SyntaxError
 	if len(data) > maxLintSize {
-		err = &sts.SyntaxError{Reason: fmt.Sprintf("policy is over %d KiB; senders read at most %d KiB of it", maxLintSize>>10, sts.DefaultMaxBytes>>10),
-			Section: "RFC 8461 §3.3"}
+		errs = []*sts.SyntaxError{{Reason: fmt.Sprintf("policy is over %d KiB; senders read at most %d KiB of it", maxLintSize>>10, sts.DefaultMaxBytes>>10),
+			Section: "RFC 8461 §3.3"}}
 	} else {
-		p, warnings, err = sts.ParsePolicyLint(data)
+		p, warnings, errs = sts.LintPolicy(data)
 	}
-	res := lintResult{File: name, Valid: err == nil, Policy: newPolicyJSON(p), Problems: []problem{}}
-	if err != nil {
+	res := lintResult{File: name, Valid: len(errs) == 0, Policy: newPolicyJSON(p), Problems: []problem{}}
+	for _, err := range errs {
 		res.Problems = append(res.Problems, errorProblem(err))
 	}
 	res.Problems = append(res.Problems, warningProblems(warnings)...)
@@ -96,9 +97,9 @@ func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error 
 	w := &errWriter{w: e.stdout}
 	switch {
 	case !res.Valid:
-		w.textf("%s: invalid\n", name)
+		w.textf("%s: invalid, %s\n", name, plural(len(errs), "error"))
 	case len(warnings) > 0:
-		w.printf("%s: valid, %d warning(s) (mode %s, max_age %d, %d mx)\n", name, len(warnings), p.Mode, p.MaxAge, len(p.MX))
+		w.printf("%s: valid, %s (mode %s, max_age %d, %d mx)\n", name, plural(len(warnings), "warning"), p.Mode, p.MaxAge, len(p.MX))
 	default:
 		w.printf("%s: valid (mode %s, max_age %d, %d mx)\n", name, p.Mode, p.MaxAge, len(p.MX))
 	}

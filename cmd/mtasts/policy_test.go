@@ -130,6 +130,9 @@ func TestPolicyLint(t *testing.T) {
 		{"warning short max_age", "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 3600\n", exitWarnings, "max-age-short"},
 		{"invalid max_age", "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 31557601\n", exitErrors, `policy line 4: max_age "31557601" exceeds 31557600 (RFC 8461 §3.2)`},
 		{"missing mx", "version: STSv1\nmode: enforce\nmax_age: 86400\n", exitErrors, "mx"},
+		// Every error in one run, each with its line (issue 15).
+		{"every error", "version: STSv2\nmode: Enforce\nmx: *.*.example.com\nmax_age: 99999999999\n", exitErrors,
+			"invalid, 4 errors\n  error: policy line 1: version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCmd(t, nil, tc.policy, "policy", "lint", "-")
@@ -146,7 +149,13 @@ func TestPolicyLint(t *testing.T) {
 			}
 		})
 	}
-	r := runCmd(t, nil, "", "policy", "lint", filepath.Join(t.TempDir(), "missing.txt"))
+	r := runCmd(t, nil, "version: STSv2\nmode: Enforce\nmx: *.*.example.com\nmax_age: 99999999999\n", "policy", "lint", "-")
+	for _, line := range []string{"policy line 1: version", "policy line 2: mode", "policy line 3: mx", "policy line 4: max_age"} {
+		if !strings.Contains(r.stdout, line) {
+			t.Errorf("policy lint: no %q in\n%s", line, r.stdout)
+		}
+	}
+	r = runCmd(t, nil, "", "policy", "lint", filepath.Join(t.TempDir(), "missing.txt"))
 	if r.code != exitCannotRun {
 		t.Errorf("missing file: code %d", r.code)
 	}

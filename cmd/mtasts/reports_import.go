@@ -180,7 +180,7 @@ func importLine(f importFileJSON) string {
 			extra = ", DKIM " + f.DKIM
 		}
 		if n := len(f.Diagnostics); n > 0 {
-			extra += fmt.Sprintf(", %d deviation(s) tolerated", n)
+			extra += ", " + plural(n, "deviation") + " tolerated"
 		}
 		return fmt.Sprintf("accepted     %s (report %d%s)", f.Path, f.ID, extra)
 	case string(reportstore.Duplicate):

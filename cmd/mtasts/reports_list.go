@@ -66,7 +66,7 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 		w.textf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
 			r.Sessions(), percent(r.SuccessRate()), dkim)
 	}
-	w.textf("%d of %d reports\n", len(page.Reports), page.Total)
+	w.textf("%d of %s\n", len(page.Reports), plural(page.Total, "report"))
 	return w.err
 }
 
@@ -146,7 +146,7 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 		w.textf("  subject     %s\n", m.Subject)
 	}
 	if r.Duplicates > 0 {
-		w.textf("  duplicates  received %d more time(s)\n", r.Duplicates)
+		w.textf("  duplicates  received %s more\n", plural(r.Duplicates, "time"))
 	}
 	for _, p := range r.Report.Policies {
 		w.textf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
@@ -237,7 +237,7 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 	}
 	w := &errWriter{w: e.stdout}
 	for _, q := range page.Entries {
-		w.textf("%d  %s  %s %s (%d bytes, %d attempt(s)): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, q.Size, q.Attempts, q.Reason)
+		w.textf("%d  %s  %s %s (%s, %s): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, plural(q.Size, "byte"), plural(q.Attempts, "attempt"), q.Reason)
 	}
 	w.textf("%d of %d entries\n", len(page.Entries), page.Total)
 	return w.err

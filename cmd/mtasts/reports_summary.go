@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -98,7 +99,7 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 	}
 	w := &errWriter{w: e.stdout}
 	if len(out) == 0 {
-		w.textf("no reports\n")
+		w.textf("no reports%s\n", outsideFilter(ctx, store, f))
 	}
 	for i, d := range out {
 		if i > 0 {
@@ -108,8 +109,8 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 		if d.Mode != "" {
 			mode += " " + d.Mode
 		}
-		w.textf("%s: %d sessions, %s successful, %d reports from %d organisation(s), policy %s\n",
-			d.Domain, d.Sessions, percent(d.SuccessRate), d.Reports, d.Organizations, mode)
+		w.textf("%s: %s, %s successful, %s from %s, policy %s\n",
+			d.Domain, plural(d.Sessions, "session"), percent(d.SuccessRate), plural(d.Reports, "report"), plural(d.Organizations, "organisation"), mode)
 		w.textf("  %-10s  %10s  %10s  %8s\n", "DAY", "SESSIONS", "FAILED", "SUCCESS")
 		for _, day := range d.Days {
 			w.textf("  %-10s  %10d  %10d  %8s\n", day.Day, day.Sessions, day.Failed, percent(day.SuccessRate))
@@ -125,4 +126,33 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 		}
 	}
 	return w.err
+}
+
+// outsideFilter says, when f selects nothing, what the store holds
+// outside it: ", but 12 reports are stored, days 2026-11-01 to 2026-11-20
+// (widen --since)", or "" when the store is empty too or f selects all.
+func outsideFilter(ctx context.Context, store *reportstore.Store, f reportstore.Filter) string {
+	if f == (reportstore.Filter{}) {
+		return ""
+	}
+	page, err := store.ListReports(ctx, reportstore.ListOptions{Limit: 1})
+	if err != nil || page.Total == 0 {
+		return ""
+	}
+	all, err := store.Domains(ctx, reportstore.Filter{})
+	if err != nil {
+		return ""
+	}
+	first, last := "", ""
+	for _, d := range all {
+		for _, day := range d.Days {
+			if first == "" || day.Day < first {
+				first = day.Day
+			}
+			if day.Day > last {
+				last = day.Day
+			}
+		}
+	}
+	return fmt.Sprintf(" selected, but the store holds %s (days %s to %s): widen --since, --until, --domain or --organization", plural(page.Total, "report"), first, last)
 }
