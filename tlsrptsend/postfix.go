@@ -1,0 +1,587 @@
+package tlsrptsend
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/mtasts/mtasts/tlsrpt"
+)
+
+// PolicyLookup tells which policy a sender applied to a policy domain at a
+// given time: what the enforce service answered Postfix then. ok is false
+// when the domain had no policy (RFC 8460 §4.4 "no-policy-found").
+type PolicyLookup interface {
+	PolicyAt(domain string, at time.Time) (p tlsrpt.Policy, ok bool)
+}
+
+// PostfixParser turns the log lines of Postfix's smtp(8) client into
+// Outcomes, one per SMTP session with an MX host, for any Postfix version
+// that logs TLS at smtp_tls_loglevel 1 or more.
+//
+// Postfix logs a session in several lines of the same smtp(8) process:
+// the certificate verification failure ("certificate verification failed
+// for mx.example.com[192.0.2.1]:25: certificate has expired"), the TLS
+// summary ("Untrusted TLS connection established to ..."), a TLS
+// handshake error ("SSL_connect error to ..."), and then either the
+// delivery status of the message ("4DE5F9858B3: to=<bob@example.com>,
+// relay=mx.example.com[192.0.2.1]:25, ..., status=deferred (Server
+// certificate not verified)") or, when another MX host is tried next, the
+// reason alone ("4DE5F9858B3: Server certificate not verified"). The
+// parser follows each process, joins the session lines by queue id and
+// takes the policy domain from the recipient of the status line (Postfix
+// groups the recipients of one delivery by next-hop domain).
+//
+// The result under an sts policy (RFC 8460 §4.3.1): a Verified session
+// succeeded; a failed verification names its result type
+// (certificate-expired, certificate-host-mismatch,
+// certificate-not-trusted, else validation-failure); STARTTLS not offered
+// or refused, and a session without TLS, are starttls-not-supported; a
+// failed TLS handshake is validation-failure. A Trusted session (chain
+// verified, names not checked because the TLS level does not ask for it)
+// counts as a success, since Postfix did not check the name. Under
+// no-policy-found every session is a success: there is no policy to fail.
+//
+// Lines it does not use are counted in Stats, never reported. A
+// PostfixParser is not safe for concurrent use.
+type PostfixParser struct {
+	// Policies gives the policy applied to each domain; nil means no
+	// domain has one.
+	Policies PolicyLookup
+	// SendingIP is the address of the sending MTA ("sending-mta-ip").
+	SendingIP netip.Addr
+
+	clock syslogClock
+	procs map[string]*procState
+	// untrusted remembers the last verification failure per server, for
+	// sessions resumed from the TLS session cache, which Postfix logs as
+	// "re-using session with untrusted peer credential".
+	untrusted map[string]verifyFailure
+	stats     PostfixStats
+}
+
+// PostfixStats counts what a PostfixParser saw.
+type PostfixStats struct {
+	Lines     int64 // lines read
+	NotSyslog int64 // lines that are not in a known log format
+	Unrelated int64 // log lines that are not about smtp(8) TLS sessions
+	Malformed int64 // lines of the kinds the parser reads, but not as Postfix writes them
+	Sessions  int64 // outcomes produced
+	Orphaned  int64 // session lines never followed by a delivery status
+}
+
+// NewPostfixParser returns a parser that reads traditional syslog
+// timestamps in loc (nil: time.Local) with now giving the year (nil:
+// time.Now).
+func NewPostfixParser(policies PolicyLookup, sendingIP netip.Addr, loc *time.Location, now func() time.Time) *PostfixParser {
+	if loc == nil {
+		loc = time.Local
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &PostfixParser{
+		Policies:  policies,
+		SendingIP: sendingIP,
+		clock:     syslogClock{loc: loc, now: now},
+		procs:     map[string]*procState{},
+		untrusted: map[string]verifyFailure{},
+	}
+}
+
+// Stats returns the counts so far.
+func (p *PostfixParser) Stats() PostfixStats { return p.stats }
+
+// tlsState is the kind of TLS session Postfix logged (tls_log_summary).
+type tlsState uint8
+
+const (
+	tlsNone tlsState = iota
+	tlsAnonymous
+	tlsUntrusted
+	tlsTrusted
+	tlsVerified
+)
+
+// verifyFailure is a certificate verification failure mapped to RFC 8460
+// §4.3.1.
+type verifyFailure struct {
+	result tlsrpt.ResultType
+	reason string // Postfix's words
+}
+
+// session is one SMTP session of an smtp(8) process with one server.
+type session struct {
+	time      time.Time
+	host      string
+	ip        netip.Addr
+	tls       tlsState
+	fail      *verifyFailure
+	handshake string // the SSL_connect error, if the handshake failed
+	noTLS     string // why the session went without TLS (STARTTLS not offered or refused)
+	qid       string
+}
+
+// procState follows one smtp(8) process: its open session and the
+// sessions that ended before the delivery status of their message.
+type procState struct {
+	cur     *session
+	ended   []session
+	doneQID string    // queue id whose sessions were reported last
+	seen    time.Time // time of the process's last line
+}
+
+// Parse reads one log line and records the outcomes it completes.
+func (p *PostfixParser) Parse(line []byte, rec Recorder) {
+	p.stats.Lines++
+	line = bytes.TrimRight(line, "\r\n")
+	l, ok := p.clock.parseSyslogLine(line)
+	if !ok {
+		p.stats.NotSyslog++
+		return
+	}
+	if !isSMTPClient(l.prog) {
+		p.stats.Unrelated++
+		return
+	}
+	key := string(l.prog) + "[" + string(l.pid) + "]"
+	if ps := p.procs[key]; ps != nil {
+		ps.seen = l.time
+	}
+	msg := l.msg
+	switch {
+	case hasTLSSummaryPrefix(msg):
+		p.tlsSummary(key, l.time, msg)
+	case bytes.Contains(msg, []byte("certificate verification failed for ")):
+		p.verifyFailed(key, l.time, msg)
+	case bytes.HasPrefix(msg, []byte("SSL_connect error to ")):
+		p.handshakeFailed(key, l.time, msg)
+	case bytes.Contains(msg, []byte(": re-using session with untrusted ")):
+		p.reusedUntrusted(key, l.time, msg)
+	default:
+		qid, rest, ok := queueID(msg)
+		if !ok {
+			p.stats.Unrelated++
+			return
+		}
+		if bytes.HasPrefix(rest, []byte("to=<")) {
+			p.status(key, l.time, qid, rest, rec)
+		} else {
+			p.sessionEnd(key, l.time, qid, rest)
+		}
+	}
+}
+
+// isSMTPClient reports whether a syslog tag is Postfix's smtp(8) or
+// lmtp(8) client: "postfix/smtp", "postfix-out/smtp", or a service
+// renamed in master.cf such as "postfix/smtp-relay".
+func isSMTPClient(prog []byte) bool {
+	slash := bytes.LastIndexByte(prog, '/')
+	if slash < 0 {
+		return false
+	}
+	name := prog[slash+1:]
+	for _, c := range [][]byte{[]byte("smtp"), []byte("lmtp")} {
+		if bytes.HasPrefix(name, c) && !bytes.HasPrefix(name, []byte("smtpd")) {
+			return true
+		}
+	}
+	return false
+}
+
+var tlsStates = []struct {
+	prefix string
+	state  tlsState
+}{
+	{"Verified TLS connection ", tlsVerified},
+	{"Trusted TLS connection ", tlsTrusted},
+	{"Untrusted TLS connection ", tlsUntrusted},
+	{"Anonymous TLS connection ", tlsAnonymous},
+}
+
+func hasTLSSummaryPrefix(msg []byte) bool {
+	return len(msg) > 0 && (msg[0] == 'V' || msg[0] == 'T' || msg[0] == 'U' || msg[0] == 'A') &&
+		bytes.Contains(msg, []byte(" TLS connection "))
+}
+
+// tlsSummary reads "Verified TLS connection established to
+// mx.example.com[192.0.2.1]:25: TLSv1.3 with cipher ..." (Postfix
+// tls_log_summary; "reused" for a cached connection).
+func (p *PostfixParser) tlsSummary(key string, t time.Time, msg []byte) {
+	var state tlsState
+	for _, s := range tlsStates {
+		if rest, ok := bytes.CutPrefix(msg, []byte(s.prefix)); ok {
+			state, msg = s.state, rest
+			break
+		}
+	}
+	rest, ok := bytes.CutPrefix(msg, []byte("established to "))
+	if !ok {
+		rest, ok = bytes.CutPrefix(msg, []byte("reused to "))
+	}
+	if state == tlsNone || !ok {
+		p.stats.Malformed++
+		return
+	}
+	host, ip, _, ok := namaddr(rest)
+	if !ok {
+		p.stats.Malformed++
+		return
+	}
+	s := p.session(key, t, host, ip)
+	s.tls = state
+	if state != tlsVerified && s.fail == nil {
+		if f, ok := p.untrusted[host+"["+ip.String()+"]"]; ok {
+			s.fail = &f
+		}
+	}
+}
+
+// verifyFailed reads "[server |CA ]certificate verification failed for
+// NAMADDR: REASON" (Postfix tls_log_verify_error).
+func (p *PostfixParser) verifyFailed(key string, t time.Time, msg []byte) {
+	i := bytes.Index(msg, []byte("certificate verification failed for "))
+	host, ip, reason, ok := namaddr(msg[i+len("certificate verification failed for "):])
+	if !ok {
+		p.stats.Malformed++
+		return
+	}
+	f := classifyVerifyFailure(reason)
+	s := p.session(key, t, host, ip)
+	s.fail = &f
+	if len(p.untrusted) >= 10000 {
+		clear(p.untrusted)
+	}
+	p.untrusted[host+"["+ip.String()+"]"] = f
+}
+
+// classifyVerifyFailure maps the reasons of Postfix's
+// tls_log_verify_error to RFC 8460 §4.3.1 result types.
+func classifyVerifyFailure(reason string) verifyFailure {
+	f := verifyFailure{tlsrpt.ResultValidationFailure, reason}
+	switch {
+	case reason == "certificate has expired":
+		f.result = tlsrpt.ResultCertificateExpired
+	case strings.HasSuffix(reason, ":hostname mismatch"):
+		f.result = tlsrpt.ResultCertificateHostMismatch
+	case reason == "self-signed certificate",
+		strings.HasPrefix(reason, "untrusted issuer "),
+		reason == "not trusted by local or TLSA policy",
+		strings.HasPrefix(reason, "certificate chain longer than limit"):
+		f.result = tlsrpt.ResultCertificateNotTrusted
+	}
+	return f
+}
+
+// handshakeFailed reads "SSL_connect error to NAMADDR: DETAIL" (Postfix
+// tls_client_start).
+func (p *PostfixParser) handshakeFailed(key string, t time.Time, msg []byte) {
+	host, ip, detail, ok := namaddr(msg[len("SSL_connect error to "):])
+	if !ok {
+		p.stats.Malformed++
+		return
+	}
+	s := p.session(key, t, host, ip)
+	s.handshake = "TLS handshake failed: " + detail
+}
+
+// reusedUntrusted reads "NAMADDR: re-using session with untrusted peer
+// credential, look for details earlier in the log".
+func (p *PostfixParser) reusedUntrusted(key string, t time.Time, msg []byte) {
+	host, ip, _, ok := namaddr(msg)
+	if !ok {
+		p.stats.Malformed++
+		return
+	}
+	s := p.session(key, t, host, ip)
+	if f, ok := p.untrusted[host+"["+ip.String()+"]"]; ok && s.fail == nil {
+		s.fail = &f
+	}
+}
+
+// session returns the open session of process key with host[ip],
+// opening it, and setting aside a session with another server, first.
+func (p *PostfixParser) session(key string, t time.Time, host string, ip netip.Addr) *session {
+	ps := p.procs[key]
+	if ps == nil {
+		ps = &procState{seen: t}
+		p.procs[key] = ps
+	}
+	if ps.cur != nil && (ps.cur.ip != ip || !strings.EqualFold(ps.cur.host, host)) {
+		// A new server without a line ending the last session: that
+		// one was a plaintext fallback or ended without a reason.
+		ps.ended = append(ps.ended, *ps.cur)
+		ps.cur = nil
+	}
+	if ps.cur == nil {
+		ps.cur = &session{time: t, host: host, ip: ip}
+	}
+	return ps.cur
+}
+
+// sessionEnd reads "QUEUEID: REASON", which Postfix logs when a session
+// fails and another server will be tried (smtp_bulk_fail). With no
+// session open, only a reason about STARTTLS makes one.
+func (p *PostfixParser) sessionEnd(key string, t time.Time, qid string, reason []byte) {
+	ps := p.procs[key]
+	if ps == nil || ps.cur == nil {
+		s, ok := starttlsFailure(t, reason)
+		if !ok {
+			p.stats.Unrelated++
+			return
+		}
+		if ps == nil {
+			ps = &procState{seen: t}
+			p.procs[key] = ps
+		}
+		ps.cur = &s
+	}
+	ps.cur.qid = qid
+	ps.ended = append(ps.ended, *ps.cur)
+	ps.cur = nil
+}
+
+// starttlsFailure makes the session of a reason Postfix gives when a
+// server does not do TLS although the policy requires it
+// (smtp_proto.c): "TLS is required, but was not offered by host NAMADDR"
+// or "TLS is required, but host NAMADDR refused to start TLS: REPLY".
+func starttlsFailure(t time.Time, reason []byte) (session, bool) {
+	for _, prefix := range []string{"TLS is required, but was not offered by host ", "TLS is required, but host "} {
+		rest, ok := bytes.CutPrefix(reason, []byte(prefix))
+		if !ok {
+			continue
+		}
+		host, ip, _, ok := namaddr(rest)
+		if !ok {
+			return session{}, false
+		}
+		return session{time: t, host: host, ip: ip, noTLS: string(reason)}, true
+	}
+	return session{}, false
+}
+
+// status reads a delivery status line, "QUEUEID: to=<rcpt>, ...,
+// relay=NAMADDR, ..., status=S (REASON)", which ends the open session and
+// reports the sessions of that queue id.
+func (p *PostfixParser) status(key string, t time.Time, qid string, rest []byte, rec Recorder) {
+	rcpt, ok := field(rest, "to=<", ">")
+	relay, ok2 := field(rest, " relay=", ",")
+	status, ok3 := field(rest, " status=", " ")
+	if !ok || !ok2 || !ok3 {
+		p.stats.Malformed++
+		return
+	}
+	at := strings.LastIndexByte(rcpt, '@')
+	if at < 0 {
+		p.stats.Unrelated++
+		return
+	}
+	domain := normalDomain(rcpt[at+1:])
+	reason := ""
+	if i := bytes.Index(rest, []byte(" status=")); i >= 0 {
+		if j := bytes.IndexByte(rest[i:], '('); j >= 0 {
+			reason = strings.TrimSuffix(string(rest[i+j+1:]), ")")
+		}
+	}
+	ps := p.procs[key]
+	if ps == nil {
+		ps = &procState{seen: t}
+		p.procs[key] = ps
+	}
+	var sessions []session
+	for _, s := range ps.ended {
+		if s.qid == qid || s.qid == "" {
+			sessions = append(sessions, s)
+		} else {
+			p.stats.Orphaned++
+		}
+	}
+	ps.ended = ps.ended[:0]
+	if ps.cur != nil {
+		sessions = append(sessions, *ps.cur)
+		ps.cur = nil
+	} else if ps.doneQID != qid || len(sessions) > 0 {
+		if s, ok := p.sessionFromStatus(t, relay, status, reason, rest); ok {
+			sessions = append(sessions, s)
+		}
+	}
+	ps.doneQID = qid
+	if len(sessions) == 0 {
+		p.stats.Unrelated++
+	}
+	policy := p.policy(domain, t)
+	for _, s := range sessions {
+		rec.Record(p.outcome(s, policy))
+		p.stats.Sessions++
+	}
+	p.sweep(t)
+}
+
+// maxProcs bounds the smtp(8) processes followed at once; beyond it,
+// processes idle or silent for an hour are forgotten.
+const maxProcs = 4096
+
+// sweep forgets processes that are done, or silent for an hour (they
+// exited without a status line), when too many are followed.
+func (p *PostfixParser) sweep(now time.Time) {
+	if len(p.procs) < maxProcs {
+		return
+	}
+	for key, ps := range p.procs {
+		if ps.cur == nil && len(ps.ended) == 0 {
+			delete(p.procs, key)
+		} else if now.Sub(ps.seen) > time.Hour {
+			p.stats.Orphaned += int64(len(ps.ended))
+			if ps.cur != nil {
+				p.stats.Orphaned++
+			}
+			delete(p.procs, key)
+		}
+	}
+}
+
+// sessionFromStatus makes the session of a status line that had no TLS
+// line before it: STARTTLS not offered or refused, or a session that went
+// on without TLS (delivered, or answered after the greeting) on a new
+// connection.
+func (p *PostfixParser) sessionFromStatus(t time.Time, relay, status, reason string, rest []byte) (session, bool) {
+	if s, ok := starttlsFailure(t, []byte(reason)); ok {
+		return s, true
+	}
+	if bytes.Contains(rest, []byte(" conn_use=")) {
+		return session{}, false // a cached connection: not a new session
+	}
+	host, ip, _, ok := namaddr([]byte(relay))
+	if !ok {
+		return session{}, false
+	}
+	if status == "sent" || afterGreeting(reason) {
+		return session{time: t, host: host, ip: ip, noTLS: "no TLS session"}, true
+	}
+	return session{}, false
+}
+
+// afterGreeting reports whether a reply came in answer to a command that
+// follows EHLO and STARTTLS, so that the session got that far in
+// plaintext.
+func afterGreeting(reason string) bool {
+	i := strings.LastIndex(reason, "(in reply to ")
+	if i < 0 {
+		return false
+	}
+	cmd := reason[i+len("(in reply to "):]
+	for _, early := range []string{"EHLO", "HELO", "LHLO", "STARTTLS", "initial protocol greeting", "XCLIENT", "XFORWARD"} {
+		if strings.HasPrefix(cmd, early) {
+			return false
+		}
+	}
+	return true
+}
+
+// policy returns the policy applied to domain at t.
+func (p *PostfixParser) policy(domain string, t time.Time) tlsrpt.Policy {
+	if p.Policies != nil {
+		if pol, ok := p.Policies.PolicyAt(domain, t); ok {
+			return pol
+		}
+	}
+	return tlsrpt.Policy{Type: tlsrpt.PolicyNoPolicyFound, Domain: domain}
+}
+
+// outcome judges session s under policy.
+func (p *PostfixParser) outcome(s session, policy tlsrpt.Policy) Outcome {
+	o := Outcome{Time: s.time, Policy: policy, MXHost: normalDomain(s.host), ReceivingIP: s.ip, SendingIP: p.SendingIP}
+	if policy.Type == tlsrpt.PolicyNoPolicyFound {
+		return o
+	}
+	switch {
+	case s.handshake != "":
+		o.Result, o.AdditionalInfo = tlsrpt.ResultValidationFailure, s.handshake
+	case s.noTLS != "":
+		o.Result, o.AdditionalInfo = tlsrpt.ResultSTARTTLSNotSupported, s.noTLS
+	case s.fail != nil:
+		o.Result, o.AdditionalInfo = s.fail.result, s.fail.reason
+	case s.tls == tlsVerified || s.tls == tlsTrusted:
+	case s.tls == tlsUntrusted:
+		o.Result = tlsrpt.ResultCertificateNotTrusted
+	default:
+		o.Result, o.AdditionalInfo = tlsrpt.ResultValidationFailure, "no certificate presented"
+	}
+	return o
+}
+
+// namaddr reads Postfix's "host[addr]:port" (or "host[addr]") at the start
+// of b and returns what follows ": ", if anything.
+func namaddr(b []byte) (host string, ip netip.Addr, rest string, ok bool) {
+	open := bytes.IndexByte(b, '[')
+	if open <= 0 {
+		return "", netip.Addr{}, "", false
+	}
+	end := bytes.IndexByte(b[open:], ']')
+	if end < 0 {
+		return "", netip.Addr{}, "", false
+	}
+	end += open
+	ip, err := netip.ParseAddr(string(b[open+1 : end]))
+	if err != nil {
+		return "", netip.Addr{}, "", false
+	}
+	host = string(b[:open])
+	if strings.ContainsAny(host, " ,:") {
+		return "", netip.Addr{}, "", false
+	}
+	tail := b[end+1:]
+	if len(tail) > 0 && tail[0] == ':' && len(tail) > 1 && tail[1] != ' ' {
+		i := 1
+		for i < len(tail) && tail[i] >= '0' && tail[i] <= '9' {
+			i++
+		}
+		if i == 1 {
+			return "", netip.Addr{}, "", false
+		}
+		tail = tail[i:]
+	}
+	if r, ok := bytes.CutPrefix(tail, []byte(": ")); ok {
+		rest = string(r)
+	}
+	return host, ip.Unmap(), rest, true
+}
+
+// queueID reads the queue id at the start of a message ("4DE5F9858B3: "
+// or a long queue id), telling it apart from "warning: " and the like.
+func queueID(msg []byte) (string, []byte, bool) {
+	i := bytes.Index(msg, []byte(": "))
+	if i < 6 || i > 32 {
+		return "", nil, false
+	}
+	id := msg[:i]
+	digit := false
+	for _, c := range id {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+		default:
+			return "", nil, false
+		}
+	}
+	if !digit {
+		return "", nil, false
+	}
+	return string(id), msg[i+2:], true
+}
+
+// field returns what lies between start and the next end in b.
+func field(b []byte, start, end string) (string, bool) {
+	i := bytes.Index(b, []byte(start))
+	if i < 0 {
+		return "", false
+	}
+	v := b[i+len(start):]
+	j := bytes.Index(v, []byte(end))
+	if j < 0 {
+		return "", false
+	}
+	return string(v[:j]), true
+}
