@@ -2,8 +2,8 @@ package tlsrptsend
 
 import (
 	"bufio"
-	"fmt"
 	"crypto/tls"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
