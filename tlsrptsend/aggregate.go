@@ -2,7 +2,6 @@ package tlsrptsend
 
 import (
 	"cmp"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -19,7 +18,7 @@ import (
 // (§4.4 "failure-details"). It is safe for concurrent use.
 type Aggregator struct {
 	mu   sync.Mutex
-	days map[dayDomain]map[string]*policyTotals // keyed by policyKey
+	days map[dayDomain][]*policyTotals // one per policy applied, usually one
 }
 
 type dayDomain struct {
@@ -43,7 +42,7 @@ type failureKey struct {
 
 // NewAggregator returns an empty Aggregator.
 func NewAggregator() *Aggregator {
-	return &Aggregator{days: map[dayDomain]map[string]*policyTotals{}}
+	return &Aggregator{days: map[dayDomain][]*policyTotals{}}
 }
 
 // Day returns the UTC day t falls in, as its midnight (RFC 8460 §4.1).
@@ -52,22 +51,22 @@ func Day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 // Record adds o to its day, domain and policy.
 func (a *Aggregator) Record(o Outcome) {
 	dd := dayDomain{Day(o.Time).Unix(), normalDomain(o.Policy.Domain)}
-	pk := policyKey(o.Policy)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	byPolicy := a.days[dd]
-	if byPolicy == nil {
-		byPolicy = map[string]*policyTotals{}
-		a.days[dd] = byPolicy
+	var pt *policyTotals
+	for _, c := range a.days[dd] {
+		if samePolicy(c.policy, o.Policy) {
+			pt = c
+			break
+		}
 	}
-	pt := byPolicy[pk]
 	if pt == nil {
 		p := o.Policy
 		p.Domain = dd.domain
 		p.Strings = slices.Clone(p.Strings)
 		p.MXHosts = slices.Clone(p.MXHosts)
 		pt = &policyTotals{policy: p, failures: map[failureKey]*tlsrpt.FailureDetail{}}
-		byPolicy[pk] = pt
+		a.days[dd] = append(a.days[dd], pt)
 	}
 	if o.Success() {
 		pt.summary.Successful++
@@ -113,10 +112,10 @@ func (a *Aggregator) Domains(day time.Time) []string {
 func (a *Aggregator) Results(day time.Time, domain string) []tlsrpt.PolicyResult {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	byPolicy := a.days[dayDomain{Day(day).Unix(), normalDomain(domain)}]
+	byPolicy := slices.Clone(a.days[dayDomain{Day(day).Unix(), normalDomain(domain)}])
+	slices.SortFunc(byPolicy, func(x, y *policyTotals) int { return strings.Compare(policyKey(x.policy), policyKey(y.policy)) })
 	var out []tlsrpt.PolicyResult
-	for _, k := range slices.Sorted(maps.Keys(byPolicy)) {
-		pt := byPolicy[k]
+	for _, pt := range byPolicy {
 		pr := tlsrpt.PolicyResult{Policy: pt.policy, Summary: pt.summary}
 		pr.Policy.Strings = slices.Clone(pt.policy.Strings)
 		pr.Policy.MXHosts = slices.Clone(pt.policy.MXHosts)
@@ -153,8 +152,15 @@ func compareFailures(x, y tlsrpt.FailureDetail) int {
 	)
 }
 
-// policyKey identifies a policy as applied: two outcomes under the same
-// type, lines and mx patterns belong to the same "policies" element.
+// samePolicy reports whether two outcomes were under the same policy as
+// applied, and belong to the same "policies" element: same type, lines
+// and mx patterns (the domain is compared before).
+func samePolicy(x, y tlsrpt.Policy) bool {
+	return x.Type == y.Type && slices.Equal(x.Strings, y.Strings) &&
+		slices.EqualFunc(x.MXHosts, y.MXHosts, strings.EqualFold)
+}
+
+// policyKey orders policies: type, then lines, then mx patterns.
 func policyKey(p tlsrpt.Policy) string {
 	var b strings.Builder
 	b.WriteString(string(p.Type))

@@ -145,8 +145,8 @@ func (p *PostfixParser) Parse(line []byte, rec Recorder) {
 		p.stats.Unrelated++
 		return
 	}
-	key := string(l.prog) + "[" + string(l.pid) + "]"
-	if ps := p.procs[key]; ps != nil {
+	key := l.proc
+	if ps := p.procs[string(key)]; ps != nil {
 		ps.seen = l.time
 	}
 	msg := l.msg
@@ -208,7 +208,7 @@ func hasTLSSummaryPrefix(msg []byte) bool {
 // tlsSummary reads "Verified TLS connection established to
 // mx.example.com[192.0.2.1]:25: TLSv1.3 with cipher ..." (Postfix
 // tls_log_summary; "reused" for a cached connection).
-func (p *PostfixParser) tlsSummary(key string, t time.Time, msg []byte) {
+func (p *PostfixParser) tlsSummary(key []byte, t time.Time, msg []byte) {
 	var state tlsState
 	for _, s := range tlsStates {
 		if rest, ok := bytes.CutPrefix(msg, []byte(s.prefix)); ok {
@@ -240,7 +240,7 @@ func (p *PostfixParser) tlsSummary(key string, t time.Time, msg []byte) {
 
 // verifyFailed reads "[server |CA ]certificate verification failed for
 // NAMADDR: REASON" (Postfix tls_log_verify_error).
-func (p *PostfixParser) verifyFailed(key string, t time.Time, msg []byte) {
+func (p *PostfixParser) verifyFailed(key []byte, t time.Time, msg []byte) {
 	i := bytes.Index(msg, []byte("certificate verification failed for "))
 	host, ip, reason, ok := namaddr(msg[i+len("certificate verification failed for "):])
 	if !ok {
@@ -276,7 +276,7 @@ func classifyVerifyFailure(reason string) verifyFailure {
 
 // handshakeFailed reads "SSL_connect error to NAMADDR: DETAIL" (Postfix
 // tls_client_start).
-func (p *PostfixParser) handshakeFailed(key string, t time.Time, msg []byte) {
+func (p *PostfixParser) handshakeFailed(key []byte, t time.Time, msg []byte) {
 	host, ip, detail, ok := namaddr(msg[len("SSL_connect error to "):])
 	if !ok {
 		p.stats.Malformed++
@@ -288,7 +288,7 @@ func (p *PostfixParser) handshakeFailed(key string, t time.Time, msg []byte) {
 
 // reusedUntrusted reads "NAMADDR: re-using session with untrusted peer
 // credential, look for details earlier in the log".
-func (p *PostfixParser) reusedUntrusted(key string, t time.Time, msg []byte) {
+func (p *PostfixParser) reusedUntrusted(key []byte, t time.Time, msg []byte) {
 	host, ip, _, ok := namaddr(msg)
 	if !ok {
 		p.stats.Malformed++
@@ -302,11 +302,11 @@ func (p *PostfixParser) reusedUntrusted(key string, t time.Time, msg []byte) {
 
 // session returns the open session of process key with host[ip],
 // opening it, and setting aside a session with another server, first.
-func (p *PostfixParser) session(key string, t time.Time, host string, ip netip.Addr) *session {
-	ps := p.procs[key]
+func (p *PostfixParser) session(key []byte, t time.Time, host string, ip netip.Addr) *session {
+	ps := p.procs[string(key)]
 	if ps == nil {
 		ps = &procState{seen: t}
-		p.procs[key] = ps
+		p.procs[string(key)] = ps
 	}
 	if ps.cur != nil && (ps.cur.ip != ip || !strings.EqualFold(ps.cur.host, host)) {
 		// A new server without a line ending the last session: that
@@ -323,8 +323,8 @@ func (p *PostfixParser) session(key string, t time.Time, host string, ip netip.A
 // sessionEnd reads "QUEUEID: REASON", which Postfix logs when a session
 // fails and another server will be tried (smtp_bulk_fail). With no
 // session open, only a reason about STARTTLS makes one.
-func (p *PostfixParser) sessionEnd(key string, t time.Time, qid string, reason []byte) {
-	ps := p.procs[key]
+func (p *PostfixParser) sessionEnd(key []byte, t time.Time, qid string, reason []byte) {
+	ps := p.procs[string(key)]
 	if ps == nil || ps.cur == nil {
 		s, ok := starttlsFailure(t, reason)
 		if !ok {
@@ -333,7 +333,7 @@ func (p *PostfixParser) sessionEnd(key string, t time.Time, qid string, reason [
 		}
 		if ps == nil {
 			ps = &procState{seen: t}
-			p.procs[key] = ps
+			p.procs[string(key)] = ps
 		}
 		ps.cur = &s
 	}
@@ -364,7 +364,7 @@ func starttlsFailure(t time.Time, reason []byte) (session, bool) {
 // status reads a delivery status line, "QUEUEID: to=<rcpt>, ...,
 // relay=NAMADDR, ..., status=S (REASON)", which ends the open session and
 // reports the sessions of that queue id.
-func (p *PostfixParser) status(key string, t time.Time, qid string, rest []byte, rec Recorder) {
+func (p *PostfixParser) status(key []byte, t time.Time, qid string, rest []byte, rec Recorder) {
 	rcpt, ok := field(rest, "to=<", ">")
 	relay, ok2 := field(rest, " relay=", ",")
 	status, ok3 := field(rest, " status=", " ")
@@ -384,10 +384,10 @@ func (p *PostfixParser) status(key string, t time.Time, qid string, rest []byte,
 			reason = strings.TrimSuffix(string(rest[i+j+1:]), ")")
 		}
 	}
-	ps := p.procs[key]
+	ps := p.procs[string(key)]
 	if ps == nil {
 		ps = &procState{seen: t}
-		p.procs[key] = ps
+		p.procs[string(key)] = ps
 	}
 	var sessions []session
 	for _, s := range ps.ended {

@@ -11,6 +11,7 @@ type logLine struct {
 	time time.Time
 	prog []byte // "postfix/smtp", "postfix-out/smtp"
 	pid  []byte
+	proc []byte // "postfix/smtp[123": program and process, one key
 	msg  []byte
 }
 
@@ -59,7 +60,7 @@ func (c *syslogClock) parseSyslogLine(line []byte) (logLine, bool) {
 	if open <= 0 || bytes.IndexByte(rest[:open], ' ') >= 0 {
 		return l, false
 	}
-	l.prog, l.pid, l.msg = rest[:open], rest[open+1:colon], rest[colon+3:]
+	l.prog, l.pid, l.proc, l.msg = rest[:open], rest[open+1:colon], rest[:colon], rest[colon+3:]
 	for _, d := range l.pid {
 		if d < '0' || d > '9' {
 			return l, false
