@@ -1,8 +1,9 @@
 package tlsrptsend
 
 import (
-	"bufio"
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -97,19 +98,40 @@ func TestPostfixRealLog(t *testing.T) {
 	pf := testpostfix.Start(t, ns, testpostfix.Options{CA: ca, Main: map[string]string{
 		"smtp_tls_policy_maps": "texthash:" + writePolicyTable(t, table.String()),
 	}})
+	// Follow the live log file as Postfix writes it.
+	sender := netip.MustParseAddr("192.0.2.25")
+	p := NewPostfixParser(policies, sender, time.Local, time.Now)
+	outcomes := make(chan Outcome, 100)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		src := &PostfixLog{Parser: p, Path: filepath.Join(pf.Dir, "maillog"), Poll: 10 * time.Millisecond}
+		done <- src.Run(ctx, RecorderFunc(func(o Outcome) { outcomes <- o }))
+	}()
 	for _, d := range domains {
 		pf.Send("alice@sender.test", "bob@"+d.domain, "to "+d.domain)
 	}
 	for _, d := range domains {
 		pf.WaitLog(30*time.Second, "to=<bob@"+d.domain+">", "status=")
 	}
-
-	sender := netip.MustParseAddr("192.0.2.25")
-	p := NewPostfixParser(policies, sender, time.Local, time.Now)
 	var got []Outcome
-	sc := bufio.NewScanner(strings.NewReader(pf.Log()))
-	for sc.Scan() {
-		p.Parse(sc.Bytes(), RecorderFunc(func(o Outcome) { got = append(got, o) }))
+	timeout := time.After(30 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case o := <-outcomes:
+			got = append(got, o)
+		case <-timeout:
+			t.Fatalf("%d outcomes read from the log, want %d; log:\n%s", len(got), len(want), pf.Log())
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("following the log: %v", err)
+	}
+	close(outcomes)
+	for o := range outcomes {
+		got = append(got, o)
 	}
 	var gotSessions []realSession
 	for _, o := range got {
@@ -120,7 +142,7 @@ func TestPostfixRealLog(t *testing.T) {
 		if o.SendingIP != sender {
 			t.Errorf("%s: sending IP %v, want %v", o.MXHost, o.SendingIP, sender)
 		}
-		if time.Since(o.Time) > time.Hour || time.Until(o.Time) > time.Hour {
+		if time.Since(o.Time) > 24*time.Hour || time.Until(o.Time) > 24*time.Hour {
 			t.Errorf("%s: session time %v is not the time of the log", o.MXHost, o.Time)
 		}
 		wantType := tlsrpt.PolicySTS
@@ -141,6 +163,34 @@ func TestPostfixRealLog(t *testing.T) {
 	}
 	if st := p.Stats(); st.Malformed != 0 || st.Orphaned != 0 || st.NotSyslog != 0 {
 		t.Errorf("stats %+v: want no malformed, orphaned or unreadable lines", st)
+	}
+
+	// The day's reports of those outcomes read back without diagnostics,
+	// with the sessions counted.
+	agg := NewAggregator()
+	days := map[time.Time]bool{}
+	for _, o := range got {
+		agg.Record(o)
+		days[Day(o.Time)] = true
+	}
+	counts := map[string]int64{}
+	for day := range days {
+		for _, domain := range agg.Domains(day) {
+			b, err := Build(testSubmitter, day, domain, agg.Results(day, domain))
+			if err != nil {
+				t.Fatal(err)
+			}
+			parseBack(t, b)
+			tot := b.Report.Totals()
+			counts[domain] += tot.Successful + tot.Failed
+		}
+	}
+	wantCounts := map[string]int64{}
+	for _, s := range want {
+		wantCounts[s.domain]++
+	}
+	if diff := cmp.Diff(wantCounts, counts); diff != "" {
+		t.Errorf("sessions counted in the reports per domain (-want +got):\n%s", diff)
 	}
 	if t.Failed() {
 		t.Logf("Postfix log:\n%s", pf.Log())
