@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"mime"
 	"mime/multipart"
+	"net/mail"
 	"net/textproto"
 	"strings"
 	"time"
@@ -60,6 +61,14 @@ func Subject(submitter string, b *Built) string {
 func ComposeMail(s Submitter, b *Built, o MailOptions) ([]byte, error) {
 	if o.From == "" || len(o.To) == 0 {
 		return nil, fmt.Errorf("tlsrptsend: report mail for %s needs From and To", b.Domain)
+	}
+	for _, a := range append([]string{o.From}, o.To...) {
+		if strings.ContainsAny(a, "\r\n") {
+			return nil, fmt.Errorf("tlsrptsend: report mail for %s: address %q holds a line break", b.Domain, a)
+		}
+		if _, err := mail.ParseAddress(a); err != nil {
+			return nil, fmt.Errorf("tlsrptsend: report mail for %s: address %q: %w", b.Domain, a, err)
+		}
 	}
 	sum := sha256.Sum256(b.Gzip)
 	boundary := "tlsrpt-" + hex.EncodeToString(sum[:12])

@@ -131,7 +131,14 @@ func mailReport(t *testing.T) *Built {
 }
 
 func TestComposeMailNeedsAddresses(t *testing.T) {
-	if _, err := ComposeMail(testSubmitter, mailReport(t), MailOptions{From: "a@sender.test"}); err == nil {
-		t.Error("a mail without To was composed")
+	for _, o := range []MailOptions{
+		{From: "a@sender.test"},
+		{To: []string{"b@example.com"}},
+		{From: "a@sender.test\r\nBcc: x@evil.example", To: []string{"b@example.com"}},
+		{From: "a@sender.test", To: []string{"not an address"}},
+	} {
+		if _, err := ComposeMail(testSubmitter, mailReport(t), o); err == nil {
+			t.Errorf("a mail with From %q, To %q was composed", o.From, o.To)
+		}
 	}
 }

@@ -489,7 +489,9 @@ func (p *PostfixParser) policy(domain string, t time.Time) tlsrpt.Policy {
 	return tlsrpt.Policy{Type: tlsrpt.PolicyNoPolicyFound, Domain: domain}
 }
 
-// outcome judges session s under policy.
+// outcome judges session s under policy. Postfix's words for a failure
+// go to "failure-reason-code", the member RFC 8460 §4.4 has for "a
+// TLS-related error code or error message".
 func (p *PostfixParser) outcome(s session, policy tlsrpt.Policy) Outcome {
 	o := Outcome{Time: s.time, Policy: policy, MXHost: normalDomain(s.host), ReceivingIP: s.ip, SendingIP: p.SendingIP}
 	if policy.Type == tlsrpt.PolicyNoPolicyFound {
@@ -497,16 +499,16 @@ func (p *PostfixParser) outcome(s session, policy tlsrpt.Policy) Outcome {
 	}
 	switch {
 	case s.handshake != "":
-		o.Result, o.AdditionalInfo = tlsrpt.ResultValidationFailure, s.handshake
+		o.Result, o.ReasonCode = tlsrpt.ResultValidationFailure, s.handshake
 	case s.noTLS != "":
-		o.Result, o.AdditionalInfo = tlsrpt.ResultSTARTTLSNotSupported, s.noTLS
+		o.Result, o.ReasonCode = tlsrpt.ResultSTARTTLSNotSupported, s.noTLS
 	case s.fail != nil:
-		o.Result, o.AdditionalInfo = s.fail.result, s.fail.reason
+		o.Result, o.ReasonCode = s.fail.result, s.fail.reason
 	case s.tls == tlsVerified || s.tls == tlsTrusted:
 	case s.tls == tlsUntrusted:
 		o.Result = tlsrpt.ResultCertificateNotTrusted
 	default:
-		o.Result, o.AdditionalInfo = tlsrpt.ResultValidationFailure, "no certificate presented"
+		o.Result, o.ReasonCode = tlsrpt.ResultValidationFailure, "no certificate presented"
 	}
 	return o
 }
