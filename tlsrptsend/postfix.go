@@ -40,7 +40,9 @@ type PolicyLookup interface {
 // or refused, and a session without TLS, are starttls-not-supported; a
 // failed TLS handshake is validation-failure. A Trusted session (chain
 // verified, names not checked because the TLS level does not ask for it)
-// counts as a success, since Postfix did not check the name. Under
+// counts as a success, since Postfix did not check the name, unless
+// Postfix then refused it as "Server certificate not verified": that is
+// a name mismatch, which Postfix before 3.6 logs no other way. Under
 // no-policy-found every session is a success: there is no policy to fail.
 //
 // Lines it does not use are counted in Stats, never reported. A
@@ -120,7 +122,10 @@ type session struct {
 	fail      *verifyFailure
 	handshake string // the SSL_connect error, if the handshake failed
 	noTLS     string // why the session went without TLS (STARTTLS not offered or refused)
-	qid       string
+	// notVerified is set when Postfix ended the session with "Server
+	// certificate not verified": the level asked for a verified name.
+	notVerified bool
+	qid         string
 }
 
 // procState follows one smtp(8) process: its open session and the
@@ -320,6 +325,11 @@ func (p *PostfixParser) session(key []byte, t time.Time, host string, ip netip.A
 	return ps.cur
 }
 
+// serverNotVerified is the reason Postfix gives when the server's
+// certificate did not pass the checks the TLS level asks for
+// (smtp_proto.c).
+const serverNotVerified = "Server certificate not verified"
+
 // sessionEnd reads "QUEUEID: REASON", which Postfix logs when a session
 // fails and another server will be tried (smtp_bulk_fail). With no
 // session open, only a reason about STARTTLS makes one.
@@ -338,6 +348,7 @@ func (p *PostfixParser) sessionEnd(key []byte, t time.Time, qid string, reason [
 		ps.cur = &s
 	}
 	ps.cur.qid = qid
+	ps.cur.notVerified = string(reason) == serverNotVerified
 	ps.ended = append(ps.ended, *ps.cur)
 	ps.cur = nil
 }
@@ -399,6 +410,7 @@ func (p *PostfixParser) status(key []byte, t time.Time, qid string, rest []byte,
 	}
 	ps.ended = ps.ended[:0]
 	if ps.cur != nil {
+		ps.cur.notVerified = reason == serverNotVerified
 		sessions = append(sessions, *ps.cur)
 		ps.cur = nil
 	} else if ps.doneQID != qid || len(sessions) > 0 {
@@ -504,6 +516,10 @@ func (p *PostfixParser) outcome(s session, policy tlsrpt.Policy) Outcome {
 		o.Result, o.ReasonCode = tlsrpt.ResultSTARTTLSNotSupported, s.noTLS
 	case s.fail != nil:
 		o.Result, o.ReasonCode = s.fail.result, s.fail.reason
+	case s.tls == tlsTrusted && s.notVerified:
+		// The chain was trusted but the name did not match: Postfix
+		// before 3.6 checked names itself and logged no failure line.
+		o.Result, o.ReasonCode = tlsrpt.ResultCertificateHostMismatch, "Trusted TLS connection, "+serverNotVerified
 	case s.tls == tlsVerified || s.tls == tlsTrusted:
 	case s.tls == tlsUntrusted:
 		o.Result = tlsrpt.ResultCertificateNotTrusted
