@@ -385,10 +385,14 @@ func (p *PostfixParser) status(key []byte, t time.Time, qid string, rest []byte,
 	}
 	at := strings.LastIndexByte(rcpt, '@')
 	if at < 0 {
-		p.stats.Unrelated++
+		p.stats.Unrelated++ // a local recipient: no policy domain
 		return
 	}
 	domain := normalDomain(rcpt[at+1:])
+	if domain == "" || strings.ContainsAny(domain, " []") {
+		p.stats.Malformed++
+		return
+	}
 	reason := ""
 	if i := bytes.Index(rest, []byte(" status=")); i >= 0 {
 		if j := bytes.IndexByte(rest[i:], '('); j >= 0 {

@@ -83,29 +83,33 @@ func TestPostfixLogFiles(t *testing.T) {
 	}
 }
 
+// syslogLineCases are the log line formats read, and lines refused; they
+// also seed FuzzPostfixParser.
+var syslogLineCases = []struct {
+	line       string
+	time       time.Time
+	prog, msg  string
+	wantParsed bool
+}{
+	{"Dec 07 18:32:25 sender postfix/smtp[15967]: hello", time.Date(2026, 12, 7, 18, 32, 25, 0, time.UTC), "postfix/smtp", "hello", true},
+	{"Dec  7 18:32:25 sender postfix/smtp[1]: x: y", time.Date(2026, 12, 7, 18, 32, 25, 0, time.UTC), "postfix/smtp", "x: y", true},
+	// A date after tomorrow is last year's (RFC 3164 has no year).
+	{"Dec 31 23:59:59 sender postfix/smtp[1]: x", time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC), "postfix/smtp", "x", true},
+	{"2026-12-07T18:32:25+0100 sender postfix/smtp[2]: m", time.Date(2026, 12, 7, 17, 32, 25, 0, time.UTC), "postfix/smtp", "m", true},
+	{"2026-12-07T18:32:25.5+01:00 sender postfix/smtp[2]: m", time.Date(2026, 12, 7, 17, 32, 25, 5e8, time.UTC), "postfix/smtp", "m", true},
+	{"2026-12-07T18:32:25.123456+0000 h postfix-out/smtp-relay[2]: m", time.Date(2026, 12, 7, 18, 32, 25, 123456000, time.UTC), "postfix-out/smtp-relay", "m", true},
+	{"Foo 07 18:32:25 sender postfix/smtp[1]: x", time.Time{}, "", "", false},
+	{"Dec 07 25:32:25 sender postfix/smtp[1]: x", time.Time{}, "", "", false},
+	{"Dec 07 18:32:25 sender postfix/smtp[x1]: x", time.Time{}, "", "", false},
+	{"Dec 07 18:32:25 sender postfix/smtp: x", time.Time{}, "", "", false},
+	{"Dec 07 18:32:25 sender", time.Time{}, "", "", false},
+	{"2026-12-07 18:32:25 sender postfix/smtp[1]: x", time.Time{}, "", "", false},
+	{"", time.Time{}, "", "", false},
+}
+
 func TestParseSyslogLine(t *testing.T) {
 	c := syslogClock{loc: time.UTC, now: testNow}
-	for _, tc := range []struct {
-		line       string
-		time       time.Time
-		prog, msg  string
-		wantParsed bool
-	}{
-		{"Dec 07 18:32:25 sender postfix/smtp[15967]: hello", time.Date(2026, 12, 7, 18, 32, 25, 0, time.UTC), "postfix/smtp", "hello", true},
-		{"Dec  7 18:32:25 sender postfix/smtp[1]: x: y", time.Date(2026, 12, 7, 18, 32, 25, 0, time.UTC), "postfix/smtp", "x: y", true},
-		// A date after tomorrow is last year's (RFC 3164 has no year).
-		{"Dec 31 23:59:59 sender postfix/smtp[1]: x", time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC), "postfix/smtp", "x", true},
-		{"2026-12-07T18:32:25+0100 sender postfix/smtp[2]: m", time.Date(2026, 12, 7, 17, 32, 25, 0, time.UTC), "postfix/smtp", "m", true},
-		{"2026-12-07T18:32:25.5+01:00 sender postfix/smtp[2]: m", time.Date(2026, 12, 7, 17, 32, 25, 5e8, time.UTC), "postfix/smtp", "m", true},
-		{"2026-12-07T18:32:25.123456+0000 h postfix-out/smtp-relay[2]: m", time.Date(2026, 12, 7, 18, 32, 25, 123456000, time.UTC), "postfix-out/smtp-relay", "m", true},
-		{"Foo 07 18:32:25 sender postfix/smtp[1]: x", time.Time{}, "", "", false},
-		{"Dec 07 25:32:25 sender postfix/smtp[1]: x", time.Time{}, "", "", false},
-		{"Dec 07 18:32:25 sender postfix/smtp[x1]: x", time.Time{}, "", "", false},
-		{"Dec 07 18:32:25 sender postfix/smtp: x", time.Time{}, "", "", false},
-		{"Dec 07 18:32:25 sender", time.Time{}, "", "", false},
-		{"2026-12-07 18:32:25 sender postfix/smtp[1]: x", time.Time{}, "", "", false},
-		{"", time.Time{}, "", "", false},
-	} {
+	for _, tc := range syslogLineCases {
 		l, ok := c.parseSyslogLine([]byte(tc.line))
 		if ok != tc.wantParsed {
 			t.Errorf("%q: parsed %v, want %v", tc.line, ok, tc.wantParsed)
@@ -178,6 +182,9 @@ func FuzzPostfixParser(f *testing.F) {
 		for _, l := range bytes.Split(b, []byte("\n")) {
 			f.Add(l)
 		}
+	}
+	for _, tc := range syslogLineCases {
+		f.Add([]byte(tc.line))
 	}
 	f.Fuzz(func(t *testing.T, log []byte) {
 		p := NewPostfixParser(testPolicies{}, netip.MustParseAddr("192.0.2.1"), time.UTC, testNow)
