@@ -106,3 +106,31 @@ func TestPostfixLogStream(t *testing.T) {
 		t.Errorf("%d outcomes, stats %+v; want 9 outcomes and 1 line not in a log format", n, st)
 	}
 }
+
+// TestFollowerFromEnd starts at the end of the file: only lines written
+// afterwards are read; a missing file is an error.
+func TestFollowerFromEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mail.log")
+	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fl, err := NewFollower(path, true, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("new\n")
+	f.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if l, err := fl.ReadLine(ctx); err != nil || string(l) != "new" {
+		t.Errorf("ReadLine = %q, %v; want new", l, err)
+	}
+	if _, err := NewFollower(filepath.Join(t.TempDir(), "none"), false, 0); err == nil {
+		t.Error("following a missing file succeeded")
+	}
+}

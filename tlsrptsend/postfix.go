@@ -45,6 +45,11 @@ type PolicyLookup interface {
 // a name mismatch, which Postfix before 3.6 logs no other way. Under
 // no-policy-found every session is a success: there is no policy to fail.
 //
+// It needs smtp_tls_loglevel 1 or more (without TLS lines, a verified
+// session looks like one without TLS), and TLS done by smtp(8) itself:
+// with smtp_tls_connection_reuse = yes, tlsproxy(8) logs the TLS lines
+// under its own process, and they are not joined.
+//
 // Lines it does not use are counted in Stats, never reported. A
 // PostfixParser is not safe for concurrent use.
 type PostfixParser struct {
