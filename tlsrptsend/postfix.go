@@ -483,22 +483,29 @@ func (p *PostfixParser) sessionFromStatus(t time.Time, relay, status, reason str
 	return session{}, false
 }
 
-// afterGreeting reports whether a reply came in answer to a command that
-// follows EHLO and STARTTLS, so that the session got that far in
-// plaintext.
+// afterGreeting reports whether a failure reason shows that the session
+// went past EHLO and STARTTLS: a reply "(in reply to MAIL FROM command)",
+// or a connection lost or timed out "while sending RCPT TO" (Postfix's
+// smtp_trouble.c and smtp_chat.c wordings).
 func afterGreeting(reason string) bool {
-	i := strings.LastIndex(reason, "(in reply to ")
-	if i < 0 {
+	var phase string
+	if i := strings.LastIndex(reason, "(in reply to "); i >= 0 {
+		phase = reason[i+len("(in reply to "):]
+	} else if i := strings.LastIndex(reason, " while "); i >= 0 {
+		phase = reason[i+len(" while "):]
+	} else {
 		return false
 	}
-	cmd := reason[i+len("(in reply to "):]
-	for _, early := range []string{"EHLO", "HELO", "LHLO", "STARTTLS", "initial protocol greeting", "XCLIENT", "XFORWARD"} {
-		if strings.HasPrefix(cmd, early) {
+	for _, early := range earlyPhases {
+		if strings.Contains(phase, early) {
 			return false
 		}
 	}
 	return true
 }
+
+// earlyPhases name the parts of a session before or at STARTTLS.
+var earlyPhases = []string{"EHLO", "HELO", "LHLO", "STARTTLS", "initial", "XCLIENT", "XFORWARD", "TLS"}
 
 // policy returns the policy applied to domain at t.
 func (p *PostfixParser) policy(domain string, t time.Time) tlsrpt.Policy {
