@@ -1,0 +1,36 @@
+// Package tlsrptsend is the sending side of SMTP TLS Reporting (RFC
+// 8460): it turns what a sending MTA saw into the daily reports that
+// recipient domains ask for in their _smtp._tls TXT record, and delivers
+// them.
+//
+// The parts, in the order data flows through them:
+//
+//   - Outcome is one SMTP session's TLS result for a policy domain: the
+//     policy applied (RFC 8460 §4.4 "policy"), the MX host and its IP,
+//     the sending MTA's IP, and success or a result type of §4.3. A
+//     Source produces outcomes into a Recorder: PostfixLog reads them
+//     from Postfix's log; the enforce service's decisions and the deliver
+//     package's observer are to feed the same interface.
+//   - PostfixParser reads the log lines of Postfix's smtp(8), for any
+//     Postfix version, in syslog or journald format, and joins the TLS
+//     lines of each session with the delivery status that follows
+//     (by process and queue id). Follower follows a log file across
+//     rotation; PostfixLog also reads a stream such as journalctl's
+//     output on stdin.
+//   - Aggregator sums outcomes per UTC day (§4.1), policy domain and
+//     policy into the summary counts and failure details of §4.4.
+//   - Build makes the day's report for one policy domain, gzipped and
+//     named per §5.1; tlsrpt.Parse reads every report it builds back
+//     without a diagnostic.
+//   - HTTPSDeliverer posts a report to an https: rua (§5.4) and retries it
+//     with exponential backoff for 24 hours (§5.5), its progress in a
+//     DeliveryState the caller persists so that a restart neither loses
+//     nor repeats a delivery.
+//   - ComposeMail writes the DKIM-signed multipart/report mail for a
+//     mailto: rua (§5.3), with TLS-Required: No (RFC 8689) so that the
+//     report reaches a domain whose TLS is broken.
+//
+// The package does no I/O of its own beyond reading the log it is given
+// and posting to the rua it is given; clocks, sleeps and HTTP clients are
+// injected.
+package tlsrptsend
