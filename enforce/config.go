@@ -1,4 +1,4 @@
-package main
+package enforce
 
 import (
 	"fmt"
@@ -14,42 +14,46 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/mtasts/mtasts/cache"
-	mtastsresolver "github.com/mtasts/mtasts/resolver"
+	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
 )
 
-// daemonConfig is the [daemon] section of mtasts.toml; see
-// docs/mtasts.example.toml for every key with its meaning. Flags
-// override it.
-type daemonConfig struct {
-	Listen          []string              `toml:"listen"`
-	SocketMode      string                `toml:"socket_mode"`
-	Maps            []string              `toml:"maps"`
-	Cache           string                `toml:"cache"`
-	Metrics         string                `toml:"metrics"`
-	Resolver        string                `toml:"resolver"`
-	CAFile          string                `toml:"ca_file"`
-	Timeout         time.Duration         `toml:"timeout"`
-	QueryTimeout    time.Duration         `toml:"query_timeout"`
-	ShutdownTimeout time.Duration         `toml:"shutdown_timeout"`
-	Servername      bool                  `toml:"servername"`
-	TLSRPT          bool                  `toml:"tlsrpt"`
-	LogLevel        string                `toml:"log_level"`
-	LogFormat       string                `toml:"log_format"`
-	Refresh         bool                  `toml:"refresh"`
-	RecheckInterval time.Duration         `toml:"recheck_interval"`
-	DANE            *bool                 `toml:"dane"` // nil: on when the resolver validates DNSSEC
-	Zone            zoneConfig            `toml:"default_zone"`
-	Zones           map[string]zoneConfig `toml:"zones"`
+// Config is the [daemon] section of mtasts.toml, the configuration of the
+// service; see docs/mtasts.example.toml for every key with its meaning.
+// Load reads it over DefaultConfig; a program may change it before calling
+// Validate, as "mtasts daemon" does with its flags.
+type Config struct {
+	Listen          []string        `toml:"listen"`
+	SocketMode      string          `toml:"socket_mode"`
+	Maps            []string        `toml:"maps"`
+	Cache           string          `toml:"cache"`
+	Metrics         string          `toml:"metrics"`
+	Resolver        string          `toml:"resolver"`
+	CAFile          string          `toml:"ca_file"`
+	Timeout         time.Duration   `toml:"timeout"`
+	QueryTimeout    time.Duration   `toml:"query_timeout"`
+	ShutdownTimeout time.Duration   `toml:"shutdown_timeout"`
+	Servername      bool            `toml:"servername"`
+	TLSRPT          bool            `toml:"tlsrpt"`
+	LogLevel        string          `toml:"log_level"`
+	LogFormat       string          `toml:"log_format"`
+	Refresh         bool            `toml:"refresh"`
+	RecheckInterval time.Duration   `toml:"recheck_interval"`
+	DANE            *bool           `toml:"dane"` // nil: on when the resolver validates DNSSEC
+	Zone            Zone            `toml:"default_zone"`
+	Zones           map[string]Zone `toml:"zones"`
+
+	// Path is the file the configuration was read from, "" for none.
+	Path string `toml:"-"`
 
 	socketMode fs.FileMode // SocketMode parsed
 	logLevel   slog.Level  // LogLevel parsed
 }
 
-// zoneConfig holds the per-domain options of a zone: a domain and every
+// Zone holds the per-domain options of a zone: a domain and every
 // name below it, the most specific zone winning. Unset options come from
 // [daemon.default_zone].
-type zoneConfig struct {
+type Zone struct {
 	// StrictTesting applies testing policies as enforce.
 	StrictTesting *bool `toml:"strict_testing"`
 	// OnDNSFailure says what a temporary DNS failure with nothing cached
@@ -58,21 +62,21 @@ type zoneConfig struct {
 	OnDNSFailure string `toml:"on_dns_failure"`
 }
 
-// Values of zoneConfig.OnDNSFailure.
+// Values of Zone.OnDNSFailure.
 const (
 	onDNSFailureTempfail = "tempfail"
 	onDNSFailureNoPolicy = "no-policy"
 )
 
-// defaultDaemonConfig is the configuration without a file or flags. The
-// cache is cache.DefaultURL, or cache.db in the directory systemd names in
+// DefaultConfig is the configuration without a file or flags. The cache
+// is cache.DefaultURL, or cache.db in the directory systemd names in
 // STATE_DIRECTORY (StateDirectory=), if getenv has it.
-func defaultDaemonConfig(getenv func(string) string) *daemonConfig {
+func DefaultConfig(getenv func(string) string) *Config {
 	cacheURL := cache.DefaultURL
 	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); dir != "" {
 		cacheURL = "sqlite://" + filepath.Join(dir, "cache.db")
 	}
-	return &daemonConfig{
+	return &Config{
 		Listen:          []string{"127.0.0.1:8461"},
 		Maps:            []string{"postfix", "sts"},
 		Cache:           cacheURL,
@@ -83,24 +87,25 @@ func defaultDaemonConfig(getenv func(string) string) *daemonConfig {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		Refresh:         true,
-		RecheckInterval: mtastsresolver.DefaultRecheckInterval,
-		Zone:            zoneConfig{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail},
+		RecheckInterval: resolver.DefaultRecheckInterval,
+		Zone:            Zone{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail},
 	}
 }
 
 // configFile is the part of mtasts.toml the daemon reads; other sections
 // belong to other commands and are left alone.
 type configFile struct {
-	Daemon *daemonConfig `toml:"daemon"`
+	Daemon *Config `toml:"daemon"`
 }
 
-// loadDaemonConfig reads the [daemon] section of path over the defaults.
-// An empty path means no file. Unknown keys inside [daemon] are errors,
-// so that a misspelt option is not silently ignored.
-func loadDaemonConfig(path string, getenv func(string) string) (*daemonConfig, error) {
-	c := defaultDaemonConfig(getenv)
+// Load reads the [daemon] section of the file at path over DefaultConfig
+// and validates the result. An empty path means no file. Unknown keys
+// inside [daemon] are errors, so that a misspelt option is not silently
+// ignored.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := DefaultConfig(getenv)
 	if path == "" {
-		return c, c.check()
+		return c, c.Validate()
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {
@@ -119,11 +124,14 @@ func loadDaemonConfig(path string, getenv func(string) string) (*daemonConfig, e
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("config %s: unknown keys %s", path, strings.Join(unknown, ", "))
 	}
-	return c, c.check()
+	c.Path = path
+	return c, c.Validate()
 }
 
-// check validates the configuration and fills the parsed fields.
-func (c *daemonConfig) check() error {
+// Validate checks the configuration and fills in what is derived from it:
+// the zones normalized, the default zone complete. New and Query call it;
+// a program that changes a loaded Config calls it to report errors first.
+func (c *Config) Validate() error {
 	if len(c.Listen) == 0 {
 		return fmt.Errorf("config: no listen address")
 	}
@@ -162,8 +170,8 @@ func (c *daemonConfig) check() error {
 	if err := c.Zone.check("default_zone"); err != nil {
 		return err
 	}
-	c.Zone = c.Zone.over(zoneConfig{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail})
-	zones := make(map[string]zoneConfig, len(c.Zones))
+	c.Zone = c.Zone.over(Zone{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail})
+	zones := make(map[string]Zone, len(c.Zones))
 	for name, z := range c.Zones {
 		d, err := sts.NormalizeDomain(name)
 		if err != nil {
@@ -181,7 +189,7 @@ func (c *daemonConfig) check() error {
 	return nil
 }
 
-func (z zoneConfig) check(where string) error {
+func (z Zone) check(where string) error {
 	switch z.OnDNSFailure {
 	case "", onDNSFailureTempfail, onDNSFailureNoPolicy:
 		return nil
@@ -190,7 +198,7 @@ func (z zoneConfig) check(where string) error {
 }
 
 // over returns z with its unset options taken from def.
-func (z zoneConfig) over(def zoneConfig) zoneConfig {
+func (z Zone) over(def Zone) Zone {
 	if z.StrictTesting == nil {
 		z.StrictTesting = def.StrictTesting
 	}
@@ -203,7 +211,7 @@ func (z zoneConfig) over(def zoneConfig) zoneConfig {
 // zone returns the options for a normalized policy domain: those of the
 // most specific zone that is the domain or one of its parents, over the
 // default zone, and the zone's name ("" for the default).
-func (c *daemonConfig) zone(domain string) (zoneConfig, string) {
+func (c *Config) zone(domain string) (Zone, string) {
 	for name := domain; name != ""; {
 		if z, ok := c.Zones[name]; ok {
 			return z.over(c.Zone), name
@@ -219,7 +227,7 @@ func (c *daemonConfig) zone(domain string) (zoneConfig, string) {
 
 // restartOnly lists the settings that a reload cannot change, with their
 // values, to warn when a reloaded file changes them.
-func (c *daemonConfig) restartOnly() map[string]string {
+func (c *Config) restartOnly() map[string]string {
 	return map[string]string{
 		"listen":      strings.Join(c.Listen, ","),
 		"socket_mode": c.SocketMode,

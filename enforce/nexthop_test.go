@@ -1,4 +1,4 @@
-package postfix
+package enforce
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package main
+package enforce
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
-// Real Postfix delivering real mail with mtasts daemon as its TLS policy
+// Real Postfix delivering real mail with the service as its TLS policy
 // map (smtp_tls_policy_maps = socketmap:inet:127.0.0.1:PORT:postfix): a
 // private Postfix instance in a network namespace whose DNS and port 25
 // are the test world's (see package testpostfix for how).
@@ -35,7 +35,7 @@ func TestDaemonWithPostfix(t *testing.T) {
 	good := w.SMTP("mx.enforce-good.test", testworld.SMTPOptions{})
 	testing := w.SMTP("mx.testing-bad.test", testworld.SMTPOptions{Cert: testworld.SelfSigned(t, "mx.testing-bad.test")})
 
-	d := startDaemon(t, w, "--listen", "127.0.0.1:0", "--cache", "memory:", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--log-level", "debug")
+	d := startService(t, w, "", func(c *Config) { c.LogLevel = "debug" })
 	daemonAddr := d.addr()
 
 	ns := testpostfix.NewNamespace(t)
@@ -78,11 +78,11 @@ func TestDaemonWithPostfix(t *testing.T) {
 		t.Errorf("the deferred message is not queued with its reason:\n%s", q)
 	}
 	for _, key := range []string{"enforce-good.test", "enforce-bad.test", "testing-bad.test"} {
-		if !strings.Contains(d.stderr.String(), "key="+key+" ") {
+		if !strings.Contains(d.log.String(), "key="+key+" ") {
 			t.Errorf("the daemon was not asked about %s", key)
 		}
 	}
 	if t.Failed() {
-		t.Logf("Postfix log:\n%s\ndaemon log:\n%s", pf.Log(), d.stderr)
+		t.Logf("Postfix log:\n%s\ndaemon log:\n%s", pf.Log(), d.log)
 	}
 }

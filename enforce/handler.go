@@ -1,4 +1,4 @@
-package postfix
+package enforce
 
 import (
 	"context"
@@ -41,7 +41,7 @@ const (
 // never to deliver to an MX host that fails validation, and to treat that
 // as a temporary failure, so Postfix keeps the mail and retries, by which
 // time the domain may have fixed its policy.
-func Reply(d resolver.Decision, o Options) (socketmap.Reply, Answer, string) {
+func Reply(d resolver.Decision, o ReplyOptions) (socketmap.Reply, Answer, string) {
 	kind := d.Kind
 	switch kind {
 	case resolver.Testing:
@@ -95,8 +95,8 @@ type Handler struct {
 	// Resolver decides; required.
 	Resolver Decider
 	// Options returns the options for a policy domain (per-zone
-	// settings); nil means the zero Options for every domain.
-	Options func(domain string) Options
+	// settings); nil means the zero ReplyOptions for every domain.
+	Options func(domain string) ReplyOptions
 	// Logger receives one line per lookup at Debug, and at Warn the
 	// lookups that Postfix will defer and, once per policy, patterns left
 	// out of a reply; nil discards them.
@@ -140,7 +140,7 @@ func (h *Handler) Resolve(ctx context.Context, key string) Result {
 	}
 	res := Result{Key: key}
 	res.Decision, res.Err = h.Resolver.Decide(ctx, nh.Domain)
-	var o Options
+	var o ReplyOptions
 	if h.Options != nil {
 		o = h.Options(nh.Domain)
 	}
@@ -159,7 +159,7 @@ const memoMax = 10000
 type memoKey struct {
 	policy *sts.Policy
 	kind   resolver.Kind
-	o      Options
+	o      ReplyOptions
 }
 
 // replied is a remembered result of Reply.
@@ -173,7 +173,7 @@ type replied struct {
 // reply is Reply, remembering the replies built from cached policies so
 // that answering from the cache does not build the same policy text for
 // every lookup. built says whether the reply was built by this call.
-func (h *Handler) reply(d resolver.Decision, o Options) (_ socketmap.Reply, _ Answer, note string, built bool) {
+func (h *Handler) reply(d resolver.Decision, o ReplyOptions) (_ socketmap.Reply, _ Answer, note string, built bool) {
 	if d.Policy == nil {
 		r, a, note := Reply(d, o)
 		return r, a, note, true

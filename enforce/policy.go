@@ -1,4 +1,4 @@
-package postfix
+package enforce
 
 import (
 	"errors"
@@ -12,8 +12,8 @@ import (
 // never match an MX host name (RFC 8461 §4.1, RFC 5321 §5.1).
 var ErrNoUsableMX = errors.New("no usable mx pattern")
 
-// Options are the settings that shape a TLS policy reply.
-type Options struct {
+// ReplyOptions are the settings that shape a TLS policy reply.
+type ReplyOptions struct {
 	// StrictTesting applies policies in mode testing as if they were in
 	// mode enforce, as some operators want for domains slow to move to
 	// enforce. It is stricter than RFC 8461 §5 asks.
@@ -54,7 +54,7 @@ type Options struct {
 // With o.TLSRPT, policyText is the policy file applied; its non-empty
 // lines go into policy_string attributes, except a line holding a brace,
 // which Postfix's attribute syntax cannot carry.
-func SecurePolicy(domain string, patterns []string, policyText string, o Options) (_ string, dropped []string, err error) {
+func SecurePolicy(domain string, patterns []string, policyText string, o ReplyOptions) (_ string, dropped []string, err error) {
 	var match, kept []string
 	seen := make(map[string]bool, len(patterns))
 	for _, p := range patterns {

@@ -1,4 +1,4 @@
-package postfix
+package enforce
 
 import (
 	"errors"
@@ -21,20 +21,20 @@ func TestSecurePolicy(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		patterns []string
-		o        Options
+		o        ReplyOptions
 		want     string
 		dropped  int
 	}{
-		{"policy order kept, wildcard as dot", []string{"mx2.example.com", "*.mail.example.com", "mx1.example.com"}, Options{},
+		{"policy order kept, wildcard as dot", []string{"mx2.example.com", "*.mail.example.com", "mx1.example.com"}, ReplyOptions{},
 			"secure match=mx2.example.com:.mail.example.com:mx1.example.com servername=hostname", 0},
-		{"case, trailing dot and duplicates", []string{"MX.Example.COM.", "mx.example.com"}, Options{},
+		{"case, trailing dot and duplicates", []string{"MX.Example.COM.", "mx.example.com"}, ReplyOptions{},
 			"secure match=mx.example.com servername=hostname", 0},
-		{"postfix before 3.4", []string{"mx.example.com"}, Options{NoServername: true},
+		{"postfix before 3.4", []string{"mx.example.com"}, ReplyOptions{NoServername: true},
 			"secure match=mx.example.com", 0},
 		// RFC 8461 §4.1: an IP address never matches an MX host name.
-		{"IP addresses left out", []string{"192.0.2.1", "mx.example.com", "2001:db8::1", "*.198.51.100.7"}, Options{},
+		{"IP addresses left out", []string{"192.0.2.1", "mx.example.com", "2001:db8::1", "*.198.51.100.7"}, ReplyOptions{},
 			"secure match=mx.example.com servername=hostname", 3},
-		{"separators never reach Postfix", []string{"a:b.example", "c{d}.example", "e,f.example", "g h.example", "mx.example.com"}, Options{},
+		{"separators never reach Postfix", []string{"a:b.example", "c{d}.example", "e,f.example", "g h.example", "mx.example.com"}, ReplyOptions{},
 			"secure match=mx.example.com servername=hostname", 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestSecurePolicy(t *testing.T) {
 // empty match list (RFC 8461 §5: no MX may then be used).
 func TestSecurePolicyNoUsableMX(t *testing.T) {
 	for _, patterns := range [][]string{nil, {"192.0.2.1"}, {"[::1]", "2001:db8::25"}} {
-		got, _, err := SecurePolicy("example.com", patterns, "", Options{})
+		got, _, err := SecurePolicy("example.com", patterns, "", ReplyOptions{})
 		if !errors.Is(err, ErrNoUsableMX) || got != "" {
 			t.Errorf("%q: got %q, %v; want ErrNoUsableMX", patterns, got, err)
 		}
@@ -60,7 +60,7 @@ func TestSecurePolicyNoUsableMX(t *testing.T) {
 func TestSecurePolicyTLSRPT(t *testing.T) {
 	text := "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmx: 192.0.2.1\r\n\r\nmax_age: 604800\r\nnote: {x}\r\n"
 	p := mustPolicy(t, text)
-	got, _, err := SecurePolicy("example.com", p.MX, text, Options{TLSRPT: true})
+	got, _, err := SecurePolicy("example.com", p.MX, text, ReplyOptions{TLSRPT: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package enforce
 
 import (
 	"errors"
@@ -9,15 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/mtasts/mtasts/internal/postfix"
-	mtastsresolver "github.com/mtasts/mtasts/resolver"
+	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/socketmap"
 	"github.com/mtasts/mtasts/sts"
 )
 
-// daemonMetrics are the daemon's Prometheus metrics, in a registry of
+// metrics are the daemon's Prometheus metrics, in a registry of
 // their own. It implements resolver.Observer.
-type daemonMetrics struct {
+type metrics struct {
 	reg            *prometheus.Registry
 	queries        *prometheus.CounterVec   // by answer
 	latency        *prometheus.HistogramVec // by reply status
@@ -31,15 +30,15 @@ type daemonMetrics struct {
 	cacheErrors    *prometheus.CounterVec // by operation
 
 	// Children looked up once, for the per-lookup metrics.
-	answerCounters  *children[postfix.Answer, prometheus.Counter]
+	answerCounters  *children[Answer, prometheus.Counter]
 	statusLatency   *children[socketmap.Status, prometheus.Observer]
 	decisionCounter *children[decisionLabels, prometheus.Counter]
 }
 
 // decisionLabels are the labels of mtasts_decisions_total.
 type decisionLabels struct {
-	kind   mtastsresolver.Kind
-	source mtastsresolver.Source
+	kind   resolver.Kind
+	source resolver.Source
 }
 
 // children are the children of a metric vector for the label values of
@@ -81,10 +80,10 @@ func (c *children[K, M]) get(k K) M {
 	return m
 }
 
-// newDaemonMetrics creates the metrics, with the Go runtime and process
+// newMetrics creates the metrics, with the Go runtime and process
 // collectors, in a new registry.
-func newDaemonMetrics() *daemonMetrics {
-	m := &daemonMetrics{
+func newMetrics() *metrics {
+	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_queries_total",
@@ -129,18 +128,18 @@ func newDaemonMetrics() *daemonMetrics {
 			Help: "Failures of the policy cache backend, by operation.",
 		}, []string{"op"}),
 	}
-	kinds := []mtastsresolver.Kind{mtastsresolver.Enforce, mtastsresolver.Testing, mtastsresolver.None,
-		mtastsresolver.NoPolicy, mtastsresolver.Tempfail, mtastsresolver.DANE}
-	answers := []postfix.Answer{postfix.AnswerUnusable, postfix.AnswerNoDomain}
+	kinds := []resolver.Kind{resolver.Enforce, resolver.Testing, resolver.None,
+		resolver.NoPolicy, resolver.Tempfail, resolver.DANE}
+	answers := []Answer{AnswerUnusable, AnswerNoDomain}
 	var decisions []decisionLabels
 	for _, k := range kinds {
-		answers = append(answers, postfix.Answer(k))
-		for _, s := range []mtastsresolver.Source{mtastsresolver.SourceCache, mtastsresolver.SourceFetch,
-			mtastsresolver.SourceStale, mtastsresolver.SourceNegative, mtastsresolver.SourceDNS, mtastsresolver.SourceNextHop} {
+		answers = append(answers, Answer(k))
+		for _, s := range []resolver.Source{resolver.SourceCache, resolver.SourceFetch,
+			resolver.SourceStale, resolver.SourceNegative, resolver.SourceDNS, resolver.SourceNextHop} {
 			decisions = append(decisions, decisionLabels{k, s})
 		}
 	}
-	m.answerCounters = newChildren(answers, func(a postfix.Answer) prometheus.Counter {
+	m.answerCounters = newChildren(answers, func(a Answer) prometheus.Counter {
 		return m.queries.WithLabelValues(string(a))
 	})
 	m.statusLatency = newChildren([]socketmap.Status{socketmap.StatusOK, socketmap.StatusNotFound,
@@ -156,30 +155,30 @@ func newDaemonMetrics() *daemonMetrics {
 	return m
 }
 
-// answered counts a lookup answer (postfix.Handler.Answered).
-func (m *daemonMetrics) answered(a postfix.Answer) {
+// answered counts a lookup answer (Handler.Answered).
+func (m *metrics) answered(a Answer) {
 	m.answerCounters.get(a).Inc()
 }
 
 // observe records a socketmap reply (socketmap.Observer).
-func (m *daemonMetrics) observe(_ string, status socketmap.Status, elapsed time.Duration) {
+func (m *metrics) observe(_ string, status socketmap.Status, elapsed time.Duration) {
 	m.statusLatency.get(status).Observe(elapsed.Seconds())
 }
 
 // Decided implements resolver.Observer.
-func (m *daemonMetrics) Decided(d mtastsresolver.Decision, _ time.Duration) {
+func (m *metrics) Decided(d resolver.Decision, _ time.Duration) {
 	m.decisionCounter.get(decisionLabels{d.Kind, d.Source}).Inc()
 	switch d.Source {
-	case mtastsresolver.SourceCache, mtastsresolver.SourceNegative:
+	case resolver.SourceCache, resolver.SourceNegative:
 		m.cacheHits.Inc()
-	case mtastsresolver.SourceNextHop:
+	case resolver.SourceNextHop:
 	default:
 		m.cacheMisses.Inc()
 	}
 }
 
 // Fetched implements resolver.Observer.
-func (m *daemonMetrics) Fetched(_ string, err error, elapsed time.Duration) {
+func (m *metrics) Fetched(_ string, err error, elapsed time.Duration) {
 	m.fetches.WithLabelValues(fetchOutcome(err)).Inc()
 	m.fetchTime.Observe(elapsed.Seconds())
 }
@@ -200,7 +199,7 @@ func fetchOutcome(err error) string {
 }
 
 // Refreshed implements resolver.Observer.
-func (m *daemonMetrics) Refreshed(_ string, err error) {
+func (m *metrics) Refreshed(_ string, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "failed"
@@ -209,7 +208,7 @@ func (m *daemonMetrics) Refreshed(_ string, err error) {
 }
 
 // RefreshFailed implements resolver.Observer.
-func (m *daemonMetrics) RefreshFailed(_ string, cached *sts.Policy, _ error) {
+func (m *metrics) RefreshFailed(_ string, cached *sts.Policy, _ error) {
 	mode := ""
 	if cached != nil {
 		mode = string(cached.Mode)
@@ -218,4 +217,4 @@ func (m *daemonMetrics) RefreshFailed(_ string, cached *sts.Policy, _ error) {
 }
 
 // CacheError implements resolver.Observer.
-func (m *daemonMetrics) CacheError(op string, _ error) { m.cacheErrors.WithLabelValues(op).Inc() }
+func (m *metrics) CacheError(op string, _ error) { m.cacheErrors.WithLabelValues(op).Inc() }

@@ -1,4 +1,4 @@
-package main
+package enforce
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"github.com/mtasts/mtasts/socketmap"
 )
 
-// BenchmarkDaemonCached measures cached answers of the whole daemon over
+// BenchmarkDaemonCached measures cached answers of the whole service over
 // socketmap: b.N lookups of 100 warm domains spread over 8 connections.
 // bench/socketmap compares the built daemon with other servers.
 func BenchmarkDaemonCached(b *testing.B) {
@@ -23,8 +23,7 @@ func BenchmarkDaemonCached(b *testing.B) {
 	}
 	for _, cacheURL := range []string{"memory:", "sqlite://" + b.TempDir() + "/cache.db"} {
 		b.Run("cache="+cacheURL[:6], func(b *testing.B) {
-			d := startDaemon(b, w, "--listen", "127.0.0.1:0", "--cache", cacheURL, "--resolver", w.Resolver(),
-				"--ca-file", w.CAFile())
+			d := startService(b, w, "", func(c *Config) { c.Cache = cacheURL })
 			addr := d.addr()
 			clients := make([]*socketmap.Client, 8)
 			for i := range clients {

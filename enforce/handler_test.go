@@ -1,4 +1,4 @@
-package postfix
+package enforce
 
 import (
 	"context"
@@ -37,30 +37,30 @@ func TestReply(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		d      resolver.Decision
-		o      Options
+		o      ReplyOptions
 		want   string
 		answer Answer
 	}{
-		{"enforce", decision("example.com", resolver.Enforce, "mx1.example.com", "*.mail.example.com"), Options{},
+		{"enforce", decision("example.com", resolver.Enforce, "mx1.example.com", "*.mail.example.com"), ReplyOptions{},
 			"OK secure match=mx1.example.com:.mail.example.com servername=hostname", "enforce"},
-		{"enforce, Postfix before 3.4", decision("example.com", resolver.Enforce, "mx1.example.com"), Options{NoServername: true},
+		{"enforce, Postfix before 3.4", decision("example.com", resolver.Enforce, "mx1.example.com"), ReplyOptions{NoServername: true},
 			"OK secure match=mx1.example.com", "enforce"},
 		// RFC 8461 §5: testing delivers anyway.
-		{"testing", decision("example.com", resolver.Testing, "mx1.example.com"), Options{}, "NOTFOUND ", "testing"},
-		{"strict testing", decision("example.com", resolver.Testing, "mx1.example.com"), Options{StrictTesting: true},
+		{"testing", decision("example.com", resolver.Testing, "mx1.example.com"), ReplyOptions{}, "NOTFOUND ", "testing"},
+		{"strict testing", decision("example.com", resolver.Testing, "mx1.example.com"), ReplyOptions{StrictTesting: true},
 			"OK secure match=mx1.example.com servername=hostname", "testing"},
-		{"none", decision("example.com", resolver.None), Options{}, "NOTFOUND ", "none"},
-		{"no policy", decision("example.com", resolver.NoPolicy), Options{}, "NOTFOUND ", "no-policy"},
+		{"none", decision("example.com", resolver.None), ReplyOptions{}, "NOTFOUND ", "none"},
+		{"no policy", decision("example.com", resolver.NoPolicy), ReplyOptions{}, "NOTFOUND ", "no-policy"},
 		// A temporary DNS failure is not "no policy": Postfix must defer.
-		{"tempfail", resolver.Decision{Domain: "example.com", Kind: resolver.Tempfail, Reason: "SERVFAIL\nfor _mta-sts.example.com"}, Options{},
+		{"tempfail", resolver.Decision{Domain: "example.com", Kind: resolver.Tempfail, Reason: "SERVFAIL\nfor _mta-sts.example.com"}, ReplyOptions{},
 			"TEMP MTA-STS policy of example.com unknown for now: SERVFAIL for _mta-sts.example.com", "tempfail"},
 		// RFC 8461 §2: DANE governs.
-		{"dane", decision("example.com", resolver.DANE), Options{}, "OK dane", "dane"},
+		{"dane", decision("example.com", resolver.DANE), ReplyOptions{}, "OK dane", "dane"},
 		// RFC 8461 §5: an enforced policy no MX can satisfy defers the
 		// mail; an empty match list never reaches Postfix.
-		{"enforce without usable mx", decision("example.com", resolver.Enforce), Options{}, "TEMP MTA-STS: no usable mx pattern", AnswerUnusable},
-		{"enforce with only an IP", decision("example.com", resolver.Enforce, "192.0.2.1"), Options{}, "TEMP MTA-STS: no usable mx pattern", AnswerUnusable},
-		{"strict testing without usable mx", decision("example.com", resolver.Testing), Options{StrictTesting: true}, "TEMP MTA-STS: no usable mx pattern", AnswerUnusable},
+		{"enforce without usable mx", decision("example.com", resolver.Enforce), ReplyOptions{}, "TEMP MTA-STS: no usable mx pattern", AnswerUnusable},
+		{"enforce with only an IP", decision("example.com", resolver.Enforce, "192.0.2.1"), ReplyOptions{}, "TEMP MTA-STS: no usable mx pattern", AnswerUnusable},
+		{"strict testing without usable mx", decision("example.com", resolver.Testing), ReplyOptions{StrictTesting: true}, "TEMP MTA-STS: no usable mx pattern", AnswerUnusable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, answer, _ := Reply(tc.d, tc.o)
@@ -80,7 +80,7 @@ func TestHandler(t *testing.T) {
 	var answers []Answer
 	h := &Handler{
 		Resolver: f,
-		Options:  func(d string) Options { return Options{StrictTesting: d == "strict.example"} },
+		Options:  func(d string) ReplyOptions { return ReplyOptions{StrictTesting: d == "strict.example"} },
 		Answered: func(a Answer) { answers = append(answers, a) },
 	}
 	for _, tc := range []struct{ key, want string }{
@@ -115,7 +115,7 @@ func TestHandlerRemembersReplies(t *testing.T) {
 	d := resolver.Decision{Domain: "example.com", Kind: resolver.Testing, MX: p1.MX, Policy: p1}
 	f := &fakeDecider{answers: map[string]resolver.Decision{"example.com": d}}
 	strict := false
-	h := &Handler{Resolver: f, Options: func(string) Options { return Options{StrictTesting: strict} }}
+	h := &Handler{Resolver: f, Options: func(string) ReplyOptions { return ReplyOptions{StrictTesting: strict} }}
 	lookup := func() string {
 		return h.Lookup(t.Context(), socketmap.Request{Map: "postfix", Key: "example.com"}).String()
 	}

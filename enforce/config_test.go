@@ -1,0 +1,39 @@
+package enforce
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+)
+
+// The example configuration loads, and documents every key of [daemon]
+// (keys without a default, such as dane, as a commented-out line).
+func TestExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "docs", "mtasts.example.toml")
+	c, err := Load(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z, name := c.zone("mx.example.com"); name != "example.com" || !*z.StrictTesting || z.OnDNSFailure != onDNSFailureTempfail {
+		t.Errorf("zone of mx.example.com: %q %+v", name, z)
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Zone]()} {
+		for f := range typ.Fields() {
+			if key := f.Tag.Get("toml"); key != "" && key != "-" && key != "zones" && key != "default_zone" &&
+				!regexp.MustCompile(`(?m)^(# )?`+key+` = `).Match(text) {
+				t.Errorf("key %s is not documented in %s", key, path)
+			}
+		}
+	}
+	// Under systemd the default cache is in StateDirectory.
+	c, err = Load("", func(k string) string { return map[string]string{"STATE_DIRECTORY": "/var/lib/mtasts-daemon"}[k] })
+	if err != nil || c.Cache != "sqlite:///var/lib/mtasts-daemon/cache.db" {
+		t.Errorf("cache under systemd: %q, %v", c.Cache, err)
+	}
+}
