@@ -73,9 +73,8 @@ func TestReply(t *testing.T) {
 
 func TestHandler(t *testing.T) {
 	f := &fakeDecider{answers: map[string]resolver.Decision{
-		"example.com":       decision("example.com", resolver.Enforce, "mx.example.com"),
-		"strict.example":    decision("strict.example", resolver.Testing, "mx.strict.example"),
-		"relay.example.net": decision("relay.example.net", resolver.Enforce, "relay.example.net"),
+		"example.com":    decision("example.com", resolver.Enforce, "mx.example.com"),
+		"strict.example": decision("strict.example", resolver.Testing, "mx.strict.example"),
 	}}
 	var answers []Answer
 	h := &Handler{
@@ -87,22 +86,20 @@ func TestHandler(t *testing.T) {
 		{"Example.COM", "OK secure match=mx.example.com servername=hostname"},
 		{"example.com:2525", "OK secure match=mx.example.com servername=hostname"},
 		{"strict.example", "OK secure match=mx.strict.example servername=hostname"},
-		// RFC 8461 §3.4: a smart host's own domain is the policy domain.
-		{"[relay.example.net]:587", "OK secure match=relay.example.net servername=hostname"},
 		{".example.com", "NOTFOUND "},
-		{"[192.0.2.1]:25", "NOTFOUND "},
 		{"nothing.example", "NOTFOUND "},
 	} {
 		if got := h.Lookup(t.Context(), socketmap.Request{Map: "postfix", Key: tc.key}).String(); got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.key, got, tc.want)
 		}
 	}
-	// Parent-domain and address-literal keys cost no lookup.
-	want := []string{"example.com", "example.com", "strict.example", "relay.example.net", "nothing.example"}
+	// The resolver is asked for policy domains (ParseNextHop) only: a key
+	// without one costs no lookup.
+	want := []string{"example.com", "example.com", "strict.example", "nothing.example"}
 	if strings.Join(f.asked, " ") != strings.Join(want, " ") {
 		t.Errorf("resolver asked for %q, want %q", f.asked, want)
 	}
-	if len(answers) != 7 || answers[4] != AnswerNoDomain {
+	if len(answers) != 5 || answers[3] != AnswerNoDomain {
 		t.Errorf("answers %q", answers)
 	}
 }

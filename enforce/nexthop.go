@@ -13,7 +13,7 @@ var (
 	// ErrParentDomain: the key starts with a dot. Postfix looks up
 	// ".example.com", ".com" after "sub.example.com" finds nothing; an
 	// MTA-STS policy never applies to subdomains of its domain and a
-	// sender never falls back to a parent domain (RFC 8461 §3.4, §4.1).
+	// sender never falls back to a parent domain (RFC 8461 §3.4).
 	ErrParentDomain = errors.New("parent-domain lookup")
 	// ErrAddressLiteral: the next hop is an IP address; address literals
 	// have no MTA-STS policy (RFC 8461 §3.4).
@@ -42,15 +42,26 @@ type NextHop struct {
 }
 
 // ParseNextHop returns the MTA-STS policy domain of a Postfix TLS policy
-// lookup key:
+// lookup key. It is the one reading of next hops in this module: the
+// resolver is given the domain it returns. RFC 8461 §3.4 ("Policy
+// Selection for Smart Hosts and Subdomains") decides each form:
 //
-//   - "example.com" and "example.com:port": the domain. A port does not
-//     change whose MX hosts Postfix connects to.
-//   - "[host]" and "[host]:port": the smart host's name. RFC 8461 §3.4:
-//     "When sending mail via a 'smart host' ... compliant senders MUST
-//     treat the smart host domain as the Policy Domain".
-//   - ".example.com": ErrParentDomain; "[192.0.2.1]", "192.0.2.1":
-//     ErrAddressLiteral; anything else that is not a domain: ErrNotDomain.
+//   - "example.com" and "example.com:port": the domain, whose MX hosts
+//     Postfix looks up; a port does not change them.
+//   - "[host]" and "[host]:port": no MX lookup, Postfix connects to host
+//     itself, a smart host or relay. "When sending mail via a 'smart host'
+//     ... compliant senders MUST treat the smart host domain as the Policy
+//     Domain": the policy domain is host, normalized, with SmartHost set.
+//     It is the host's own name, never a parent of it.
+//   - "[192.0.2.1]", "[ipv6:2001:db8::1]", "192.0.2.1": "This
+//     specification does not provide support for mail domains or smart
+//     hosts specified by IP address literals": ErrAddressLiteral.
+//   - ".example.com", Postfix's parent-domain lookup after
+//     "sub.example.com" found nothing: a policy covers its own domain
+//     only, and senders never look for one in a parent zone:
+//     ErrParentDomain.
+//   - anything else that is not a domain (an LMTP socket path, a malformed
+//     name): ErrNotDomain.
 //
 // Errors wrap one of the three sentinels.
 func ParseNextHop(key string) (NextHop, error) {
@@ -85,15 +96,11 @@ func ParseNextHop(key string) (NextHop, error) {
 	}
 	switch {
 	case strings.HasPrefix(name, "."):
-		return fail(ErrParentDomain, "is a parent-domain lookup; MTA-STS never falls back to a parent domain (RFC 8461 §4.1)")
+		return fail(ErrParentDomain, "is a parent-domain lookup; MTA-STS never falls back to a parent domain (RFC 8461 §3.4)")
 	case len(name) >= 5 && strings.EqualFold(name[:5], "ipv6:"):
 		return fail(ErrAddressLiteral, "is an address literal (RFC 8461 §3.4)")
 	case name == "" || strings.HasPrefix(name, "/"):
 		return fail(ErrNotDomain, "names no domain")
-	}
-	if isPlainHostname(name) {
-		nh.Domain = name
-		return nh, nil
 	}
 	d, err := sts.NormalizeDomain(name)
 	if err != nil {
@@ -104,39 +111,6 @@ func ParseNextHop(key string) (NextHop, error) {
 	}
 	nh.Domain = d
 	return nh, nil
-}
-
-// isPlainHostname reports whether name is already in the form
-// sts.NormalizeDomain returns and needs none of its work: lower-case
-// letters, digits and inner hyphens in labels of 1 to 63 octets, no
-// label with "--" in its third and fourth places (reserved by IDNA, as in
-// "xn--"), at most 253 octets, not all digits and dots (an address). Postfix sends most keys this way, and the
-// IDNA code is the most expensive part of answering from the cache.
-func isPlainHostname(name string) bool {
-	if len(name) == 0 || len(name) > 253 {
-		return false
-	}
-	letters := false
-	start := 0 // of the current label
-	for i := 0; i <= len(name); i++ {
-		if i < len(name) && name[i] != '.' {
-			switch c := name[i]; {
-			case 'a' <= c && c <= 'z', c == '-':
-				letters = true
-			case '0' <= c && c <= '9':
-			default:
-				return false
-			}
-			continue
-		}
-		label := name[start:i]
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' ||
-			len(label) >= 4 && label[2:4] == "--" {
-			return false
-		}
-		start = i + 1
-	}
-	return letters
 }
 
 // truncate shortens s to at most n bytes for log messages.

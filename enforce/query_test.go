@@ -27,7 +27,6 @@ func TestQuery(t *testing.T) {
 		{"none.test", resolver.None, "none", "NOTFOUND ", nil},
 		{"norecord.test", resolver.NoPolicy, "no-policy", "NOTFOUND ", nil},
 		{"servfail.test", resolver.Tempfail, "tempfail", "TEMP MTA-STS policy of servfail.test unknown for now: ", nil},
-		{"[relay.test]:587", resolver.Enforce, "enforce", "OK secure match=relay.test servername=hostname", []string{"relay.test"}},
 		{".enforce.test", resolver.NoPolicy, AnswerNoDomain, "NOTFOUND ", nil},
 		{"iponly.test", resolver.Enforce, AnswerUnusable, "TEMP MTA-STS: no usable mx pattern", nil},
 	} {

@@ -129,7 +129,6 @@ func daemonWorld(t *testing.T) *testworld.World {
 	w.PolicyDomain("testing.test", "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n")
 	w.PolicyDomain("strict.test", "version: STSv1\nmode: testing\nmx: mx.strict.test\nmax_age: 86400\n")
 	w.PolicyDomain("none.test", "version: STSv1\nmode: none\nmax_age: 86400\n")
-	w.PolicyDomain("relay.test", "version: STSv1\nmode: enforce\nmx: relay.test\nmax_age: 86400\n")
 	w.PolicyDomain("iponly.test", "version: STSv1\nmode: enforce\nmx: 192.0.2.25\nmax_age: 86400\n")
 	// A temporary DNS failure is not the absence of a record.
 	w.DNS.SetRcode("_mta-sts.servfail.test", dns.TypeTXT, dns.RcodeServerFailure)
@@ -180,10 +179,6 @@ strict_testing = true
 		{"servfail.test", "", 1, true},
 		// strict_testing for the zone strict.test.
 		{"strict.test", "secure match=mx.strict.test servername=hostname\n", 0, false},
-		// RFC 8461 §3.4: a smart host's domain is the policy domain;
-		// address literals have none.
-		{"[relay.test]:587", "secure match=relay.test servername=hostname\n", 0, false},
-		{"[127.0.0.1]:25", "", 1, false},
 		// Postfix's parent-domain lookups never reach a parent's policy.
 		{".enforce.test", "", 1, false},
 		// An enforce policy with only an IP address: defer, never an

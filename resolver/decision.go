@@ -56,8 +56,8 @@ const (
 	// SourceDNS: a DNS answer just received: no record, a temporary
 	// failure, or DANE.
 	SourceDNS Source = "dns"
-	// SourceNextHop: the form of the next hop, which is not a domain
-	// (RFC 8461 §3.4).
+	// SourceNextHop: the name asked about, which is no domain: the next
+	// hop it came from has no policy domain (RFC 8461 §3.4).
 	SourceNextHop Source = "next-hop"
 )
 

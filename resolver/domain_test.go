@@ -11,37 +11,32 @@ import (
 	"github.com/mtasts/mtasts/sts"
 )
 
-// RFC 8461 §3.4: address literals and bracketed next hops (no MX lookup)
-// have no policy, decided without any DNS query; "domain:port" is the
-// domain.
-func TestSection3_4NextHops(t *testing.T) {
+// Decide takes a policy domain, normalized if it is not already; a next
+// hop with a port or brackets is not one (enforce.ParseNextHop reads
+// those), nor is an address.
+func TestDomainForms(t *testing.T) {
 	e := newEnv(t)
 	e.w.PolicyDomain("example.com", enforcePolicy)
-	for _, hop := range []string{"[mx1.example.com]:25", "[mx1.example.com]", "[192.0.2.1]", "[ipv6:2001:db8::1]:587", "192.0.2.1", "2001:db8::1", ".example.com"} {
-		d := e.decide(hop)
-		e.want(d, resolver.NoPolicy, resolver.SourceNextHop)
-		if d.Domain != "" {
-			t.Errorf("%s: Domain %q, want none", hop, d.Domain)
-		}
-	}
-	if n := e.w.DNS.Queries("_mta-sts.example.com", dns.TypeTXT) + e.w.DNS.Queries("_mta-sts.mx1.example.com", dns.TypeTXT); n != 0 {
-		t.Errorf("%d TXT queries for next hops without policy", n)
-	}
-	for _, hop := range []string{"example.com", "EXAMPLE.com.", "example.com:587", " example.com "} {
-		d := e.decide(hop)
-		if d.Kind != resolver.Enforce || d.Domain != "example.com" {
-			t.Errorf("%q: %s for %q, want enforce for example.com", hop, d.Kind, d.Domain)
+	for _, name := range []string{"example.com", "EXAMPLE.com.", "Example.Com"} {
+		d, err := e.r.Decide(t.Context(), name)
+		if err != nil || d.Kind != resolver.Enforce || d.Domain != "example.com" {
+			t.Errorf("%q: %s for %q, %v; want enforce for example.com", name, d.Kind, d.Domain, err)
 		}
 	}
 }
 
-func TestInvalidNextHop(t *testing.T) {
+func TestInvalidDomain(t *testing.T) {
 	e := newEnv(t)
-	for _, hop := range []string{"", "exa mple.com", "a..b", "example.com:", "-x.example"} {
-		d, err := e.r.Decide(t.Context(), hop)
-		if !errors.Is(err, sts.ErrInvalidDomain) || d.Kind != resolver.NoPolicy {
-			t.Errorf("Decide(%q) = %s, %v; want no-policy and ErrInvalidDomain", hop, d.Kind, err)
+	e.w.PolicyDomain("example.com", enforcePolicy)
+	for _, name := range []string{"", "exa mple.com", "a..b", "example.com:", "example.com:587", "-x.example",
+		"[example.com]", ".example.com", "192.0.2.1", "2001:db8::1"} {
+		d, err := e.r.Decide(t.Context(), name)
+		if !errors.Is(err, sts.ErrInvalidDomain) || d.Kind != resolver.NoPolicy || d.Source != resolver.SourceNextHop || d.Domain != "" {
+			t.Errorf("Decide(%q) = %s from %s, %v; want no-policy from next-hop and ErrInvalidDomain", name, d.Kind, d.Source, err)
 		}
+	}
+	if n := e.w.DNS.Queries("_mta-sts.example.com", dns.TypeTXT); n != 0 {
+		t.Errorf("%d TXT queries for names that are no policy domain", n)
 	}
 }
 
@@ -86,7 +81,7 @@ func TestDecisionJSON(t *testing.T) {
 	if got["decision"] != "enforce" || got["max_age"] != float64(604800) {
 		t.Errorf("JSON %s", b)
 	}
-	b, _ = json.Marshal(e.decide("[192.0.2.1]"))
+	b, _ = json.Marshal(e.decide("norecord.example"))
 	got = nil
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
