@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,6 +149,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: map name %q: must be one word", m)
 		}
 	}
+	// In order and once each: a name is served once, and a reload
+	// compares the list.
+	c.Maps = slices.Compact(slices.Sorted(slices.Values(c.Maps)))
 	if c.SocketMode != "" {
 		m, err := strconv.ParseUint(c.SocketMode, 8, 32)
 		if err != nil || m > 0o777 {
@@ -225,17 +229,31 @@ func (c *Config) zone(domain string) (Zone, string) {
 	return c.Zone, ""
 }
 
-// restartOnly lists the settings that a reload cannot change, with their
-// values, to warn when a reloaded file changes them.
-func (c *Config) restartOnly() map[string]string {
-	return map[string]string{
-		"listen":      strings.Join(c.Listen, ","),
-		"socket_mode": c.SocketMode,
-		"maps":        strings.Join(slices.Sorted(slices.Values(c.Maps)), ","),
-		"cache":       c.Cache,
-		"metrics":     c.Metrics,
-		"resolver":    c.Resolver,
-		"ca_file":     c.CAFile,
-		"log_format":  c.LogFormat,
+// restartOnly are the settings, by key, that a reload cannot change: the
+// listeners, the cache, the network setup and the log format.
+var restartOnly = []string{"listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format"}
+
+// keepRestartOnly sets the restart-only settings of c to those of
+// running, and calls changed for each one that c had set otherwise.
+func (c *Config) keepRestartOnly(running *Config, changed func(key string, running, next any)) {
+	v, r := reflect.ValueOf(c).Elem(), reflect.ValueOf(running).Elem()
+	for _, key := range restartOnly {
+		i := configField[key]
+		if !reflect.DeepEqual(v.Field(i).Interface(), r.Field(i).Interface()) {
+			changed(key, r.Field(i).Interface(), v.Field(i).Interface())
+			v.Field(i).Set(r.Field(i))
+		}
 	}
+	c.socketMode = running.socketMode
 }
+
+// configField maps the keys of Config to their field indexes.
+var configField = func() map[string]int {
+	m := map[string]int{}
+	for i, f := range reflect.VisibleFields(reflect.TypeFor[Config]()) {
+		if key := f.Tag.Get("toml"); key != "" && key != "-" {
+			m[key] = i
+		}
+	}
+	return m
+}()

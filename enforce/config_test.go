@@ -37,3 +37,38 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("cache under systemd: %q, %v", c.Cache, err)
 	}
 }
+
+// The zone table: the most specific zone holding a domain wins, what it
+// leaves out comes from the default zone (not from a parent zone), and a
+// name is a zone only for itself and the names below it.
+func TestZones(t *testing.T) {
+	path := writeConfig(t, `[daemon.default_zone]
+on_dns_failure = "no-policy"
+[daemon.zones."Example.COM."]
+strict_testing = true
+[daemon.zones."flaky.example.com"]
+on_dns_failure = "tempfail"
+`)
+	c, err := Load(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		domain, zone string
+		strict       bool
+		dnsFailure   string
+	}{
+		{"example.com", "example.com", true, onDNSFailureNoPolicy},
+		{"mx.example.com", "example.com", true, onDNSFailureNoPolicy},
+		// Not from the parent zone: from the default zone.
+		{"flaky.example.com", "flaky.example.com", false, onDNSFailureTempfail},
+		{"a.b.flaky.example.com", "flaky.example.com", false, onDNSFailureTempfail},
+		{"notexample.com", "", false, onDNSFailureNoPolicy},
+		{"com", "", false, onDNSFailureNoPolicy},
+	} {
+		z, name := c.zone(tc.domain)
+		if name != tc.zone || *z.StrictTesting != tc.strict || z.OnDNSFailure != tc.dnsFailure {
+			t.Errorf("%s: zone %q %v %q; want %q %v %q", tc.domain, name, *z.StrictTesting, z.OnDNSFailure, tc.zone, tc.strict, tc.dnsFailure)
+		}
+	}
+}

@@ -85,7 +85,7 @@ func oneLine(s string) string {
 
 // Decider makes MTA-STS decisions; *resolver.Resolver is one.
 type Decider interface {
-	Decide(ctx context.Context, nexthop string) (resolver.Decision, error)
+	Decide(ctx context.Context, domain string) (resolver.Decision, error)
 }
 
 // Handler answers smtp_tls_policy_maps lookups over socketmap: it parses
@@ -95,7 +95,10 @@ type Handler struct {
 	// Resolver decides; required.
 	Resolver Decider
 	// Options returns the options for a policy domain (per-zone
-	// settings); nil means the zero ReplyOptions for every domain.
+	// settings); nil means the zero ReplyOptions for every domain. It is
+	// asked only for the decisions that options shape, Enforce and
+	// Testing, so that a decision looks its zone up once at most (the
+	// resolver asks about DNS failures only).
 	Options func(domain string) ReplyOptions
 	// Logger receives one line per lookup at Debug, and at Warn the
 	// lookups that Postfix will defer and, once per policy, patterns left
@@ -141,7 +144,7 @@ func (h *Handler) Resolve(ctx context.Context, key string) Result {
 	res := Result{Key: key}
 	res.Decision, res.Err = h.Resolver.Decide(ctx, nh.Domain)
 	var o ReplyOptions
-	if h.Options != nil {
+	if k := res.Decision.Kind; h.Options != nil && (k == resolver.Enforce || k == resolver.Testing) {
 		o = h.Options(nh.Domain)
 	}
 	res.Reply, res.Answer, res.Note, res.built = h.reply(res.Decision, o)

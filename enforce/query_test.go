@@ -43,3 +43,23 @@ func TestQuery(t *testing.T) {
 		})
 	}
 }
+
+// The zone table decides both what a DNS failure means (asked by the
+// resolver) and strict testing (asked by the handler).
+func TestQueryZones(t *testing.T) {
+	w := daemonWorld(t)
+	path := writeConfig(t, "[daemon.zones.\"servfail.test\"]\non_dns_failure = \"no-policy\"\n[daemon.zones.\"test\"]\nstrict_testing = true\n")
+	cfg, err := worldConfig(w, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"servfail.test": "NOTFOUND ",
+		"testing.test":  "OK secure match=mx.testing.test servername=hostname",
+	} {
+		res, err := Query(t.Context(), cfg, Options{Dial: w.DialContext}, key)
+		if err != nil || res.Reply.String() != want {
+			t.Errorf("%s: %q, %v; want %q", key, res.Reply, err, want)
+		}
+	}
+}

@@ -60,8 +60,12 @@ func newResolver(cfg *Config, o *Options, c cache.Cache, logger *slog.Logger, ob
 		Now:      o.Now,
 		Logger:   logger,
 		Observer: observer,
-		Zones:    cfg.resolverZones(),
-		Timeout:  cfg.Timeout + dnsBudget,
+		// The zone table's answer, asked only for a DNS failure.
+		DNSFailure: func(domain string) resolver.Kind {
+			z, _ := cfg.zone(domain)
+			return resolver.Kind(z.OnDNSFailure)
+		},
+		Timeout: cfg.Timeout + dnsBudget,
 
 		RecheckInterval: cfg.RecheckInterval,
 	}
@@ -88,15 +92,4 @@ func daneOn(cfg *Config, c *dnsx.Client, logger *slog.Logger) bool {
 	ok, err := resolver.ValidatesDNSSEC(ctx, c)
 	logger.Info("DANE detection", "enabled", ok && err == nil, "resolver_validates_dnssec", ok, "error", err)
 	return ok && err == nil
-}
-
-// resolverZones converts the configured zones to the resolver's options:
-// every zone, with the default zone's value where it sets none, so that
-// the resolver picks the same zone as Config.zone.
-func (c *Config) resolverZones() map[string]resolver.ZoneOptions {
-	zones := map[string]resolver.ZoneOptions{"": {DNSFailure: resolver.Kind(c.Zone.OnDNSFailure)}}
-	for name, z := range c.Zones {
-		zones[name] = resolver.ZoneOptions{DNSFailure: resolver.Kind(z.over(c.Zone).OnDNSFailure)}
-	}
-	return zones
 }

@@ -342,16 +342,9 @@ func (s *Service) Reload(ctx context.Context, cfg *Config) error {
 	if s.stopped {
 		return errors.New("the service has stopped")
 	}
-	old := s.config.Load()
-	was := old.restartOnly()
-	for k, v := range cfg.restartOnly() {
-		if was[k] != v {
-			s.log.Warn("reload cannot change this setting; restart to apply it", "setting", k, "running", was[k], "file", v)
-		}
-	}
-	// Keep what needs a restart as it is running.
-	cfg.Listen, cfg.SocketMode, cfg.Maps, cfg.Cache, cfg.Metrics = old.Listen, old.SocketMode, old.Maps, old.Cache, old.Metrics
-	cfg.Resolver, cfg.CAFile, cfg.LogFormat = old.Resolver, old.CAFile, old.LogFormat
+	cfg.keepRestartOnly(s.config.Load(), func(key string, running, next any) {
+		s.log.Warn("reload cannot change this setting; restart to apply it", "setting", key, "running", running, "file", next)
+	})
 	r, err := newResolver(cfg, &s.opts, s.cache, s.log, s.metrics)
 	if err != nil {
 		return err

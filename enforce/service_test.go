@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -368,5 +369,42 @@ func TestDaemonQueryTimeout(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if r, err := c.Lookup(t.Context(), "postfix", "slow.test"); err != nil || r.String() != "OK secure match=mx.slow.test servername=hostname" {
 		t.Errorf("after the fetch: %q, %v", r, err)
+	}
+}
+
+// A reload applies what can change while running and keeps, with a
+// warning, what needs a restart; the new settings apply to the next
+// lookup.
+func TestReloadKeepsRestartOnly(t *testing.T) {
+	w := daemonWorld(t)
+	d := startService(t, w, "")
+	running := *d.s.config.Load()
+	next, err := worldConfig(w, "", func(c *Config) {
+		c.Listen, c.Cache, c.Maps, c.LogFormat = []string{"127.0.0.1:1"}, "sqlite:///nonexistent/cache.db", []string{"other"}, "json"
+		c.Servername = false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.s.Reload(t.Context(), next); err != nil {
+		t.Fatal(err)
+	}
+	got := d.s.config.Load()
+	if !slices.Equal(got.Listen, running.Listen) || got.Cache != running.Cache || !slices.Equal(got.Maps, running.Maps) ||
+		got.LogFormat != running.LogFormat || got.Servername {
+		t.Errorf("after reload: %+v", got)
+	}
+	for _, key := range []string{"listen", "cache", "maps", "log_format"} {
+		if !strings.Contains(d.log.String(), "setting="+key+" ") {
+			t.Errorf("no warning about %s:\n%s", key, d.log)
+		}
+	}
+	c, err := socketmap.Dial(t.Context(), "tcp", d.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if r, err := c.Lookup(t.Context(), "postfix", "enforce.test"); err != nil || r.String() != "OK secure match=mx1.enforce.test:.mail.enforce.test" {
+		t.Errorf("after reload: %q, %v", r, err)
 	}
 }

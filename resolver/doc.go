@@ -28,10 +28,10 @@
 //
 // One rule goes beyond the RFC's text, from the known failures of existing
 // resolvers: a temporary DNS failure is not the absence of a record, so
-// with nothing cached it gives Tempfail (configurable per zone), never a
-// silent downgrade to opportunistic TLS. Concurrent decisions for one
-// domain share one DNS lookup and one fetch, and "no record" and failed
-// fetches are cached briefly.
+// with nothing cached it gives Tempfail (unless Config.DNSFailure says
+// otherwise for the domain), never a silent downgrade to opportunistic
+// TLS. Concurrent decisions for one domain share one DNS lookup and one
+// fetch, and "no record" and failed fetches are cached briefly.
 //
 // Example:
 //

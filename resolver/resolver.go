@@ -30,7 +30,7 @@ type Resolver struct {
 	work   sync.WaitGroup // running network work
 }
 
-// New returns a Resolver for cfg. It fails only for invalid zones.
+// New returns a Resolver for cfg, or an error for a setting it cannot use.
 func New(cfg Config) (*Resolver, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -81,10 +81,10 @@ const reasonCached = "unexpired cached policy, its id compared with the TXT reco
 //     failed fetch (FetchRetry, at least 5 minutes, §3.3) is answered
 //     NoPolicy without network work.
 //   - Otherwise the TXT record is looked up: a temporary DNS failure is
-//     Tempfail (or NoPolicy if the zone says so), never NoPolicy by
-//     default; no valid record is NoPolicy, remembered; a record leads to
-//     fetching the policy, which is cached on success, while a failure is
-//     NoPolicy (§3.3), remembered for that id.
+//     Tempfail (or NoPolicy if Config.DNSFailure says so), never
+//     NoPolicy by default; no valid record is NoPolicy, remembered; a
+//     record leads to fetching the policy, which is cached on success,
+//     while a failure is NoPolicy (§3.3), remembered for that id.
 //
 // Concurrent calls for one domain share one lookup and one fetch. The
 // Decision is always usable. The error is not nil only when domain is not
