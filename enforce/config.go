@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -12,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
 )
@@ -100,53 +98,63 @@ type configFile struct {
 }
 
 // Load reads the [daemon] section of the file at path over DefaultConfig
-// and validates the result. An empty path means no file. Unknown keys
-// inside [daemon] are errors, so that a misspelt option is not silently
-// ignored.
+// and validates the result; relative paths in it (ca_file, unix: listen
+// addresses, a sqlite: cache) are taken from the file's directory. An
+// empty path means no file. Errors name the file, the line and the key
+// (see package tomlconf); unknown keys inside [daemon] are errors, so
+// that a misspelt option is not silently ignored.
 func Load(path string, getenv func(string) string) (*Config, error) {
 	c := DefaultConfig(getenv)
 	if path == "" {
 		return c, c.Validate()
 	}
-	text, err := os.ReadFile(path)
+	f, err := tomlconf.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	md, err := toml.Decode(string(text), &configFile{Daemon: c})
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if err := f.Decode(&configFile{Daemon: c}); err != nil {
+		return nil, err
 	}
-	var unknown []string
-	for _, k := range md.Undecoded() {
-		if len(k) > 0 && k[0] == "daemon" {
-			unknown = append(unknown, k.String())
+	c.resolvePaths(f)
+	c.Path = path
+	return c, f.Locate(c.Validate())
+}
+
+// resolvePaths takes the relative paths of c from the directory of f.
+func (c *Config) resolvePaths(f *tomlconf.File) {
+	c.CAFile = f.Resolve(c.CAFile)
+	for i, l := range c.Listen {
+		if p, ok := strings.CutPrefix(l, "unix:"); ok {
+			c.Listen[i] = "unix:" + f.Resolve(p)
 		}
 	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("config %s: unknown keys %s", path, strings.Join(unknown, ", "))
+	if p, ok := strings.CutPrefix(c.Cache, "sqlite:"); ok && !strings.HasPrefix(p, "/") && p != "" {
+		c.Cache = "sqlite:" + f.Resolve(p)
 	}
-	c.Path = path
-	return c, c.Validate()
 }
 
 // Validate checks the configuration and fills in what is derived from it:
 // the zones normalized, the default zone complete. New and Query call it;
 // a program that changes a loaded Config calls it to report errors first.
+// The error is a *tomlconf.SettingError naming the key.
 func (c *Config) Validate() error {
+	bad := func(key string, format string, args ...any) error {
+		return tomlconf.Setting(fmt.Errorf(format, args...), "daemon", key)
+	}
 	if len(c.Listen) == 0 {
-		return fmt.Errorf("config: no listen address")
+		return bad("listen", "no listen address")
 	}
 	for _, l := range c.Listen {
 		if _, err := parseListenAddr(l); err != nil {
-			return fmt.Errorf("config: %w", err)
+			return bad("listen", "%w", err)
 		}
 	}
 	if len(c.Maps) == 0 {
-		return fmt.Errorf("config: no map name to serve")
+		return bad("maps", "no map name to serve")
 	}
 	for _, m := range c.Maps {
 		if m == "" || strings.ContainsAny(m, " \t") {
-			return fmt.Errorf("config: map name %q: must be one word", m)
+			return bad("maps", "map name %q: must be one word", m)
 		}
 	}
 	// In order and once each: a name is served once, and a reload
@@ -155,20 +163,20 @@ func (c *Config) Validate() error {
 	if c.SocketMode != "" {
 		m, err := strconv.ParseUint(c.SocketMode, 8, 32)
 		if err != nil || m > 0o777 {
-			return fmt.Errorf("config: socket_mode %q: want an octal mode such as \"0660\"", c.SocketMode)
+			return bad("socket_mode", "%q: want an octal mode such as \"0660\"", c.SocketMode)
 		}
 		c.socketMode = fs.FileMode(m)
 	}
 	if err := c.logLevel.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return fmt.Errorf("config: log_level %q: want debug, info, warn or error", c.LogLevel)
+		return bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return fmt.Errorf("config: log_format %q: want text or json", c.LogFormat)
+		return bad("log_format", "%q: want text or json", c.LogFormat)
 	}
 	for name, d := range map[string]time.Duration{"timeout": c.Timeout, "query_timeout": c.QueryTimeout,
 		"shutdown_timeout": c.ShutdownTimeout, "recheck_interval": c.RecheckInterval} {
 		if d <= 0 {
-			return fmt.Errorf("config: %s must be positive", name)
+			return bad(name, "%v: must be positive", d)
 		}
 	}
 	if err := c.Zone.check("default_zone"); err != nil {
@@ -179,13 +187,13 @@ func (c *Config) Validate() error {
 	for name, z := range c.Zones {
 		d, err := sts.NormalizeDomain(name)
 		if err != nil {
-			return fmt.Errorf("config: zone %q: %w", name, err)
+			return tomlconf.Setting(err, "daemon", "zones", name)
 		}
-		if err := z.check("zone " + name); err != nil {
+		if err := z.check("zones", name); err != nil {
 			return err
 		}
 		if _, dup := zones[d]; dup {
-			return fmt.Errorf("config: zone %q given twice", d)
+			return tomlconf.Setting(fmt.Errorf("zone %s given twice", d), "daemon", "zones", name)
 		}
 		zones[d] = z
 	}
@@ -193,12 +201,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func (z Zone) check(where string) error {
+// check validates the options of the zone named by table.
+func (z Zone) check(table ...string) error {
 	switch z.OnDNSFailure {
 	case "", onDNSFailureTempfail, onDNSFailureNoPolicy:
 		return nil
 	}
-	return fmt.Errorf("config: %s: on_dns_failure %q: want %q or %q", where, z.OnDNSFailure, onDNSFailureTempfail, onDNSFailureNoPolicy)
+	return tomlconf.Setting(fmt.Errorf("%q: want %q or %q", z.OnDNSFailure, onDNSFailureTempfail, onDNSFailureNoPolicy),
+		append(append([]string{"daemon"}, table...), "on_dns_failure")...)
 }
 
 // over returns z with its unset options taken from def.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"testing"
 )
 
@@ -69,6 +70,31 @@ on_dns_failure = "tempfail"
 		z, name := c.zone(tc.domain)
 		if name != tc.zone || *z.StrictTesting != tc.strict || z.OnDNSFailure != tc.dnsFailure {
 			t.Errorf("%s: zone %q %v %q; want %q %v %q", tc.domain, name, *z.StrictTesting, z.OnDNSFailure, tc.zone, tc.strict, tc.dnsFailure)
+		}
+	}
+}
+
+// Relative paths in the file are taken from its directory; flags (set
+// after Load) are not.
+func TestRelativePaths(t *testing.T) {
+	path := writeConfig(t, `[daemon]
+listen = ["127.0.0.1:8461", "unix:run/socketmap.sock", "unix:/run/abs.sock"]
+cache = "sqlite:state/cache.db"
+ca_file = "roots.pem"
+`)
+	dir := filepath.Dir(path)
+	c, err := Load(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"127.0.0.1:8461", "unix:" + filepath.Join(dir, "run/socketmap.sock"), "unix:/run/abs.sock"}
+	if !slices.Equal(c.Listen, want) || c.Cache != "sqlite:"+filepath.Join(dir, "state/cache.db") || c.CAFile != filepath.Join(dir, "roots.pem") {
+		t.Errorf("listen %q, cache %q, ca_file %q", c.Listen, c.Cache, c.CAFile)
+	}
+	for _, cacheURL := range []string{"sqlite:///var/lib/mtasts/cache.db", "memory:", "redis://localhost/0"} {
+		c, err := Load(writeConfig(t, "[daemon]\ncache = \""+cacheURL+"\"\n"), func(string) string { return "" })
+		if err != nil || c.Cache != cacheURL {
+			t.Errorf("%s became %q, %v", cacheURL, c.Cache, err)
 		}
 	}
 }

@@ -77,17 +77,22 @@ func TestDaemon(t *testing.T) {
 	}
 }
 
+// An unknown or invalid [daemon] key is refused with the file, the line
+// and the key.
 func TestDaemonBadConfig(t *testing.T) {
 	for _, tc := range []struct{ name, conf, want string }{
-		{"unknown key", "[daemon]\nlisen = [\"127.0.0.1:1\"]\n", "unknown keys daemon.lisen"},
-		{"bad zone", "[daemon.zones.\"exa mple\"]\nstrict_testing = true\n", "zone"},
-		{"bad dns failure", "[daemon.default_zone]\non_dns_failure = \"ignore\"\n", "on_dns_failure"},
-		{"bad listen", "[daemon]\nlisten = [\"localhost\"]\n", "listen address"},
-		{"not toml", "[daemon\n", "config"},
+		{"unknown key", "[daemon]\nlisen = [\"127.0.0.1:1\"]\n", `mtasts.toml:2: unknown setting "daemon.lisen"`},
+		{"bad zone", "[daemon]\n\n[daemon.zones.\"exa mple\"]\nstrict_testing = true\n", `mtasts.toml:3: daemon.zones."exa mple": invalid domain name`},
+		{"bad dns failure", "[daemon.default_zone]\non_dns_failure = \"ignore\"\n", `mtasts.toml:2: daemon.default_zone.on_dns_failure: "ignore": want "tempfail" or "no-policy"`},
+		{"bad listen", "[daemon]\ncache = \"memory:\"\nlisten = [\"localhost\"]\n", `mtasts.toml:3: daemon.listen: listen address "localhost"`},
+		{"wrong type", "[daemon]\nmaps = \"postfix\"\n", `mtasts.toml:2: daemon.maps: want an array, not a string`},
+		{"bad duration", "[daemon]\nquery_timeout = \"soon\"\n", `mtasts.toml:2: daemon.query_timeout: invalid duration: "soon"`},
+		{"not toml", "[daemon\n", "mtasts.toml:2: expected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runCmd(t, nil, "", "daemon", "--config", writeConfig(t, tc.conf))
-			if r.code != exitCannotRun || !strings.Contains(r.stderr, tc.want) {
+			conf := writeConfig(t, tc.conf)
+			r := runCmd(t, nil, "", "daemon", "--config", conf)
+			if r.code != exitCannotRun || !strings.HasPrefix(r.stderr, "mtasts: "+filepath.Dir(conf)+"/") || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("code %d, stderr %q; want 3 and %q", r.code, r.stderr, tc.want)
 			}
 		})

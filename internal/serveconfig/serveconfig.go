@@ -13,12 +13,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/sts"
 )
@@ -59,28 +58,21 @@ func Load(path string) (*Config, error) {
 // relative paths in it are taken from name's directory. Every problem is
 // reported, each as "name:line: ...", joined with errors.Join.
 func Parse(name string, data []byte) (*Config, error) {
+	file := tomlconf.New(name, data)
 	var f fileSyntax
 	f.Serve = defaults()
-	md, err := toml.Decode(string(data), &f)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	loc := newLocator(data)
 	var errs []error
-	for _, k := range md.Undecoded() {
-		if len(k) > 0 && (k[0] == "serve" || k[0] == "domain") {
-			errs = append(errs, fmt.Errorf("%s:%d: unknown setting %q", name, loc.keyLine(k), k.String()))
+	if err := file.Decode(&f); err != nil {
+		if !errors.Is(err, tomlconf.ErrUnknownSetting) {
+			return nil, err
 		}
+		errs = append(errs, err) // f is complete: go on, to report all
 	}
-	cfg, err := f.config(filepath.Dir(name))
+	cfg, err := f.config(file.Resolve)
 	if err != nil {
-		errs = append(errs, locate(name, loc, err))
+		errs = append(errs, locate(file, err))
 	} else if err := cfg.Validate(); err != nil {
-		errs = append(errs, locate(name, loc, err))
+		errs = append(errs, locate(file, err))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -100,9 +92,12 @@ type settingError struct {
 func (e *settingError) Error() string { return e.Key + ": " + e.Err.Error() }
 func (e *settingError) Unwrap() error { return e.Err }
 
+// SettingKey names the setting for tomlconf.File.Locate.
+func (e *settingError) SettingKey() string { return e.Key }
+
 // locate prefixes each error of a config or Validate result with the file
 // and, where known, the line.
-func locate(name string, loc *locator, err error) error {
+func locate(file *tomlconf.File, err error) error {
 	var parts []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		parts = j.Unwrap()
@@ -117,39 +112,23 @@ func locate(name string, loc *locator, err error) error {
 			if key == "domain" {
 				key = "name"
 			}
-			out = append(out, fmt.Errorf("%s:%d: %w", name, loc.domainLine(de.Index, key), e))
+			out = append(out, &tomlconf.Error{File: file.Name, Line: file.Line("domain", strconv.Itoa(de.Index), key), Err: e})
 			continue
 		}
-		// A setting is named as in the file; policyhost names those of
-		// [serve] without the section.
-		var se *settingError
+		// policyhost names the settings of [serve] without the section.
 		var pe *policyhost.SettingError
-		key, section := "", ""
-		if errors.As(e, &se) {
-			key = se.Key
-		} else if errors.As(e, &pe) {
-			section = "serve."
-			key = section + pe.Key
+		if errors.As(e, &pe) {
+			e = &settingError{Key: "serve." + pe.Key, Err: pe.Err}
 		}
-		if line := loc.settingLine(key); line > 0 {
-			out = append(out, fmt.Errorf("%s:%d: %s%w", name, line, section, e))
-			continue
-		}
-		out = append(out, fmt.Errorf("%s: %w", name, e))
+		out = append(out, e)
 	}
-	return errors.Join(out...)
+	return file.Locate(errors.Join(out...))
 }
 
 // config turns the decoded file into a Config, resolving relative paths
-// against dir. Its errors are for locate.
-func (f *fileSyntax) config(dir string) (*Config, error) {
+// with abs. Its errors are for locate.
+func (f *fileSyntax) config(abs func(string) string) (*Config, error) {
 	s := &f.Serve
-	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(dir, p)
-	}
 	cfg := &Config{ConfigCheck: s.ConfigCheck.Duration, LogFormat: s.LogFormat}
 	if err := cfg.LogLevel.UnmarshalText([]byte(s.LogLevel)); err != nil {
 		return nil, &settingError{"serve.log_level", err}
