@@ -1,4 +1,4 @@
-package serveconfig
+package serve
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package serveconfig
+package serve
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 // FuzzParse: no input makes Parse panic, and whatever it accepts is a
 // configuration whose every policy is valid.
 func FuzzParse(f *testing.F) {
-	example, err := os.ReadFile(filepath.Join("..", "..", "docs", "mtasts.example.toml"))
+	example, err := os.ReadFile(filepath.Join("..", "docs", "mtasts.example.toml"))
 	if err != nil {
 		f.Fatal(err)
 	}

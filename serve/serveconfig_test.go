@@ -1,4 +1,4 @@
-package serveconfig
+package serve
 
 import (
 	"os"
@@ -13,7 +13,7 @@ import (
 
 // The documented example parses, with the values it shows.
 func TestExampleFile(t *testing.T) {
-	path := filepath.Join("..", "..", "docs", "mtasts.example.toml")
+	path := filepath.Join("..", "docs", "mtasts.example.toml")
 	cfg, err := Load(path)
 	if err != nil {
 		t.Fatalf("docs/mtasts.example.toml: %v", err)

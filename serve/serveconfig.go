@@ -1,12 +1,14 @@
-// Package serveconfig reads the [serve] and [[domain]] sections of
-// mtasts.toml, the configuration of "mtasts serve", into a
-// policyhost.Config. Other sections of the file (such as [daemon]) belong
-// to other commands and are ignored; an unknown key inside these sections
-// is an error, since a misspelt setting in a security policy must not pass
-// silently. Errors name the file and line, and for a domain its name, so
-// that "mtasts serve" can refuse a bad file with a clear message and keep
-// serving the last good one.
-package serveconfig
+// Package serve owns the configuration of "mtasts serve", the policy host
+// and report collector: Load reads the [serve] and [[domain]] sections of
+// mtasts.toml into a Config, around the policyhost.Config it serves, with
+// the settings of reports, the dashboard and their store. Other sections
+// of the file (such as [daemon]) belong to other commands and are
+// ignored; an unknown key inside these sections is an error, since a
+// misspelt setting in a security policy must not pass silently. Errors
+// name the file and line, and for a domain its name (package tomlconf),
+// so that "mtasts serve" can refuse a bad file with a clear message and
+// keep serving the last good one.
+package serve
 
 import (
 	"errors"
