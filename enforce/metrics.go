@@ -7,17 +7,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/socketmap"
 	"github.com/mtasts/mtasts/sts"
 )
 
-// metrics are the daemon's Prometheus metrics, in a registry of
-// their own. It implements resolver.Observer.
+// metrics are the Prometheus metrics of a Service, listed with their
+// meaning in docs/metrics.md. It implements resolver.Observer.
 type metrics struct {
-	reg            *prometheus.Registry
 	queries        *prometheus.CounterVec   // by answer
 	latency        *prometheus.HistogramVec // by reply status
 	decisions      *prometheus.CounterVec   // by decision and source
@@ -80,11 +78,9 @@ func (c *children[K, M]) get(k K) M {
 	return m
 }
 
-// newMetrics creates the metrics, with the Go runtime and process
-// collectors, in a new registry.
-func newMetrics() *metrics {
+// newMetrics creates the metrics and registers them on reg.
+func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_queries_total",
 			Help: "Postfix TLS policy lookups answered, by answer: enforce, testing, none, no-policy, tempfail, dane, unusable (enforced policy without usable mx, answered TEMP), no-domain (key without policy domain).",
@@ -149,9 +145,15 @@ func newMetrics() *metrics {
 	m.decisionCounter = newChildren(decisions, func(d decisionLabels) prometheus.Counter {
 		return m.decisions.WithLabelValues(string(d.kind), string(d.source))
 	})
-	m.reg.MustRegister(m.queries, m.latency, m.decisions, m.cacheHits, m.cacheMisses, m.fetches, m.fetchTime,
-		m.refreshes, m.refreshFailure, m.cacheErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.queries, m.latency, m.decisions, m.cacheHits, m.cacheMisses, m.fetches, m.fetchTime,
+		m.refreshes, m.refreshFailure, m.cacheErrors)
+	// Rare events that alerts watch exist from the start, at 0.
+	for _, outcome := range []string{"ok", "failed"} {
+		m.refreshes.WithLabelValues(outcome)
+	}
+	for _, mode := range []sts.Mode{sts.ModeEnforce, sts.ModeTesting} {
+		m.refreshFailure.WithLabelValues(string(mode))
+	}
 	return m
 }
 

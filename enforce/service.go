@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mtasts/mtasts/cache"
@@ -41,6 +43,10 @@ type Options struct {
 	// again, with whatever the program sets on top. Nil means that SIGHUP
 	// reloads nothing.
 	Load func() (*Config, error)
+	// Registry receives the service's metrics (docs/metrics.md) and is
+	// served on the metrics listener; one registry serves one Service.
+	// Nil means a new one, with the Go runtime and process collectors.
+	Registry *prometheus.Registry
 }
 
 // withDefaults returns o with its nil fields set.
@@ -101,7 +107,12 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{opts: o.withDefaults(), level: new(slog.LevelVar), metrics: newMetrics()}
+	s := &Service{opts: o.withDefaults(), level: new(slog.LevelVar)}
+	if s.opts.Registry == nil {
+		s.opts.Registry = prometheus.NewRegistry()
+		s.opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.metrics = newMetrics(s.opts.Registry)
 	s.level.Set(cfg.logLevel)
 	s.log = newLogger(s.opts.Log, cfg.LogFormat, s.level)
 	s.config.Store(cfg)
@@ -218,7 +229,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	var metricsSrv *http.Server
 	if s.metricsListener != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+		mux.Handle("/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go metricsSrv.Serve(s.metricsListener)
 		s.log.Info("serving metrics", "addr", "http://"+s.metricsListener.Addr().String()+"/metrics")
