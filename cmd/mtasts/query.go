@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -101,25 +100,20 @@ func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, ke
 	return nil
 }
 
-// writeQueryJSON prints the decision's JSON ({"domain", "decision", "mx",
-// "id", "max_age", "fetched", "expires", "source", "reason"}) with one
-// more member, "postfix": the reply mtasts daemon gives.
+// queryJSON is the output of mtasts query --json: the decision's JSON
+// view with one more member, "postfix": the reply mtasts daemon gives.
+type queryJSON struct {
+	resolver.DecisionJSON
+	Postfix string `json:"postfix"`
+}
+
+// writeQueryJSON prints res as queryJSON.
 func writeQueryJSON(e *env, res enforce.Result) error {
-	d, err := json.Marshal(res.Decision)
+	out, err := json.MarshalIndent(queryJSON{res.Decision.JSON(), res.Reply.String()}, "", "  ")
 	if err != nil {
 		return err
 	}
-	reply, err := json.Marshal(res.Reply.String())
-	if err != nil {
-		return err
-	}
-	d = append(append(append(bytes.TrimSuffix(d, []byte("}")), `,"postfix":`...), reply...), '}')
-	var out bytes.Buffer
-	if err := json.Indent(&out, d, "", "  "); err != nil {
-		return err
-	}
-	out.WriteByte('\n')
-	_, err = e.stdout.Write(out.Bytes())
+	_, err = e.stdout.Write(append(out, '\n'))
 	return err
 }
 

@@ -13,8 +13,8 @@ import (
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
-// queryJSON is the JSON output of mtasts query.
-type queryJSON struct {
+// queryOutput is the JSON output of mtasts query, as read back.
+type queryOutput struct {
 	Domain   string   `json:"domain"`
 	Decision string   `json:"decision"`
 	MX       []string `json:"mx"`
@@ -33,9 +33,9 @@ func runQueryCmd(t *testing.T, w *testworld.World, args ...string) cmdResult {
 	return cmdResult{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
-func runQueryJSON(t *testing.T, r cmdResult) queryJSON {
+func runQueryJSON(t *testing.T, r cmdResult) queryOutput {
 	t.Helper()
-	var q queryJSON
+	var q queryOutput
 	if err := json.Unmarshal([]byte(r.stdout), &q); err != nil {
 		t.Fatalf("%v\nstdout %s\nstderr %s", err, r.stdout, r.stderr)
 	}
