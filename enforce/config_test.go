@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/mtasts/mtasts/internal/testenv"
 )
 
 // The example configuration loads, and documents every key of [daemon]
@@ -43,7 +45,7 @@ func TestExampleConfig(t *testing.T) {
 // leaves out comes from the default zone (not from a parent zone), and a
 // name is a zone only for itself and the names below it.
 func TestZones(t *testing.T) {
-	path := writeConfig(t, `[daemon.default_zone]
+	path := testenv.WriteConfig(t, `[daemon.default_zone]
 on_dns_failure = "no-policy"
 [daemon.zones."Example.COM."]
 strict_testing = true
@@ -77,7 +79,7 @@ on_dns_failure = "tempfail"
 // Relative paths in the file are taken from its directory; flags (set
 // after Load) are not.
 func TestRelativePaths(t *testing.T) {
-	path := writeConfig(t, `[daemon]
+	path := testenv.WriteConfig(t, `[daemon]
 listen = ["127.0.0.1:8461", "unix:run/socketmap.sock", "unix:/run/abs.sock"]
 cache = "sqlite:state/cache.db"
 ca_file = "roots.pem"
@@ -92,7 +94,7 @@ ca_file = "roots.pem"
 		t.Errorf("listen %q, cache %q, ca_file %q", c.Listen, c.Cache, c.CAFile)
 	}
 	for _, cacheURL := range []string{"sqlite:///var/lib/mtasts/cache.db", "memory:", "redis://localhost/0"} {
-		c, err := Load(writeConfig(t, "[daemon]\ncache = \""+cacheURL+"\"\n"), func(string) string { return "" })
+		c, err := Load(testenv.WriteConfig(t, "[daemon]\ncache = \""+cacheURL+"\"\n"), func(string) string { return "" })
 		if err != nil || c.Cache != cacheURL {
 			t.Errorf("%s became %q, %v", cacheURL, c.Cache, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtasts/mtasts/internal/testenv"
 	"github.com/mtasts/mtasts/resolver"
 )
 
@@ -48,7 +49,7 @@ func TestQuery(t *testing.T) {
 // resolver) and strict testing (asked by the handler).
 func TestQueryZones(t *testing.T) {
 	w := daemonWorld(t)
-	path := writeConfig(t, "[daemon.zones.\"servfail.test\"]\non_dns_failure = \"no-policy\"\n[daemon.zones.\"test\"]\nstrict_testing = true\n")
+	path := testenv.WriteConfig(t, "[daemon.zones.\"servfail.test\"]\non_dns_failure = \"no-policy\"\n[daemon.zones.\"test\"]\nstrict_testing = true\n")
 	cfg, err := worldConfig(w, path)
 	if err != nil {
 		t.Fatal(err)

@@ -136,22 +136,12 @@ func daemonWorld(t *testing.T) *testworld.World {
 	return w
 }
 
-// writeConfig writes an mtasts.toml and returns its path.
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "mtasts.toml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // The daemon as Postfix's own lookup client sees it: postmap -q for every
 // scenario.
 func TestDaemonPostmap(t *testing.T) {
 	testpostfix.RequirePostmap(t)
 	w := daemonWorld(t)
-	conf := writeConfig(t, `
+	conf := testenv.WriteConfig(t, `
 [policyhost]
 ignored = "other commands' sections are left alone"
 
@@ -255,7 +245,7 @@ func TestDaemonOneFetchForConcurrentLookups(t *testing.T) {
 // configuration. Metrics count the answers.
 func TestDaemonReloadAndMetrics(t *testing.T) {
 	w := daemonWorld(t)
-	conf := writeConfig(t, "[daemon]\ncache = \"memory:\"\n")
+	conf := testenv.WriteConfig(t, "[daemon]\ncache = \"memory:\"\n")
 	d := startService(t, w, conf, func(c *Config) { c.Metrics = "127.0.0.1:0" })
 	c, err := socketmap.Dial(t.Context(), "tcp", d.addr())
 	if err != nil {
@@ -354,7 +344,7 @@ func TestDaemonQueryTimeout(t *testing.T) {
 	w.PolicyDomain("slow.test", policy).Set(testworld.PolicyPath, testworld.Response{
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(policy), Delay: 2 * time.Second,
 	})
-	conf := writeConfig(t, "[daemon]\ncache = \"memory:\"\nquery_timeout = \"300ms\"\n")
+	conf := testenv.WriteConfig(t, "[daemon]\ncache = \"memory:\"\nquery_timeout = \"300ms\"\n")
 	d := startService(t, w, conf)
 	c, err := socketmap.Dial(t.Context(), "tcp", d.addr())
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -28,23 +27,13 @@ func worldEnv(w *testworld.World, stdout, stderr io.Writer) *env {
 	}
 }
 
-// writeConfig writes an mtasts.toml and returns its path.
-func writeConfig(t *testing.T, text string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "mtasts.toml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // The command wires its file and flags to the enforce service: it serves
 // what they say until stopped, then exits 0. Package enforce tests the
 // service itself.
 func TestDaemon(t *testing.T) {
 	w := testworld.New(t)
 	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx.enforce.test\nmax_age: 86400\n")
-	conf := writeConfig(t, "[daemon]\ncache = \"memory:\"\nservername = false\n")
+	conf := testenv.WriteConfig(t, "[daemon]\ncache = \"memory:\"\nservername = false\n")
 	stderr := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -90,7 +79,7 @@ func TestDaemonBadConfig(t *testing.T) {
 		{"not toml", "[daemon\n", "mtasts.toml:2: expected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conf := writeConfig(t, tc.conf)
+			conf := testenv.WriteConfig(t, tc.conf)
 			r := runCmd(t, nil, "", "daemon", "--config", conf)
 			if r.code != exitCannotRun || !strings.HasPrefix(r.stderr, "mtasts: "+filepath.Dir(conf)+"/") || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("code %d, stderr %q; want 3 and %q", r.code, r.stderr, tc.want)

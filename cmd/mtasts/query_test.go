@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mtasts/mtasts/internal/testenv"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
@@ -94,7 +95,7 @@ func TestQueryCacheAndConfig(t *testing.T) {
 		t.Fatalf("first query: %+v", q)
 	}
 	w.DNS.SetRcode("_mta-sts.strict.test", dns.TypeTXT, dns.RcodeServerFailure)
-	conf := writeConfig(t, "[daemon.zones.\"strict.test\"]\nstrict_testing = true\n")
+	conf := testenv.WriteConfig(t, "[daemon.zones.\"strict.test\"]\nstrict_testing = true\n")
 	q := runQueryJSON(t, runQueryCmd(t, w, append(base, "--config", conf, "strict.test")...))
 	if q.Source != "cache" || q.Decision != "testing" || q.ID == "" || q.MaxAge != 86400 ||
 		q.Postfix != "OK secure match=mx.strict.test servername=hostname" {
