@@ -260,9 +260,9 @@ func (c *Config) keepRestartOnly(running *Config, changed func(key string, runni
 // configField maps the keys of Config to their field indexes.
 var configField = func() map[string]int {
 	m := map[string]int{}
-	for i, f := range reflect.VisibleFields(reflect.TypeFor[Config]()) {
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[Config]()) {
 		if key := f.Tag.Get("toml"); key != "" && key != "-" {
-			m[key] = i
+			m[key] = f.Index[0]
 		}
 	}
 	return m

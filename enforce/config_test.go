@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mtasts/mtasts/internal/testenv"
@@ -33,6 +34,15 @@ func TestExampleConfig(t *testing.T) {
 				t.Errorf("key %s is not documented in %s", key, path)
 			}
 		}
+	}
+	// The settings a reload keeps are those it says need a restart.
+	m := regexp.MustCompile(`(?s)# SIGHUP reloads the file\..*?; (.*?) need a restart`).FindSubmatch(text)
+	if m == nil {
+		t.Fatalf("%s does not say which settings need a restart", path)
+	}
+	documented := strings.Fields(strings.NewReplacer(",", " ", " and ", " ", "#", " ").Replace(string(m[1])))
+	if !slices.Equal(documented, restartOnly) {
+		t.Errorf("%s says %q need a restart; reload keeps %q", path, documented, restartOnly)
 	}
 	// Under systemd the default cache is in StateDirectory.
 	c, err = Load("", func(k string) string { return map[string]string{"STATE_DIRECTORY": "/var/lib/mtasts-daemon"}[k] })
