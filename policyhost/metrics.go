@@ -65,6 +65,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"domain", "result"}),
 	}
 	reg.MustRegister(m.requests, m.certExpiry, m.connsRejected, m.connsOpen, m.reloads, m.policyInfo, m.mxChanges, m.dnsUpdates)
+	// Rare events that alerts watch exist from the start, at 0
+	// (docs/metrics.md).
+	m.connsRejected.WithLabelValues("per_ip")
+	m.connsRejected.WithLabelValues("total")
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
 	return m
 }
 

@@ -1,10 +1,8 @@
 package resolver
 
 import (
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/mtasts/mtasts/cache"
@@ -79,10 +77,14 @@ type Config struct {
 	// Observer receives metrics and alerts; nil means NopObserver.
 	Observer Observer
 
-	// Zones set options by domain: a key applies to that domain and its
-	// subdomains, the longest matching key wins, and the key "" applies
-	// to every domain. Keys are normalized like domains.
-	Zones map[string]ZoneOptions
+	// DNSFailure returns the decision for a domain whose TXT lookup
+	// failed temporarily while no policy is cached: Tempfail, so that the
+	// MTA retries later, or NoPolicy, for those who prefer delivering with
+	// opportunistic TLS over deferring. A cached policy applies whatever
+	// it says (RFC 8461 §5.1). It is asked only for such decisions; nil,
+	// or any other answer, means Tempfail. Per-domain settings are the
+	// caller's: the enforce service answers from its zone table.
+	DNSFailure func(domain string) Kind
 
 	// RecheckInterval is how long a cached policy is used before its id
 	// is compared with the TXT record again; 0 means
@@ -119,18 +121,8 @@ type Config struct {
 	MaxLookupsInFlight int
 }
 
-// ZoneOptions are the per-zone settings of a Resolver.
-type ZoneOptions struct {
-	// DNSFailure is the decision when the TXT lookup fails temporarily
-	// and no policy is cached: Tempfail (the default, also for "") so that
-	// the MTA retries later, or NoPolicy for those who prefer delivering
-	// with opportunistic TLS over deferring. A cached policy applies
-	// whatever this says (RFC 8461 §5.1).
-	DNSFailure Kind
-}
-
-// withDefaults returns cfg with every zero setting replaced by its default
-// and the zones normalized.
+// withDefaults returns cfg with every zero setting replaced by its
+// default, or an error for a setting it cannot use.
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -166,41 +158,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.RefreshConcurrency <= 0 {
 		cfg.RefreshConcurrency = DefaultRefreshConcurrency
 	}
-	zones := make(map[string]ZoneOptions, len(cfg.Zones))
-	for k, z := range cfg.Zones {
-		switch z.DNSFailure {
-		case "":
-			z.DNSFailure = Tempfail
-		case Tempfail, NoPolicy:
-		default:
-			return cfg, fmt.Errorf("resolver: zone %q: DNSFailure must be %q or %q, not %q", k, Tempfail, NoPolicy, z.DNSFailure)
-		}
-		if k != "" {
-			d, err := sts.NormalizeDomain(k)
-			if err != nil {
-				return cfg, fmt.Errorf("resolver: zone %q: %w", k, err)
-			}
-			k = d
-		}
-		zones[k] = z
-	}
-	cfg.Zones = zones
 	return cfg, nil
 }
 
-// zone returns the options of the longest zone that holds domain.
-func (cfg *Config) zone(domain string) ZoneOptions {
-	for d := domain; ; {
-		if z, ok := cfg.Zones[d]; ok {
-			return z
-		}
-		if d == "" {
-			return ZoneOptions{DNSFailure: Tempfail}
-		}
-		_, parent, ok := strings.Cut(d, ".")
-		if !ok {
-			parent = ""
-		}
-		d = parent
+// dnsFailure is the decision for domain after a temporary DNS failure with
+// no policy cached (see Config.DNSFailure).
+func (cfg *Config) dnsFailure(domain string) Kind {
+	if cfg.DNSFailure != nil && cfg.DNSFailure(domain) == NoPolicy {
+		return NoPolicy
 	}
+	return Tempfail
 }

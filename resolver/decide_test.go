@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,27 +90,27 @@ func TestSection5_1ServfailNothingCachedTempfail(t *testing.T) {
 	e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceFetch)
 }
 
-// The per-zone switch for those who prefer delivering over deferring.
-func TestServfailZoneNoPolicy(t *testing.T) {
+// The per-domain switch for those who prefer delivering over deferring,
+// asked only for a DNS failure with nothing cached; an answer other than
+// NoPolicy is Tempfail.
+func TestServfailDNSFailureNoPolicy(t *testing.T) {
+	var asked []string
 	e := newEnv(t, func(c *resolver.Config) {
-		c.Zones = map[string]resolver.ZoneOptions{"lenient.example": {DNSFailure: resolver.NoPolicy}}
+		c.DNSFailure = func(domain string) resolver.Kind {
+			asked = append(asked, domain)
+			return map[string]resolver.Kind{"lenient.example": resolver.NoPolicy, "odd.example": resolver.Enforce}[domain]
+		}
 	})
-	for _, d := range []string{"lenient.example", "sub.lenient.example", "strict.example"} {
+	e.w.PolicyDomain("example.com", enforcePolicy)
+	for _, d := range []string{"lenient.example", "odd.example", "strict.example"} {
 		e.w.DNS.SetRcode("_mta-sts."+d, dns.TypeTXT, dns.RcodeServerFailure)
 	}
 	e.want(e.decide("lenient.example"), resolver.NoPolicy, resolver.SourceDNS)
-	e.want(e.decide("sub.lenient.example"), resolver.NoPolicy, resolver.SourceDNS)
+	e.want(e.decide("odd.example"), resolver.Tempfail, resolver.SourceDNS)
 	e.want(e.decide("strict.example"), resolver.Tempfail, resolver.SourceDNS)
-}
-
-func TestBadZones(t *testing.T) {
-	for _, z := range []map[string]resolver.ZoneOptions{
-		{"example.com": {DNSFailure: resolver.Enforce}},
-		{"bad..name": {}},
-	} {
-		if _, err := resolver.New(resolver.Config{Zones: z}); err == nil {
-			t.Errorf("New accepted zones %v", z)
-		}
+	e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceFetch)
+	if want := "lenient.example odd.example strict.example"; strings.Join(asked, " ") != want {
+		t.Errorf("DNSFailure asked about %q, want %q", asked, want)
 	}
 }
 

@@ -56,8 +56,8 @@ const (
 	// SourceDNS: a DNS answer just received: no record, a temporary
 	// failure, or DANE.
 	SourceDNS Source = "dns"
-	// SourceNextHop: the form of the next hop, which is not a domain
-	// (RFC 8461 §3.4).
+	// SourceNextHop: the name asked about, which is no domain: the next
+	// hop it came from has no policy domain (RFC 8461 §3.4).
 	SourceNextHop Source = "next-hop"
 )
 
@@ -90,8 +90,12 @@ type Decision struct {
 	Reason string
 }
 
-// decisionJSON is the JSON form of a Decision.
-type decisionJSON struct {
+// DecisionJSON is the JSON view of a Decision: {"domain", "decision",
+// "mx", "id", "max_age", "fetched", "expires", "source", "reason"}, mx
+// always a list; id, max_age and the times only when a policy applies.
+// Embed it in a struct to add members, as "mtasts query --json" adds the
+// Postfix reply.
+type DecisionJSON struct {
 	Domain   string    `json:"domain"`
 	Decision Kind      `json:"decision"`
 	MX       []string  `json:"mx"`
@@ -103,19 +107,21 @@ type decisionJSON struct {
 	Reason   string    `json:"reason"`
 }
 
-// MarshalJSON encodes the decision as
-// {"domain", "decision", "mx", "id", "max_age", "fetched", "expires",
-// "source", "reason"}, mx always a list; id, max_age and the times only
-// when a policy applies.
-func (d Decision) MarshalJSON() ([]byte, error) {
-	j := decisionJSON{Domain: d.Domain, Decision: d.Kind, MX: d.MX, ID: d.ID, Fetched: d.Fetched, Expires: d.Expires, Source: d.Source, Reason: d.Reason}
+// JSON returns the JSON view of d.
+func (d Decision) JSON() DecisionJSON {
+	j := DecisionJSON{Domain: d.Domain, Decision: d.Kind, MX: d.MX, ID: d.ID, Fetched: d.Fetched, Expires: d.Expires, Source: d.Source, Reason: d.Reason}
 	if j.MX == nil {
 		j.MX = []string{}
 	}
 	if d.Policy != nil {
 		j.MaxAge = &d.Policy.MaxAge
 	}
-	return json.Marshal(j)
+	return j
+}
+
+// MarshalJSON encodes the decision as its JSON view (see DecisionJSON).
+func (d Decision) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.JSON())
 }
 
 // kindOf maps a policy mode to a Kind.

@@ -1,5 +1,5 @@
 // Package resolver decides, for a sending MTA, what MTA-STS (RFC 8461)
-// asks of mail to a next hop: deliver only over validated TLS to matching
+// asks of mail to a policy domain: deliver only over validated TLS to matching
 // MX hosts (enforce), deliver and report (testing), act as if there were
 // no policy (none, no-policy), or defer because it cannot be known now
 // (tempfail). It is the engine behind "mtasts daemon" and "mtasts query".
@@ -19,21 +19,23 @@
 //     daily, even when the id has not changed, spread with jitter and a
 //     few at a time ([Resolver.Run]); failures are logged and reported to
 //     an alert hook unless the cached mode is none.
-//   - §3.4: next hops that are address literals or bracketed hosts have no
-//     policy, and a parent domain's policy never applies to a subdomain.
+//   - §3.4: a decision is for one policy domain, never a parent's policy;
+//     the caller maps next hops to policy domains (enforce.ParseNextHop:
+//     a smart host's own name, nothing for address literals).
 //   - §2: optionally, a next hop whose MX hosts have DNSSEC-authenticated
 //     TLSA records is left to DANE (RFC 7672), which MTA-STS must not
 //     override.
 //
 // One rule goes beyond the RFC's text, from the known failures of existing
 // resolvers: a temporary DNS failure is not the absence of a record, so
-// with nothing cached it gives Tempfail (configurable per zone), never a
-// silent downgrade to opportunistic TLS. Concurrent decisions for one
-// domain share one DNS lookup and one fetch, and "no record" and failed
-// fetches are cached briefly. At most MaxLookupsInFlight lookups run at
-// once: beyond them, a new domain is Tempfail at once (SourceOverload),
-// so that a flood of new domains defers mail rather than exhausting the
-// process, while cached policies are still answered.
+// with nothing cached it gives Tempfail (unless Config.DNSFailure says
+// otherwise for the domain), never a silent downgrade to opportunistic
+// TLS. Concurrent decisions for one domain share one DNS lookup and one
+// fetch, and "no record" and failed fetches are cached briefly. At most
+// MaxLookupsInFlight lookups run at once: beyond them, a new domain is
+// Tempfail at once (SourceOverload), so that a flood of new domains defers
+// mail rather than exhausting the process, while cached policies are still
+// answered.
 //
 // Example:
 //

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtasts/mtasts/internal/postfix"
+	"github.com/mtasts/mtasts/enforce"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/socketmap"
 )
@@ -33,7 +33,7 @@ func (o *kindCounter) Decided(d resolver.Decision, _ time.Duration) {
 func serveSocketmap(t *testing.T, r *resolver.Resolver) string {
 	t.Helper()
 	var mux socketmap.Mux
-	mux.Handle("sts", &postfix.Handler{Resolver: r})
+	mux.Handle("sts", &enforce.Handler{Resolver: r})
 	srv := &socketmap.Server{Handler: &mux}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +20,6 @@ type Resolver struct {
 	cfg   Config
 	group singleflight.Group              // one update per domain at a time
 	dane  *lru.Cache[string, daneVerdict] // nil when DANE detection is off
-	names *lru.Cache[string, string]      // next hop → normalized domain
 	slots *lookupSlots                    // bounds network work in flight
 	// view is the cache's Get, or its View that does not copy the entry.
 	view func(ctx context.Context, domain string) (*cache.Entry, error)
@@ -33,13 +31,13 @@ type Resolver struct {
 	work   sync.WaitGroup // running network work
 }
 
-// New returns a Resolver for cfg. It fails only for invalid zones.
+// New returns a Resolver for cfg, or an error for a setting it cannot use.
 func New(cfg Config) (*Resolver, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, names: lru.New[string, string](namesSize), view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight)}
+	r := &Resolver{cfg: cfg, view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight)}
 	if v, ok := cfg.Cache.(viewer); ok {
 		r.view = v.View
 	}
@@ -56,24 +54,19 @@ type viewer interface {
 	View(ctx context.Context, domain string) (*cache.Entry, error)
 }
 
-// namesSize bounds the number of remembered normalized next hops.
-const namesSize = 10_000
-
 // Cache returns the cache the Resolver uses.
 func (r *Resolver) Cache() cache.Cache { return r.cfg.Cache }
 
-// Reasons of decisions made without network work.
-const (
-	reasonCached      = "unexpired cached policy, its id compared with the TXT record within the re-check interval (RFC 8461 §5.1)"
-	reasonBracketed   = "the next hop is an address literal or a host named in brackets, reached without an MX lookup: MTA-STS has no policy for it (RFC 8461 §3.4)"
-	reasonParentMatch = "a parent-domain lookup key (leading dot): a policy never applies to subdomains, nor a parent's to its children (RFC 8461 §3.4)"
-	reasonAddress     = "the next hop is an IP address: MTA-STS has no policy for address literals (RFC 8461 §3.4)"
-)
+// reasonCached is the reason of a decision from the cache without
+// network work.
+const reasonCached = "unexpired cached policy, its id compared with the TXT record within the re-check interval (RFC 8461 §5.1)"
 
-// Decide returns what to do with mail for nexthop, a Postfix next hop:
-// a domain ("example.com", "example.com:587", a trailing dot, upper case
-// and U-labels allowed), or "[host]", "[host]:port" or an address, which
-// are answered NoPolicy at once (RFC 8461 §3.4).
+// Decide returns what to do with mail for a policy domain (RFC 8461
+// §3.4), normalized as sts.NormalizeDomain does; a name in another form
+// (upper case, a trailing dot, U-labels) is normalized first. Which
+// domain is the policy domain of a next hop (a smart host, an address
+// literal, a port) is the caller's to say: enforce.ParseNextHop does it
+// for Postfix's keys.
 //
 // The rules of RFC 8461 §3.3, §5.1 and §10.2, in the order applied:
 //
@@ -89,28 +82,28 @@ const (
 //     failed fetch (FetchRetry, at least 5 minutes, §3.3) is answered
 //     NoPolicy without network work.
 //   - Otherwise the TXT record is looked up: a temporary DNS failure is
-//     Tempfail (or NoPolicy if the zone says so), never NoPolicy by
-//     default; no valid record is NoPolicy, remembered; a record leads to
-//     fetching the policy, which is cached on success, while a failure is
-//     NoPolicy (§3.3), remembered for that id.
+//     Tempfail (or NoPolicy if Config.DNSFailure says so), never
+//     NoPolicy by default; no valid record is NoPolicy, remembered; a
+//     record leads to fetching the policy, which is cached on success,
+//     while a failure is NoPolicy (§3.3), remembered for that id.
 //
 // Concurrent calls for one domain share one lookup and one fetch. The
-// Decision is always usable. The error is not nil only when nexthop is not
-// a valid domain (the Decision is then NoPolicy and the error wraps
+// Decision is always usable. The error is not nil only when domain is not
+// a valid domain name (the Decision is then NoPolicy and the error wraps
 // sts.ErrInvalidDomain) or when ctx ended before the decision was made
 // (Tempfail, and ctx's error); DNS, HTTPS and cache failures are decisions,
 // explained by Decision.Reason.
-func (r *Resolver) Decide(ctx context.Context, nexthop string) (Decision, error) {
+func (r *Resolver) Decide(ctx context.Context, domain string) (Decision, error) {
 	start := time.Now()
-	d, err := r.decide(ctx, nexthop)
+	d, err := r.decide(ctx, domain)
 	r.cfg.Observer.Decided(d, time.Since(start))
 	return d, err
 }
 
-func (r *Resolver) decide(ctx context.Context, nexthop string) (Decision, error) {
-	domain, early, err := r.policyDomain(nexthop)
-	if domain == "" {
-		return early, err
+func (r *Resolver) decide(ctx context.Context, name string) (Decision, error) {
+	domain, err := sts.NormalizeDomain(name)
+	if err != nil {
+		return noPolicy("", SourceNextHop, "not a domain name: "+err.Error()), fmt.Errorf("resolver: %w", err)
 	}
 	if r.dane != nil {
 		if d, ok := r.checkDANE(ctx, domain); ok {
@@ -186,46 +179,4 @@ func negativeDecision(n *cache.Negative) Decision {
 func (r *Resolver) cacheError(ctx context.Context, op, domain string, err error) {
 	r.cfg.Logger.WarnContext(ctx, "policy cache failed", "op", op, "domain", domain, "err", err)
 	r.cfg.Observer.CacheError(op, err)
-}
-
-// policyDomain returns the policy domain of a next hop, or "" and the
-// decision for a next hop that has none (RFC 8461 §3.4), with an error if
-// it is not a valid name. Normalized names are remembered: an MTA asks
-// for the same next hops again and again.
-func (r *Resolver) policyDomain(nexthop string) (string, Decision, error) {
-	s := strings.TrimSpace(nexthop)
-	switch {
-	case strings.HasPrefix(s, "["):
-		return "", noPolicy("", SourceNextHop, reasonBracketed), nil
-	case strings.HasPrefix(s, ".") && len(s) > 1:
-		return "", noPolicy("", SourceNextHop, reasonParentMatch), nil
-	}
-	if isIP(s) {
-		return "", noPolicy("", SourceNextHop, reasonAddress), nil
-	}
-	if host, port, ok := strings.Cut(s, ":"); ok && isDigits(port) {
-		s = host // domain:port, an MX lookup with another port
-	}
-	if sts.IsNormalDomain(s) {
-		return s, Decision{}, nil // as NormalizeDomain would, without a lock
-	}
-	if d, ok := r.names.Get(s); ok {
-		return d, Decision{}, nil
-	}
-	domain, err := sts.NormalizeDomain(s)
-	if err != nil {
-		return "", noPolicy("", SourceNextHop, "not a domain name: "+err.Error()), fmt.Errorf("resolver: next hop %q: %w", nexthop, err)
-	}
-	r.names.Put(s, domain)
-	return domain, Decision{}, nil
-}
-
-// isDigits reports whether s is a non-empty string of ASCII digits.
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }

@@ -85,7 +85,7 @@ func (r *Resolver) discover(ctx context.Context, domain string, rec *sts.Record,
 	now := r.cfg.Now()
 	switch {
 	case lookupErr != nil && !errors.Is(lookupErr, sts.ErrNoRecord) && !errors.Is(lookupErr, sts.ErrRecordSyntax):
-		kind := r.cfg.zone(domain).DNSFailure
+		kind := r.cfg.dnsFailure(domain)
 		return Decision{Domain: domain, Kind: kind, Source: SourceDNS, Reason: fmt.Sprintf(
 			"the TXT lookup failed temporarily and no policy is cached; a temporary failure is not the absence of a record, so the answer is %s: %v",
 			kind, lookupErr)}

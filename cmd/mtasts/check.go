@@ -177,7 +177,7 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 		IPv6Only:         f.ipv6,
 		PublicOnly:       f.publicOnly,
 		PerIPConnections: f.perIP,
-		UserAgent:        "mtasts/" + buildVersion(),
+		UserAgent:        userAgent(),
 	})
 	if err != nil {
 		return usageError(err)

@@ -3,12 +3,12 @@ package main
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/rootca"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -38,22 +38,7 @@ func (f *netFlags) dnsClient() (*dnsx.Client, error) {
 // rootCAs returns the trusted roots: --ca-file, else the file named by
 // SSL_CERT_FILE, else nil, which means the system roots.
 func (f *netFlags) rootCAs(e *env) (*x509.CertPool, error) {
-	file := f.caFile
-	if file == "" {
-		file = e.getenv("SSL_CERT_FILE")
-	}
-	if file == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading CA file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate found", file)
-	}
-	return pool, nil
+	return rootca.Load(f.caFile, e.getenv)
 }
 
 // fetchOptions builds the policy fetch options from the flags.
@@ -67,6 +52,9 @@ func (f *netFlags) fetchOptions(e *env) (sts.FetchOptions, error) {
 		DialContext: e.dial,
 		Timeout:     f.timeout,
 		Now:         e.now,
-		UserAgent:   "mtasts/" + buildVersion(),
+		UserAgent:   userAgent(),
 	}, nil
 }
+
+// userAgent is the User-Agent of policy fetches.
+func userAgent() string { return "mtasts/" + buildVersion() }

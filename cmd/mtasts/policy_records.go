@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/serveconfig"
 	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -53,13 +53,13 @@ stale, 3 the command could not run.`,
 		},
 	}
 	nf.register(cmd)
-	cmd.Flags().StringVarP(&config, "config", "c", serveconfig.DefaultPath, "configuration file of mtasts serve")
+	cmd.Flags().StringVarP(&config, "config", "c", serve.DefaultPath, "configuration file of mtasts serve")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
 func runPolicyRecords(ctx context.Context, e *env, config, only string, nf *netFlags, asJSON bool) error {
-	cfg, err := serveconfig.Load(config)
+	cfg, err := serve.Load(config)
 	if err != nil {
 		return usageError(err)
 	}

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/postfix"
-	mtastsresolver "github.com/mtasts/mtasts/resolver"
+	"github.com/mtasts/mtasts/enforce"
+	"github.com/mtasts/mtasts/resolver"
 )
 
 // queryFlags are the flags of mtasts query.
@@ -66,7 +64,7 @@ not run.`,
 }
 
 func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, key string) error {
-	cfg, err := loadDaemonConfig(f.config, e.getenv)
+	cfg, err := enforce.Load(f.config, e.getenv)
 	if err != nil {
 		return usageError(err)
 	}
@@ -78,20 +76,13 @@ func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, ke
 	if set("dane") {
 		cfg.DANE = &f.dane
 	}
-	setup := cfg.resolverSetup(slog.New(slog.DiscardHandler), nil)
 	// Nothing cached between runs unless asked: the file's cache is the
 	// daemon's.
-	setup.cacheURL = f.cache
-	r, c, err := newResolver(ctx, e, setup)
+	cfg.Cache = f.cache
+	res, err := enforce.Query(ctx, cfg, enforceOptions(e), key)
 	if err != nil {
 		return usageError(err)
 	}
-	defer c.Close()
-	h := &postfix.Handler{Resolver: r, Options: func(domain string) postfix.Options {
-		z, _ := cfg.zone(domain)
-		return postfix.Options{StrictTesting: *z.StrictTesting, NoServername: !cfg.Servername, TLSRPT: cfg.TLSRPT}
-	}}
-	res := h.Resolve(ctx, key)
 	if f.asJSON {
 		if err := writeQueryJSON(e, res); err != nil {
 			return err
@@ -100,48 +91,43 @@ func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, ke
 		return err
 	}
 	switch res.Decision.Kind {
-	case mtastsresolver.NoPolicy, mtastsresolver.Tempfail:
+	case resolver.NoPolicy, resolver.Tempfail:
 		return exitWith(exitErrors)
 	}
-	if res.Answer == postfix.AnswerUnusable {
+	if res.Answer == enforce.AnswerUnusable {
 		return exitWith(exitErrors)
 	}
 	return nil
 }
 
-// writeQueryJSON prints the decision's JSON ({"domain", "decision", "mx",
-// "id", "max_age", "fetched", "expires", "source", "reason"}) with one
-// more member, "postfix": the reply mtasts daemon gives.
-func writeQueryJSON(e *env, res postfix.Result) error {
-	d, err := json.Marshal(res.Decision)
+// queryJSON is the output of mtasts query --json: the decision's JSON
+// view with one more member, "postfix": the reply mtasts daemon gives.
+type queryJSON struct {
+	resolver.DecisionJSON
+	Postfix string `json:"postfix"`
+}
+
+// writeQueryJSON prints res as queryJSON.
+func writeQueryJSON(e *env, res enforce.Result) error {
+	out, err := json.MarshalIndent(queryJSON{res.Decision.JSON(), res.Reply.String()}, "", "  ")
 	if err != nil {
 		return err
 	}
-	reply, err := json.Marshal(res.Reply.String())
-	if err != nil {
-		return err
-	}
-	d = append(append(append(bytes.TrimSuffix(d, []byte("}")), `,"postfix":`...), reply...), '}')
-	var out bytes.Buffer
-	if err := json.Indent(&out, d, "", "  "); err != nil {
-		return err
-	}
-	out.WriteByte('\n')
-	_, err = e.stdout.Write(out.Bytes())
+	_, err = e.stdout.Write(append(out, '\n'))
 	return err
 }
 
 // decisionText explains each kind of decision in a few words.
-var decisionText = map[mtastsresolver.Kind]string{
-	mtastsresolver.Enforce:  "deliver only over TLS validated for an MX host matching the policy",
-	mtastsresolver.Testing:  "deliver anyway; report TLS failures",
-	mtastsresolver.None:     "the domain retired its policy; deliver as without one",
-	mtastsresolver.NoPolicy: "no usable policy; opportunistic TLS",
-	mtastsresolver.Tempfail: "cannot be known now; defer the mail and try again",
-	mtastsresolver.DANE:     "DANE governs the domain's MX hosts; MTA-STS does not override it",
+var decisionText = map[resolver.Kind]string{
+	resolver.Enforce:  "deliver only over TLS validated for an MX host matching the policy",
+	resolver.Testing:  "deliver anyway; report TLS failures",
+	resolver.None:     "the domain retired its policy; deliver as without one",
+	resolver.NoPolicy: "no usable policy; opportunistic TLS",
+	resolver.Tempfail: "cannot be known now; defer the mail and try again",
+	resolver.DANE:     "DANE governs the domain's MX hosts; MTA-STS does not override it",
 }
 
-func printQuery(e *env, res postfix.Result) error {
+func printQuery(e *env, res enforce.Result) error {
 	d := res.Decision
 	w := &errWriter{w: e.stdout}
 	name := d.Domain

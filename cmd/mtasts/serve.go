@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/internal/serveconfig"
 	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/serve"
 )
 
 // serveFlags override settings of the configuration file.
@@ -68,7 +68,7 @@ invalid configuration, 3 the server could not start.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.config, "config", "c", serveconfig.DefaultPath, "configuration file")
+	fl.StringVarP(&f.config, "config", "c", serve.DefaultPath, "configuration file")
 	fl.BoolVar(&f.check, "check", false, "check the configuration and exit")
 	fl.StringVar(&f.listenHTTPS, "listen-https", "", "HTTPS listen address (overrides serve.listen_https)")
 	fl.StringVar(&f.listenHTTP, "listen-http", "", `HTTP listen address for ACME HTTP-01, "" to disable (overrides serve.listen_http)`)
@@ -79,8 +79,8 @@ invalid configuration, 3 the server could not start.`,
 }
 
 // loadServeConfig reads the configuration file and applies the flags.
-func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*serveconfig.Config, error) {
-	cfg, err := serveconfig.Load(f.config)
+func loadServeConfig(cmd *cobra.Command, f *serveFlags) (*serve.Config, error) {
+	cfg, err := serve.Load(f.config)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 			}
 		}
 	}()
-	go serveconfig.Watch(runCtx, f.config, cfg.ConfigCheck, func() { reload("file changed") })
+	go serve.Watch(runCtx, f.config, cfg.ConfigCheck, func() { reload("file changed") })
 
 	if err := srv.Run(runCtx, ls); err != nil {
 		return &exitError{code: exitCannotRun, err: err}

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -290,8 +289,6 @@ func TestServeQuarantineBounded(t *testing.T) {
 		t.Errorf("data directory holds %d bytes after the floods, want under 4 MiB", size)
 	}
 }
-
-var listeningMetrics = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)","proto":"metrics"`)
 
 // metricValue scrapes the metrics of r for the value of name, or -1.
 func metricValue(t *testing.T, r *serveRun, name string) float64 {

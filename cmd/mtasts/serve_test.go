@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtasts/mtasts/internal/testenv"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/sts"
 )
@@ -40,7 +41,7 @@ func serveConfig(t *testing.T, w *testworld.World, extra string, domains ...stri
 
 // serveRun is an "mtasts serve" running in-process.
 type serveRun struct {
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan int
 	addr   string
@@ -51,7 +52,7 @@ var listeningHTTPS = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)","pro
 // startServe runs mtasts serve with args and waits until it listens.
 func startServe(t *testing.T, args ...string) *serveRun {
 	t.Helper()
-	r := &serveRun{stderr: &syncBuffer{}, done: make(chan int, 1)}
+	r := &serveRun{stderr: &testenv.Buffer{}, done: make(chan int, 1)}
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: r.stderr, now: time.Now, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel

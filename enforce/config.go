@@ -1,0 +1,269 @@
+package enforce
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/tomlconf"
+	"github.com/mtasts/mtasts/resolver"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// Config is the [daemon] section of mtasts.toml, the configuration of the
+// service; see docs/mtasts.example.toml for every key with its meaning.
+// Load reads it over DefaultConfig; a program may change it before calling
+// Validate, as "mtasts daemon" does with its flags.
+type Config struct {
+	Listen          []string        `toml:"listen"`
+	SocketMode      string          `toml:"socket_mode"`
+	Maps            []string        `toml:"maps"`
+	Cache           string          `toml:"cache"`
+	Metrics         string          `toml:"metrics"`
+	Resolver        string          `toml:"resolver"`
+	CAFile          string          `toml:"ca_file"`
+	Timeout         time.Duration   `toml:"timeout"`
+	QueryTimeout    time.Duration   `toml:"query_timeout"`
+	ShutdownTimeout time.Duration   `toml:"shutdown_timeout"`
+	Servername      bool            `toml:"servername"`
+	TLSRPT          bool            `toml:"tlsrpt"`
+	LogLevel        string          `toml:"log_level"`
+	LogFormat       string          `toml:"log_format"`
+	Refresh         bool            `toml:"refresh"`
+	RecheckInterval time.Duration   `toml:"recheck_interval"`
+	DANE            *bool           `toml:"dane"` // nil: on when the resolver validates DNSSEC
+	Zone            Zone            `toml:"default_zone"`
+	Zones           map[string]Zone `toml:"zones"`
+
+	// Path is the file the configuration was read from, "" for none.
+	Path string `toml:"-"`
+
+	socketMode fs.FileMode // SocketMode parsed
+	logLevel   slog.Level  // LogLevel parsed
+}
+
+// Zone holds the per-domain options of a zone: a domain and every
+// name below it, the most specific zone winning. Unset options come from
+// [daemon.default_zone].
+type Zone struct {
+	// StrictTesting applies testing policies as enforce.
+	StrictTesting *bool `toml:"strict_testing"`
+	// OnDNSFailure says what a temporary DNS failure with nothing cached
+	// means: "tempfail" (Postfix defers the mail; the default) or
+	// "no-policy" (deliver with opportunistic TLS).
+	OnDNSFailure string `toml:"on_dns_failure"`
+}
+
+// Values of Zone.OnDNSFailure.
+const (
+	onDNSFailureTempfail = "tempfail"
+	onDNSFailureNoPolicy = "no-policy"
+)
+
+// DefaultConfig is the configuration without a file or flags. The cache
+// is cache.DefaultURL, or cache.db in the directory systemd names in
+// STATE_DIRECTORY (StateDirectory=), if getenv has it.
+func DefaultConfig(getenv func(string) string) *Config {
+	cacheURL := cache.DefaultURL
+	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); dir != "" {
+		cacheURL = "sqlite://" + filepath.Join(dir, "cache.db")
+	}
+	return &Config{
+		Listen:          []string{"127.0.0.1:8461"},
+		Maps:            []string{"postfix", "sts"},
+		Cache:           cacheURL,
+		Timeout:         60 * time.Second,
+		QueryTimeout:    30 * time.Second,
+		ShutdownTimeout: 20 * time.Second,
+		Servername:      true,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		Refresh:         true,
+		RecheckInterval: resolver.DefaultRecheckInterval,
+		Zone:            Zone{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail},
+	}
+}
+
+// configFile is the part of mtasts.toml the daemon reads; other sections
+// belong to other commands and are left alone.
+type configFile struct {
+	Daemon *Config `toml:"daemon"`
+}
+
+// Load reads the [daemon] section of the file at path over DefaultConfig
+// and validates the result; relative paths in it (ca_file, unix: listen
+// addresses, a sqlite: cache) are taken from the file's directory. An
+// empty path means no file. Errors name the file, the line and the key
+// (see package tomlconf); unknown keys inside [daemon] are errors, so
+// that a misspelt option is not silently ignored.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := DefaultConfig(getenv)
+	if path == "" {
+		return c, c.Validate()
+	}
+	f, err := tomlconf.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := f.Decode(&configFile{Daemon: c}); err != nil {
+		return nil, err
+	}
+	c.resolvePaths(f)
+	c.Path = path
+	return c, f.Locate(c.Validate())
+}
+
+// resolvePaths takes the relative paths of c from the directory of f.
+func (c *Config) resolvePaths(f *tomlconf.File) {
+	c.CAFile = f.Resolve(c.CAFile)
+	for i, l := range c.Listen {
+		if p, ok := strings.CutPrefix(l, "unix:"); ok {
+			c.Listen[i] = "unix:" + f.Resolve(p)
+		}
+	}
+	if p, ok := strings.CutPrefix(c.Cache, "sqlite:"); ok && !strings.HasPrefix(p, "/") && p != "" {
+		c.Cache = "sqlite:" + f.Resolve(p)
+	}
+}
+
+// Validate checks the configuration and fills in what is derived from it:
+// the zones normalized, the default zone complete. New and Query call it;
+// a program that changes a loaded Config calls it to report errors first.
+// The error is a *tomlconf.SettingError naming the key.
+func (c *Config) Validate() error {
+	bad := func(key string, format string, args ...any) error {
+		return tomlconf.Setting(fmt.Errorf(format, args...), "daemon", key)
+	}
+	if len(c.Listen) == 0 {
+		return bad("listen", "no listen address")
+	}
+	for _, l := range c.Listen {
+		if _, err := parseListenAddr(l); err != nil {
+			return bad("listen", "%w", err)
+		}
+	}
+	if len(c.Maps) == 0 {
+		return bad("maps", "no map name to serve")
+	}
+	for _, m := range c.Maps {
+		if m == "" || strings.ContainsAny(m, " \t") {
+			return bad("maps", "map name %q: must be one word", m)
+		}
+	}
+	// In order and once each: a name is served once, and a reload
+	// compares the list.
+	c.Maps = slices.Compact(slices.Sorted(slices.Values(c.Maps)))
+	if c.SocketMode != "" {
+		m, err := strconv.ParseUint(c.SocketMode, 8, 32)
+		if err != nil || m > 0o777 {
+			return bad("socket_mode", "%q: want an octal mode such as \"0660\"", c.SocketMode)
+		}
+		c.socketMode = fs.FileMode(m)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log_format", "%q: want text or json", c.LogFormat)
+	}
+	for name, d := range map[string]time.Duration{"timeout": c.Timeout, "query_timeout": c.QueryTimeout,
+		"shutdown_timeout": c.ShutdownTimeout, "recheck_interval": c.RecheckInterval} {
+		if d <= 0 {
+			return bad(name, "%v: must be positive", d)
+		}
+	}
+	if err := c.Zone.check("default_zone"); err != nil {
+		return err
+	}
+	c.Zone = c.Zone.over(Zone{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail})
+	zones := make(map[string]Zone, len(c.Zones))
+	for name, z := range c.Zones {
+		d, err := sts.NormalizeDomain(name)
+		if err != nil {
+			return tomlconf.Setting(err, "daemon", "zones", name)
+		}
+		if err := z.check("zones", name); err != nil {
+			return err
+		}
+		if _, dup := zones[d]; dup {
+			return tomlconf.Setting(fmt.Errorf("zone %s given twice", d), "daemon", "zones", name)
+		}
+		zones[d] = z
+	}
+	c.Zones = zones
+	return nil
+}
+
+// check validates the options of the zone named by table.
+func (z Zone) check(table ...string) error {
+	switch z.OnDNSFailure {
+	case "", onDNSFailureTempfail, onDNSFailureNoPolicy:
+		return nil
+	}
+	return tomlconf.Setting(fmt.Errorf("%q: want %q or %q", z.OnDNSFailure, onDNSFailureTempfail, onDNSFailureNoPolicy),
+		append(append([]string{"daemon"}, table...), "on_dns_failure")...)
+}
+
+// over returns z with its unset options taken from def.
+func (z Zone) over(def Zone) Zone {
+	if z.StrictTesting == nil {
+		z.StrictTesting = def.StrictTesting
+	}
+	if z.OnDNSFailure == "" {
+		z.OnDNSFailure = def.OnDNSFailure
+	}
+	return z
+}
+
+// zone returns the options for a normalized policy domain: those of the
+// most specific zone that is the domain or one of its parents, over the
+// default zone, and the zone's name ("" for the default).
+func (c *Config) zone(domain string) (Zone, string) {
+	for name := domain; name != ""; {
+		if z, ok := c.Zones[name]; ok {
+			return z.over(c.Zone), name
+		}
+		_, rest, ok := strings.Cut(name, ".")
+		if !ok {
+			break
+		}
+		name = rest
+	}
+	return c.Zone, ""
+}
+
+// restartOnly are the settings, by key, that a reload cannot change: the
+// listeners, the cache, the network setup and the log format.
+var restartOnly = []string{"listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format"}
+
+// keepRestartOnly sets the restart-only settings of c to those of
+// running, and calls changed for each one that c had set otherwise.
+func (c *Config) keepRestartOnly(running *Config, changed func(key string, running, next any)) {
+	v, r := reflect.ValueOf(c).Elem(), reflect.ValueOf(running).Elem()
+	for _, key := range restartOnly {
+		i := configField[key]
+		if !reflect.DeepEqual(v.Field(i).Interface(), r.Field(i).Interface()) {
+			changed(key, r.Field(i).Interface(), v.Field(i).Interface())
+			v.Field(i).Set(r.Field(i))
+		}
+	}
+	c.socketMode = running.socketMode
+}
+
+// configField maps the keys of Config to their field indexes.
+var configField = func() map[string]int {
+	m := map[string]int{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[Config]()) {
+		if key := f.Tag.Get("toml"); key != "" && key != "-" {
+			m[key] = f.Index[0]
+		}
+	}
+	return m
+}()
