@@ -22,25 +22,36 @@ import (
 // Load reads it over DefaultConfig; a program may change it before calling
 // Validate, as "mtasts daemon" does with its flags.
 type Config struct {
-	Listen          []string        `toml:"listen"`
-	SocketMode      string          `toml:"socket_mode"`
-	Maps            []string        `toml:"maps"`
-	Cache           string          `toml:"cache"`
-	Metrics         string          `toml:"metrics"`
-	Resolver        string          `toml:"resolver"`
-	CAFile          string          `toml:"ca_file"`
-	Timeout         time.Duration   `toml:"timeout"`
-	QueryTimeout    time.Duration   `toml:"query_timeout"`
-	ShutdownTimeout time.Duration   `toml:"shutdown_timeout"`
-	Servername      bool            `toml:"servername"`
-	TLSRPT          bool            `toml:"tlsrpt"`
-	LogLevel        string          `toml:"log_level"`
-	LogFormat       string          `toml:"log_format"`
-	Refresh         bool            `toml:"refresh"`
-	RecheckInterval time.Duration   `toml:"recheck_interval"`
-	DANE            *bool           `toml:"dane"` // nil: on when the resolver validates DNSSEC
-	Zone            Zone            `toml:"default_zone"`
-	Zones           map[string]Zone `toml:"zones"`
+	Listen          []string      `toml:"listen"`
+	SocketMode      string        `toml:"socket_mode"`
+	Maps            []string      `toml:"maps"`
+	Cache           string        `toml:"cache"`
+	Metrics         string        `toml:"metrics"`
+	Resolver        string        `toml:"resolver"`
+	CAFile          string        `toml:"ca_file"`
+	Timeout         time.Duration `toml:"timeout"`
+	QueryTimeout    time.Duration `toml:"query_timeout"`
+	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+	Servername      bool          `toml:"servername"`
+	TLSRPT          bool          `toml:"tlsrpt"`
+	LogLevel        string        `toml:"log_level"`
+	LogFormat       string        `toml:"log_format"`
+	Refresh         bool          `toml:"refresh"`
+	RecheckInterval time.Duration `toml:"recheck_interval"`
+	DANE            *bool         `toml:"dane"` // nil: on when the resolver validates DNSSEC
+	// MaxConnections caps the socketmap connections open at once (0: from
+	// RLIMIT_NOFILE, see socketmap.DefaultMaxConnections; -1: no cap);
+	// above PressureConnections (0: three quarters of it) connections
+	// idle for PressureIdleTimeout (0: socketmap.DefaultPressureIdleTimeout)
+	// are closed.
+	MaxConnections      int           `toml:"max_connections"`
+	PressureConnections int           `toml:"pressure_connections"`
+	PressureIdleTimeout time.Duration `toml:"pressure_idle_timeout"`
+	// MaxLookupsInFlight caps the policy lookups (DNS, HTTPS) running at
+	// once (0: resolver.DefaultMaxLookupsInFlight; -1: no cap).
+	MaxLookupsInFlight int             `toml:"max_lookups_in_flight"`
+	Zone               Zone            `toml:"default_zone"`
+	Zones              map[string]Zone `toml:"zones"`
 
 	// Path is the file the configuration was read from, "" for none.
 	Path string `toml:"-"`
@@ -179,6 +190,15 @@ func (c *Config) Validate() error {
 			return bad(name, "%v: must be positive", d)
 		}
 	}
+	if c.PressureConnections < 0 {
+		return bad("pressure_connections", "%d: must not be negative", c.PressureConnections)
+	}
+	if c.MaxConnections > 0 && c.PressureConnections > c.MaxConnections {
+		return bad("pressure_connections", "%d: above max_connections (%d)", c.PressureConnections, c.MaxConnections)
+	}
+	if c.PressureIdleTimeout < 0 {
+		return bad("pressure_idle_timeout", "%v: must not be negative", c.PressureIdleTimeout)
+	}
 	if err := c.Zone.check("default_zone"); err != nil {
 		return err
 	}
@@ -241,7 +261,8 @@ func (c *Config) zone(domain string) (Zone, string) {
 
 // restartOnly are the settings, by key, that a reload cannot change: the
 // listeners, the cache, the network setup and the log format.
-var restartOnly = []string{"listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format"}
+var restartOnly = []string{"listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format",
+	"max_connections", "pressure_connections", "pressure_idle_timeout"}
 
 // keepRestartOnly sets the restart-only settings of c to those of
 // running, and calls changed for each one that c had set otherwise.

@@ -215,6 +215,10 @@ func (h *Handler) Lookup(ctx context.Context, req socketmap.Request) socketmap.R
 	}
 	level, msg := slog.LevelDebug, "lookup"
 	switch {
+	case res.Reply.Status == socketmap.StatusTemp && d.Source == resolver.SourceOverload:
+		// A flood of new domains would log a line each; the metrics count
+		// them (mtasts_decisions_total{source="overload"}).
+		msg = "lookup deferred"
 	case res.Reply.Status == socketmap.StatusTemp:
 		level, msg = slog.LevelWarn, "lookup deferred"
 	case res.Note != "" && res.built:

@@ -26,6 +26,7 @@ type metrics struct {
 	refreshes      *prometheus.CounterVec // by outcome
 	refreshFailure *prometheus.CounterVec // by mode of the cached policy
 	cacheErrors    *prometheus.CounterVec // by operation
+	reg            prometheus.Registerer
 
 	// Children looked up once, for the per-lookup metrics.
 	answerCounters  *children[Answer, prometheus.Counter]
@@ -81,6 +82,7 @@ func (c *children[K, M]) get(k K) M {
 // newMetrics creates the metrics and registers them on reg.
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		reg: reg,
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_queries_total",
 			Help: "Postfix TLS policy lookups answered, by answer: enforce, testing, none, no-policy, tempfail, dane, unusable (enforced policy without usable mx, answered TEMP), no-domain (key without policy domain).",
@@ -92,7 +94,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"status"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_decisions_total",
-			Help: "Resolver decisions, by decision and by source (cache, fetch, stale-cache, negative-cache, dns, next-hop).",
+			Help: "Resolver decisions, by decision and by source (cache, fetch, stale-cache, negative-cache, dns, next-hop, overload: refused beyond max_lookups_in_flight).",
 		}, []string{"decision", "source"}),
 		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mtasts_cache_hits_total",
@@ -131,7 +133,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, k := range kinds {
 		answers = append(answers, Answer(k))
 		for _, s := range []resolver.Source{resolver.SourceCache, resolver.SourceFetch,
-			resolver.SourceStale, resolver.SourceNegative, resolver.SourceDNS, resolver.SourceNextHop} {
+			resolver.SourceStale, resolver.SourceNegative, resolver.SourceDNS, resolver.SourceNextHop, resolver.SourceOverload} {
 			decisions = append(decisions, decisionLabels{k, s})
 		}
 	}
@@ -220,3 +222,28 @@ func (m *metrics) RefreshFailed(_ string, cached *sts.Policy, _ error) {
 
 // CacheError implements resolver.Observer.
 func (m *metrics) CacheError(op string, _ error) { m.cacheErrors.WithLabelValues(op).Inc() }
+
+// watch exports the limits of the service as they stand at each scrape:
+// the socketmap server's connections (stats) and the policy lookups in
+// flight (load).
+func (m *metrics) watch(stats func() socketmap.Stats, load func() resolver.LoadStats) {
+	counter := func(name, help string, v func(socketmap.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(stats())) })
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mtasts_socketmap_connections_open",
+			Help: "Socketmap connections open now.",
+		}, func() float64 { return float64(stats().Open) }),
+		counter("mtasts_socketmap_connections_accepted_total", "Socketmap connections accepted and served.",
+			func(s socketmap.Stats) uint64 { return s.Accepted }),
+		counter("mtasts_socketmap_connections_refused_total", "Socketmap connections closed at once, unserved: max_connections were open and none was idle.",
+			func(s socketmap.Stats) uint64 { return s.Refused }),
+		counter("mtasts_socketmap_connections_evicted_total", "Idle socketmap connections closed to make room: at max_connections, or above pressure_connections once idle for pressure_idle_timeout.",
+			func(s socketmap.Stats) uint64 { return s.Evicted }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mtasts_lookups_in_flight",
+			Help: "Policy lookups (DNS, HTTPS) running now; at most max_lookups_in_flight.",
+		}, func() float64 { return float64(load().InFlight) }),
+	)
+}

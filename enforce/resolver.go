@@ -67,7 +67,8 @@ func newResolver(cfg *Config, o *Options, c cache.Cache, logger *slog.Logger, ob
 		},
 		Timeout: cfg.Timeout + dnsBudget,
 
-		RecheckInterval: cfg.RecheckInterval,
+		RecheckInterval:    cfg.RecheckInterval,
+		MaxLookupsInFlight: cfg.MaxLookupsInFlight,
 	}
 	if daneOn(cfg, dnsClient, logger) {
 		rc.DANE = resolver.NewDANEResolver(dnsClient)

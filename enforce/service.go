@@ -127,7 +127,9 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	for _, name := range cfg.Maps {
 		mux.Handle(name, h)
 	}
-	s.server = &socketmap.Server{Handler: mux, Logger: s.log, Observer: s.metrics.observe}
+	s.server = &socketmap.Server{Handler: mux, Logger: s.log, Observer: s.metrics.observe,
+		MaxConnections: cfg.MaxConnections, PressureConnections: cfg.PressureConnections, PressureIdleTimeout: cfg.PressureIdleTimeout}
+	s.metrics.watch(s.server.Stats, func() resolver.LoadStats { return s.resolver.Load().Load() })
 	return s, nil
 }
 
