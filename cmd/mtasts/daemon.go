@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +28,7 @@ type daemonFlags struct {
 	strictTesting bool
 	dane          bool
 	recheck       time.Duration
+	check         bool
 	logLevel      string
 	logFormat     string
 }
@@ -54,10 +58,16 @@ documented in docs/mtasts.example.toml) and from flags, which win. SIGHUP
 reloads the file; SIGTERM or SIGINT stops the daemon after the lookups in
 flight are answered.
 
-Exit status: 0 stopped by a signal, 3 could not start or failed.`,
+--check finds what would stop a start, without starting: the settings,
+the CA file, the resolver address, and the cache (opened and closed); the
+systemd unit runs it before each start.
+
+Exit status: 0 stopped by a signal (or --check of a valid configuration),
+2 an invalid configuration (--check), 3 could not start or failed.`,
 		Example: `  mtasts daemon
   mtasts daemon --listen 127.0.0.1:8461 --listen unix:/run/mtasts/socketmap.sock --metrics 127.0.0.1:9461
   mtasts daemon --config /etc/mtasts/mtasts.toml
+  mtasts daemon --config /etc/mtasts/mtasts.toml --check
   postmap -q example.com socketmap:inet:127.0.0.1:8461:postfix`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,6 +76,7 @@ Exit status: 0 stopped by a signal, 3 could not start or failed.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "TOML configuration file; its [daemon] section is read")
+	fl.BoolVar(&f.check, "check", false, "check the configuration (settings, CA file, cache) and exit")
 	fl.StringArrayVar(&f.listen, "listen", nil, "address to serve socketmap on, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8461)")
 	fl.StringVar(&f.cache, "cache", "", "policy cache: memory:, sqlite:///path, redis://host/db, postgres://… (default "+cache.DefaultURL+", or cache.db in $STATE_DIRECTORY)")
 	fl.StringVar(&f.metrics, "metrics", "", "address to serve Prometheus metrics on, at /metrics (default: none)")
@@ -130,10 +141,25 @@ func enforceOptions(e *env) enforce.Options {
 
 func runDaemon(ctx context.Context, e *env, cmd *cobra.Command, f *daemonFlags) error {
 	cfg, err := daemonConfigFrom(e, cmd, f)
+	if err != nil && f.check {
+		return &exitError{code: exitErrors, err: err}
+	}
 	if err != nil {
 		return usageError(err)
 	}
 	o := enforceOptions(e)
+	if f.check {
+		o.Log = io.Discard
+		if err := enforce.Check(ctx, cfg, o); err != nil {
+			return &exitError{code: exitErrors, err: err}
+		}
+		name := f.config
+		if name == "" {
+			name = "(no file)"
+		}
+		_, err := fmt.Fprintf(e.stdout, "%s: configuration valid: listen %s, cache %s\n", name, strings.Join(cfg.Listen, " "), cfg.Cache)
+		return err
+	}
 	o.Load = func() (*enforce.Config, error) { return daemonConfigFrom(e, cmd, f) }
 	if err := enforce.Run(ctx, cfg, o); err != nil {
 		return &exitError{code: exitCannotRun, err: err}

@@ -84,6 +84,34 @@ func TestDaemonBadConfig(t *testing.T) {
 			if r.code != exitCannotRun || !strings.HasPrefix(r.stderr, "mtasts: "+filepath.Dir(conf)+"/") || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("code %d, stderr %q; want 3 and %q", r.code, r.stderr, tc.want)
 			}
+			// --check finds it too, as an invalid configuration.
+			r = runCmd(t, nil, "", "daemon", "--config", conf, "--check")
+			if r.code != exitErrors || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("--check: code %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+// daemon --check finds what a start would find, short of binding the
+// listeners: the settings, the CA file and the cache.
+func TestDaemonCheck(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, conf string
+		code       int
+		want       string
+	}{
+		{"valid", "[daemon]\ncache = \"sqlite://" + dir + "/cache.db\"\nlisten = [\"127.0.0.1:8461\"]\n", exitOK, "configuration valid: listen 127.0.0.1:8461, cache sqlite://" + dir + "/cache.db"},
+		{"cache directory missing", "[daemon]\ncache = \"sqlite://" + dir + "/no/such/cache.db\"\n", exitErrors, "directory " + dir + "/no/such does not exist"},
+		{"CA file missing", "[daemon]\ncache = \"memory:\"\nca_file = \"" + dir + "/no-ca.pem\"\n", exitErrors, "no-ca.pem"},
+		{"resolver not an address", "[daemon]\ncache = \"memory:\"\nresolver = \"not an address\"\n", exitErrors, "DNS resolver"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, nil, "", "daemon", "--config", testenv.WriteConfig(t, tc.conf), "--check")
+			if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Errorf("code %d (want %d), output %q; want %q", r.code, tc.code, r.stdout+r.stderr, tc.want)
+			}
 		})
 	}
 }

@@ -134,6 +134,14 @@ func TestPackage(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 
+	// The shipped configuration passes the check the unit runs before
+	// each start, as the unit's user.
+	if out, err := exec.Command("setpriv", "--reuid", u.Uid, "--regid", u.Gid, "--init-groups",
+		"/usr/bin/mtasts", "daemon", "--config", "/etc/mtasts/mtasts.toml", "--check").CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "configuration valid") {
+		t.Errorf("mtasts daemon --check of the shipped configuration: %v\n%s", err, out)
+	}
+
 	t.Run("daemon", func(t *testing.T) { testShippedDaemon(t, u) })
 }
 
