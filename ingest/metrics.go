@@ -58,6 +58,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.reports, m.sessions, m.refused, m.evicted)
+	// The limits that alerts watch exist from the start, at 0.
+	for _, limit := range []string{"memory", "client_busy", "reject_rate"} {
+		m.refused.WithLabelValues(limit)
+	}
 	return m
 }
 
