@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -290,7 +289,12 @@ func (o *checkOutput) emit(it check.Item) error {
 // writeJSON writes v as JSON Lines or indented JSON.
 func (o *checkOutput) writeJSON(v any) error {
 	if o.f.jsonl {
-		return json.NewEncoder(o.e.stdout).Encode(v)
+		line, err := marshalJSON(v)
+		if err != nil {
+			return err
+		}
+		_, err = o.e.stdout.Write(append(line, '\n'))
+		return err
 	}
 	return writeJSON(o.e.stdout, v)
 }

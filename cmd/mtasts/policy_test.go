@@ -232,3 +232,26 @@ func TestPolicyFetchProblems(t *testing.T) {
 		})
 	}
 }
+
+// Every problem of policy fetch --json has a code for scripts, a missing
+// record too (issue 15); and JSON keeps "<" as it is.
+func TestPolicyFetchProblemCodes(t *testing.T) {
+	w := fixedWorld(t)
+	w.DNS.Add(`_mta-sts.bad.example. TXT "v=STSv1; id=not_valid!"`)
+	for _, tc := range []struct{ domain, code string }{
+		{"none.example", "no-record"},
+		{"bad.example", "record-syntax"},
+	} {
+		r := runCmd(t, w, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--json", tc.domain)
+		var res fetchResult
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatalf("%s: %v\n%s", tc.domain, err, r.stdout)
+		}
+		if len(res.Problems) == 0 || res.Problems[0].Code != tc.code {
+			t.Errorf("%s: problems %+v, want the first with code %q", tc.domain, res.Problems, tc.code)
+		}
+		if strings.Contains(r.stdout, `\u003c`) {
+			t.Errorf("%s: JSON escapes <: %s", tc.domain, r.stdout)
+		}
+	}
+}

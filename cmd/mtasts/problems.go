@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -59,13 +60,13 @@ func errorProblem(err error) problem {
 	var fe *sts.FetchError
 	switch {
 	case errors.As(err, &se):
-		p.Line, p.Key, p.RFC = se.Line, se.Key, se.Section
+		p.Code, p.Line, p.Key, p.RFC = "policy-syntax", se.Line, se.Key, se.Section
 	case errors.As(err, &re):
-		p.Key, p.RFC = re.Field, "RFC 8461 §3.1"
+		p.Code, p.Key, p.RFC = "record-syntax", re.Field, "RFC 8461 §3.1"
 	case errors.As(err, &fe):
 		p.Code, p.RFC = "fetch-"+fe.Stage, "RFC 8461 §3.3"
 	case errors.Is(err, sts.ErrNoRecord):
-		p.RFC = "RFC 8461 §3.1"
+		p.Code, p.RFC = "no-record", "RFC 8461 §3.1"
 	}
 	if p.RFC != "" && !strings.Contains(p.text, p.RFC) {
 		p.text += " (" + p.RFC + ")"
@@ -106,5 +107,18 @@ func verdictCode(ps []problem) int {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "<" stays "<" for the people and tools reading it
 	return enc.Encode(v)
+}
+
+// marshalJSON is json.Marshal without escaping "<", ">" and "&": the
+// output is for terminals, files and pipes, never HTML.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -107,14 +106,10 @@ type queryJSON struct {
 	Postfix string `json:"postfix"`
 }
 
-// writeQueryJSON prints res as queryJSON.
+// writeQueryJSON prints res as queryJSON. The reply is written without the
+// space that the protocol puts after NOTFOUND.
 func writeQueryJSON(e *env, res enforce.Result) error {
-	out, err := json.MarshalIndent(queryJSON{res.Decision.JSON(), res.Reply.String()}, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = e.stdout.Write(append(out, '\n'))
-	return err
+	return writeJSON(e.stdout, queryJSON{res.Decision.JSON(), strings.TrimRight(res.Reply.String(), " ")})
 }
 
 // decisionText explains each kind of decision in a few words.

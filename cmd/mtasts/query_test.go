@@ -62,8 +62,8 @@ func TestQuery(t *testing.T) {
 		code                   int
 	}{
 		{"enforce.test", "enforce", "OK secure match=mx1.enforce.test:.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}, exitOK},
-		{"strict.test", "testing", "NOTFOUND ", []string{"mx.strict.test"}, exitOK},
-		{"norecord.test", "no-policy", "NOTFOUND ", []string{}, exitErrors},
+		{"strict.test", "testing", "NOTFOUND", []string{"mx.strict.test"}, exitOK},
+		{"norecord.test", "no-policy", "NOTFOUND", []string{}, exitErrors},
 		{"iponly.test", "enforce", "TEMP MTA-STS: no usable mx pattern", []string{}, exitErrors},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
@@ -91,7 +91,7 @@ func TestQueryCacheAndConfig(t *testing.T) {
 	w := queryWorld(t)
 	cacheURL := "sqlite://" + filepath.Join(t.TempDir(), "cache.db")
 	base := []string{"query", "--json", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--timeout", "5s", "--cache", cacheURL}
-	if q := runQueryJSON(t, runQueryCmd(t, w, append(base, "strict.test")...)); q.Source != "fetch" || q.Postfix != "NOTFOUND " {
+	if q := runQueryJSON(t, runQueryCmd(t, w, append(base, "strict.test")...)); q.Source != "fetch" || q.Postfix != "NOTFOUND" {
 		t.Fatalf("first query: %+v", q)
 	}
 	w.DNS.SetRcode("_mta-sts.strict.test", dns.TypeTXT, dns.RcodeServerFailure)

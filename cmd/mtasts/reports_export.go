@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -81,7 +80,7 @@ func runReportsExport(ctx context.Context, e *env, rf *reportsFlags, f reportsto
 	case "json":
 		n := 0
 		each = func(r *reportstore.StoredReport) error {
-			data, err := json.Marshal(exportJSON{ID: r.ID, Received: r.Received, Source: r.Source, Origin: r.Origin, Mail: r.Mail, Report: r.Report})
+			data, err := marshalJSON(exportJSON{ID: r.ID, Received: r.Received, Source: r.Source, Origin: r.Origin, Mail: r.Mail, Report: r.Report})
 			if err != nil {
 				return err
 			}
