@@ -121,6 +121,7 @@ Exit status:
 	fl.BoolVar(&f.asJSON, "json", false, "print one indented JSON object per domain")
 	fl.BoolVar(&f.jsonl, "jsonl", false, "print one JSON object per domain per line (JSON Lines), for streams")
 	fl.StringVar(&f.color, "color", "auto", "colour the report: auto (when standard output is a terminal), always or never")
+	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	fl.BoolVar(&f.noColor, "no-color", false, "no colours (same as --color never; the NO_COLOR variable also turns colour off)")
 	fl.BoolVar(&f.brief, "brief", false, "text report: only the verdict and the findings, not the facts observed")
 	fl.BoolVar(&f.noMX, "no-mx", false, "do not probe MX hosts on port 25 (for networks that block it)")

@@ -89,6 +89,8 @@ Exit status: 0 stopped by a signal (or --check of a valid configuration),
 	fl.DurationVar(&f.recheck, "recheck-interval", resolver.DefaultRecheckInterval, "how long a cached policy is answered before its TXT id is compared with DNS again (RFC 8461 §5.1)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fl.StringVar(&f.logFormat, "log-format", "", "text or json (default text)")
+	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

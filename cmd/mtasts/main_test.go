@@ -101,4 +101,19 @@ func TestCompletion(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "__start_mtasts") {
 		t.Errorf("completion bash: code %d, %d bytes", r.code, len(r.stdout))
 	}
+	// Flags with a fixed set of values complete them.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--color", ""}, "auto\nalways\nnever\n:4\n"},
+		{[]string{"reports", "export", "--format", ""}, "csv\njson\n:4\n"},
+		{[]string{"daemon", "--log-format", ""}, "text\njson\n:4\n"},
+		{[]string{"help", "pol"}, "policy\t"},
+	} {
+		r := runCmd(t, nil, "", append([]string{"__complete"}, tc.args...)...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, tc.want) {
+			t.Errorf("completion of %q: %q, want %q", tc.args, r.stdout, tc.want)
+		}
+	}
 }

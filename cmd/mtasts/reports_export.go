@@ -65,6 +65,7 @@ strangers).`,
 	}
 	p.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "csv", "csv or json (--json is --format json)")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"csv", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -119,7 +119,7 @@ func newHelpCmd() *cobra.Command {
 			}
 			var names []cobra.Completion
 			for _, sub := range c.Commands() {
-				if sub.IsAvailableCommand() {
+				if sub.IsAvailableCommand() && strings.HasPrefix(sub.Name(), toComplete) {
 					names = append(names, cobra.CompletionWithDesc(sub.Name(), sub.Short))
 				}
 			}
