@@ -13,9 +13,9 @@ var (
 	// of any table, which ends the one before.
 	domainHeader = regexp.MustCompile(`^\s*\[\[\s*domain\s*\]\]`)
 	anyHeader    = regexp.MustCompile(`^\s*\[`)
-	// modeLine is a mode key with a quoted value and what follows it (a
-	// comment), which is kept.
-	modeLine = regexp.MustCompile(`^(\s*mode\s*=\s*)("[^"\\]*"|'[^']*')(.*)$`)
+	// modeLine is a mode key with a one-line quoted value and what
+	// follows it (spaces, a comment), which is kept.
+	modeLine = regexp.MustCompile(`^(\s*mode\s*=\s*)("[^"\\]*"|'[^']*')(\s*(?:#.*)?)$`)
 )
 
 // rewriteMode returns the configuration file data with the mode key of
