@@ -190,7 +190,10 @@ func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th 
 	}
 	v := rollout.Evaluate(ev, th)
 	code := map[rollout.Status]int{rollout.Ready: exitOK, rollout.InsufficientData: exitWarnings, rollout.NotReady: exitErrors}[v.Status]
-	if !apply {
+	if apply && served.Mode == sts.ModeEnforce {
+		return usageError(fmt.Errorf("%s is already served in mode enforce (policy id %s)", r.domain, served.ID))
+	}
+	if !apply || (v.Status != rollout.Ready && !force) {
 		if f.asJSON {
 			if err := writeJSON(e.stdout, v); err != nil {
 				return err
@@ -198,18 +201,10 @@ func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th 
 		} else if err := printVerdict(e, &v); err != nil {
 			return err
 		}
-		return exitWith(code)
-	}
-	if served.Mode == sts.ModeEnforce {
-		return usageError(fmt.Errorf("%s is already served in mode enforce (policy id %s)", r.domain, served.ID))
-	}
-	if v.Status != rollout.Ready && !force {
-		if !f.asJSON {
-			if err := printVerdict(e, &v); err != nil {
-				return err
-			}
+		if apply {
+			return &exitError{code: code, err: fmt.Errorf("%s not promoted: the verdict is %s (--force promotes anyway)", r.domain, v.Status)}
 		}
-		return &exitError{code: code, err: fmt.Errorf("%s not promoted: the verdict is %s (--force promotes anyway)", r.domain, v.Status)}
+		return exitWith(code)
 	}
 	c, err := r.setMode(ctx, e, f, sts.ModeEnforce, rollout.ActionPromote, v.Status != rollout.Ready, &v)
 	if err != nil {
@@ -281,7 +276,7 @@ func printChange(e *env, r *rolloutRun, c *rollout.Change) error {
 	if rec := c.Record(); rec != "" {
 		w.printf("Publish the new id (RFC 8461 §3.1):\n  %s\n", rec)
 		if r.cfg.DNSUpdate.Server != "" {
-			w.printf("mtasts serve publishes it itself by RFC 2136 update ([serve.dns_update]) unless the domain has dns_update = false.\n")
+			w.printf("mtasts serve publishes it itself by RFC 2136 update ([serve.dns_update]) as soon as it serves the new id, unless the domain has dns_update = false.\n")
 		}
 	} else {
 		w.printf("The running mtasts serve has not loaded the change yet: reload it (SIGHUP), then \"mtasts policy records %s\" gives the record to publish.\n", c.Domain)
