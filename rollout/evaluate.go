@@ -57,6 +57,9 @@ func Evaluate(ev Evidence, th Thresholds) Verdict {
 	if ev.CheckError != "" {
 		add(Reason{Code: CodeCheckFailed, Message: fmt.Sprintf("the live check of %s could not run (%s): check the resolver and the network, then ask again", ev.Domain, ev.CheckError)})
 	}
+	if ev.CheckError == "" && len(ev.LiveMX) == 0 {
+		add(Reason{Code: CodeNoLiveMX, Message: fmt.Sprintf("the live check found no MX host of %s to validate: publish its MX records (or see mtasts check %s), then ask again", ev.Domain, ev.Domain)})
+	}
 	for _, mx := range ev.LiveMX {
 		switch {
 		case !mx.Covered:

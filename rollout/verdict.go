@@ -32,6 +32,8 @@ type Code string
 const (
 	// CodeCheckFailed: the live check of the domain could not run.
 	CodeCheckFailed Code = "check-failed"
+	// CodeNoLiveMX: the check found no MX host to judge.
+	CodeNoLiveMX Code = "no-live-mx"
 	// CodeMXNotCovered: a live MX host matches no mx pattern of the
 	// served policy (RFC 8461 §4.1).
 	CodeMXNotCovered Code = "mx-not-covered"
@@ -158,9 +160,11 @@ func (t Thresholds) WindowDays() int { return int(t.withDefaults().Window / (24 
 // reports of the window and a fresh check of the domain. Gather fills it;
 // Evaluate judges it without I/O.
 type Evidence struct {
-	Domain string    `json:"domain"`
-	Since  time.Time `json:"since"`
-	Until  time.Time `json:"until"`
+	Domain string `json:"domain"`
+	// Since is the start of the window's first UTC day; Until the time
+	// the evidence was gathered.
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
 	// Policy is the policy served now (RFC 8461 §3.2).
 	Policy ServedPolicy `json:"policy"`
 	// Days is the number of UTC days of the window with reports.
@@ -192,7 +196,7 @@ type LiveMX struct {
 	// host (RFC 8461 §4.1).
 	Covered bool `json:"covered"`
 	// Problems are the check's findings that make the host fail
-	// validation (RFC 8461 §4.2), as "code: message"; none means it
-	// validates.
+	// validation (RFC 8461 §4.2), as "code: message", or NotVerified when
+	// no address completed a TLS handshake; none means it validates.
 	Problems []string `json:"problems,omitempty"`
 }
