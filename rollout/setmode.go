@@ -136,7 +136,7 @@ func sameButMode(cur, next *serveconfig.Config, index int, mode sts.Mode) error 
 }
 
 // replaceFile writes data over the file at path atomically (a new file,
-// then rename), keeping its permissions.
+// then rename), keeping its permissions, owner and group.
 func replaceFile(path string, data []byte) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -148,6 +148,9 @@ func replaceFile(path string, data []byte) error {
 	}
 	defer os.Remove(tmp.Name())
 	err = tmp.Chmod(fi.Mode().Perm())
+	if err == nil {
+		err = keepOwner(tmp, fi)
+	}
 	if err == nil {
 		_, err = tmp.Write(data)
 	}

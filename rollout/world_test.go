@@ -259,6 +259,9 @@ func TestRolloutWorld(t *testing.T) {
 	if !c.Pending || c.Old.ID != first.ID || c.Old.Mode != sts.ModeTesting || c.New.Mode != sts.ModeEnforce || c.Record() != "" {
 		t.Fatalf("promotion under a running server: %+v", c)
 	}
+	if fi, err := os.Stat(s.config); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("rewritten configuration: %v, %v; want mode 0640 kept", fi.Mode(), err)
+	}
 	data, _ := os.ReadFile(s.config)
 	if !strings.Contains(string(data), `mode = "enforce" # until the reports say otherwise`) || !strings.HasPrefix(string(data), "# serve configuration") {
 		t.Errorf("rewritten configuration:\n%s", data)
