@@ -133,6 +133,18 @@ func TestPromoteAndDemote(t *testing.T) {
 		t.Fatalf("--apply when not ready: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// --force promotes all the same; demote --to testing undoes it.
+	r = p.rollout(t, "promote", append(small, "--apply", "--force", "--window", "720h", "--actor", "carol")...)
+	forced := p.servedID(t)
+	if r.code != exitOK || forced == before || servedMode(p.serve, p.w, "example.com") != sts.ModeEnforce {
+		t.Fatalf("promote --apply --force: code %d, id %s\n%s%s", r.code, forced, r.stdout, r.stderr)
+	}
+	r = p.rollout(t, "demote", "--to", "testing", "--actor", "carol")
+	before = p.servedID(t)
+	if r.code != exitOK || before == forced || servedMode(p.serve, p.w, "example.com") != sts.ModeTesting || strings.Contains(r.stdout, "RFC 8461 §8.3") {
+		t.Fatalf("demote --to testing: code %d, id %s\n%s%s", r.code, before, r.stdout, r.stderr)
+	}
+
 	// Over the last 14 days only successes remain.
 	r = p.rollout(t, "promote", small...)
 	if r.code != exitOK || !strings.HasPrefix(r.stdout, "example.com: ready (last 14 days; served mode testing, policy id "+before+")") {
@@ -171,6 +183,7 @@ func TestPromoteAndDemote(t *testing.T) {
 	r = p.rollout(t, "promote", "--history", "--json")
 	var log []struct {
 		Actor, Action, Verdict string
+		Forced                 bool
 		OldID                  string `json:"old_id"`
 		NewID                  string `json:"new_id"`
 		Evidence               json.RawMessage
@@ -178,13 +191,18 @@ func TestPromoteAndDemote(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &log); err != nil {
 		t.Fatalf("history: %v\n%s%s", err, r.stdout, r.stderr)
 	}
-	if len(log) != 2 || log[0].Actor != "alice" || log[0].Action != "promote" || log[0].Verdict != "ready" || log[0].OldID != before || log[0].NewID != promoted ||
+	if len(log) != 4 || !log[0].Forced || log[0].Verdict != "not-ready" || log[1].Action != "demote" || log[1].OldID != forced || log[1].NewID != before {
+		t.Fatalf("audit log: %s", r.stdout)
+	}
+	log = log[2:]
+	if log[0].Actor != "alice" || log[0].Action != "promote" || log[0].Verdict != "ready" || log[0].Forced || log[0].OldID != before || log[0].NewID != promoted ||
 		!strings.Contains(string(log[0].Evidence), `"by_organization"`) ||
 		log[1].Actor != "bob" || log[1].Action != "demote" || log[1].OldID != promoted || log[1].NewID != demoted {
 		t.Errorf("audit log: %s", r.stdout)
 	}
 	r = p.rollout(t, "promote", "--history")
-	if r.code != exitOK || !strings.Contains(r.stdout, "alice  promote  testing → enforce") || !strings.Contains(r.stdout, "bob    demote   enforce → none") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "not-ready (forced)") || !strings.Contains(r.stdout, "alice  promote  testing → enforce") ||
+		!strings.Contains(r.stdout, "bob    demote   enforce → none") {
 		t.Errorf("history: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
