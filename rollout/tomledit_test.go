@@ -44,3 +44,38 @@ func TestRewriteMode(t *testing.T) {
 		t.Errorf("rewriteMode of an unusual mode line: %v", err)
 	}
 }
+
+// FuzzRewriteMode checks that a rewrite changes one line at most, and
+// only its mode value.
+func FuzzRewriteMode(f *testing.F) {
+	in, err := os.ReadFile("testdata/tomledit/in.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(in, 0)
+	f.Add(in, 1)
+	f.Add([]byte("[[domain]]\r\nmode = 'none' # x\r\n"), 0)
+	f.Fuzz(func(t *testing.T, data []byte, index int) {
+		out, err := rewriteMode(data, index, sts.ModeEnforce)
+		if err != nil {
+			return
+		}
+		before, after := strings.SplitAfter(string(data), "\n"), strings.SplitAfter(string(out), "\n")
+		if len(before) != len(after) {
+			t.Fatalf("%d lines became %d", len(before), len(after))
+		}
+		changed := 0
+		for i := range before {
+			if before[i] == after[i] {
+				continue
+			}
+			changed++
+			if !strings.Contains(after[i], `"enforce"`) || !modeLine.MatchString(strings.TrimRight(before[i], "\r\n")) {
+				t.Errorf("line %q became %q", before[i], after[i])
+			}
+		}
+		if changed > 1 {
+			t.Errorf("%d lines changed", changed)
+		}
+	})
+}

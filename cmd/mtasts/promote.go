@@ -304,7 +304,7 @@ func printVerdict(e *env, v *rollout.Verdict) error {
 	for _, r := range v.Reasons {
 		w.printf("  %s: %s\n", r.Code, r.Message)
 	}
-	w.printf("\nEvidence: %s, %s failed, %s with reports, %s.\n", plural(ev.Sessions, "session"), plural(ev.Failures, "session"),
+	w.printf("\nEvidence: %s, %d failed, %s with reports, %s.\n", plural(ev.Sessions, "session"), ev.Failures,
 		plural(ev.Days, "day"), plural(len(ev.ByOrganization), "organisation"))
 	tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
 	tally := func(title string, ts []rollout.Tally) {
