@@ -138,6 +138,11 @@ func sameButMode(cur, next *serveconfig.Config, index int, mode sts.Mode) error 
 // replaceFile writes data over the file at path atomically (a new file,
 // then rename), keeping its permissions, owner and group.
 func replaceFile(path string, data []byte) error {
+	// A symbolic link stays one: the file it points to is replaced.
+	path, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err

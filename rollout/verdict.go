@@ -89,10 +89,6 @@ type Verdict struct {
 	Evidence   Report   `json:"evidence"`
 }
 
-// Blocking reports whether the verdict has a reason that makes it
-// NotReady.
-func (v *Verdict) Blocking() bool { return v.Status == NotReady }
-
 // Thresholds are the numbers Evaluate judges by. The zero value of a
 // field means its default (DefaultThresholds).
 type Thresholds struct {
