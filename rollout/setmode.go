@@ -71,7 +71,7 @@ func SetMode(ctx context.Context, path, domain string, mode sts.Mode, r policyho
 		return nil, err
 	}
 	if cfg.Domains[index].Mode == mode {
-		return nil, fmt.Errorf("rollout: %s: %w %s", domain, ErrSameMode, mode)
+		return nil, fmt.Errorf("rollout: %s is %w (%s)", domain, ErrSameMode, mode)
 	}
 	// Ids are assigned and saved as serve would, under its lock; while a
 	// serve holds it, nothing is written to the data directory.
