@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -153,6 +154,25 @@ var migrations = []migration{
 		`UPDATE tlsrpt_quarantine SET stored = LENGTH(data)`,
 		`CREATE INDEX tlsrpt_quarantine_evict ON tlsrpt_quarantine (report_like, id)`,
 	}},
+	// The audit log of policy mode changes (rollout_audit.go), written by
+	// "mtasts promote" and "mtasts demote".
+	{version: 6, stmts: []string{
+		`CREATE TABLE IF NOT EXISTS tlsrpt_rollout_audit (
+			id         {{serial}},
+			at         BIGINT NOT NULL,
+			actor      TEXT NOT NULL,
+			domain     TEXT NOT NULL,
+			action     TEXT NOT NULL,
+			forced     INTEGER NOT NULL,
+			old_id     TEXT NOT NULL,
+			new_id     TEXT NOT NULL,
+			old_policy TEXT NOT NULL,
+			new_policy TEXT NOT NULL,
+			verdict    TEXT NOT NULL,
+			evidence   TEXT NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS tlsrpt_rollout_audit_domain ON tlsrpt_rollout_audit (domain, at, id)`,
+	}},
 }
 
 // SchemaVersion is the schema version this program writes.
@@ -193,7 +213,7 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 			done = true
 			return nil
 		}
-		m := migrations[v] // migrations[i].version == i+1
+		m := nextMigration(v)
 		for _, stmt := range m.stmts {
 			stmt = strings.NewReplacer("{{serial}}", s.dia.serial, "{{blob}}", s.dia.blob, "{{without_rowid}}", s.dia.withoutRowID).Replace(stmt)
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
@@ -212,4 +232,12 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 		return nil
 	})
 	return done, err
+}
+
+// nextMigration returns the first migration after version v, which must
+// exist (v < SchemaVersion). Versions ascend but may skip a number that a
+// branch of the program being merged owns.
+func nextMigration(v int) migration {
+	i, _ := slices.BinarySearchFunc(migrations, v+1, func(m migration, v int) int { return m.version - v })
+	return migrations[i]
 }

@@ -57,7 +57,7 @@ func testRollup(t *testing.T, s *Store) {
 	// again in chunks of 7 reports.
 	for _, q := range []string{`DROP TABLE tlsrpt_domain_day`, `DROP TABLE tlsrpt_domain_org_day`, `DROP TABLE tlsrpt_domain_org`,
 		`DROP INDEX tlsrpt_quarantine_evict`, `ALTER TABLE tlsrpt_quarantine DROP COLUMN stored`, `ALTER TABLE tlsrpt_quarantine DROP COLUMN report_like`,
-		`DELETE FROM tlsrpt_schema WHERE version >= 2`} {
+		`DROP TABLE tlsrpt_rollout_audit`, `DELETE FROM tlsrpt_schema WHERE version >= 2`} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

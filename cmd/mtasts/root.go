@@ -101,6 +101,7 @@ Exit status of commands that give a verdict:
 		newReportsCmd(e),
 		newWebCmd(e),
 		newManCmd(e),
+		newPromoteCmd(e), newDemoteCmd(e),
 	)
 	return root
 }

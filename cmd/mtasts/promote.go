@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/check"
+	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/serve"
+	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/rollout"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// rolloutFlags are the flags promote and demote share.
+type rolloutFlags struct {
+	net    netFlags
+	config string
+	db     string
+	actor  string
+	wait   time.Duration
+	asJSON bool
+}
+
+func (f *rolloutFlags) register(cmd *cobra.Command) {
+	f.net.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", serve.DefaultPath, "configuration file of mtasts serve")
+	fl.StringVar(&f.db, "db", "", "report store URL (default: the store of mtasts serve, from the configuration)")
+	fl.StringVar(&f.actor, "actor", "", "who makes the change, for the audit log (default: $SUDO_USER, else $USER)")
+	fl.DurationVar(&f.wait, "wait", time.Minute, "how long to wait for a running mtasts serve to load the change and give the new policy id")
+	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+}
+
+// rolloutRun is what promote and demote work on: the configuration, the
+// domain, the store and the DNS client.
+type rolloutRun struct {
+	cfg      *serve.Config
+	domain   string
+	store    *reportstore.Store
+	resolver *dnsx.Client
+}
+
+// open loads the configuration and opens the store of serve, or the one
+// --db names.
+func (f *rolloutFlags) open(ctx context.Context, e *env, domain string) (*rolloutRun, error) {
+	cfg, err := serve.Load(f.config)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	d, err := sts.NormalizeDomain(domain)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("domain %q: %w", domain, err))
+	}
+	found := false
+	for _, dc := range cfg.Domains {
+		found = found || dc.Domain == d
+	}
+	if !found {
+		return nil, usageError(fmt.Errorf("%s is not a domain of %s", d, f.config))
+	}
+	resolver, err := f.net.dnsClient()
+	if err != nil {
+		return nil, usageError(err)
+	}
+	url := f.db
+	if url == "" {
+		url = cfg.Store.URL
+	}
+	store, err := reportstore.Open(ctx, url, reportstore.Options{Now: e.now})
+	if err != nil {
+		return nil, &exitError{code: exitCannotRun, err: err}
+	}
+	return &rolloutRun{cfg: cfg, domain: d, store: store, resolver: resolver}, nil
+}
+
+// actorName is --actor, else the user sudo was run by, else the user.
+func (f *rolloutFlags) actorName(e *env) string {
+	for _, a := range []string{f.actor, e.getenv("SUDO_USER"), e.getenv("USER")} {
+		if a != "" {
+			return a
+		}
+	}
+	return "unknown"
+}
+
+// setMode changes the mode, waits for a running serve to give the new
+// id, and records the change in the audit log.
+func (r *rolloutRun) setMode(ctx context.Context, e *env, f *rolloutFlags, mode sts.Mode, action string, forced bool, v *rollout.Verdict) (*rollout.Change, error) {
+	c, err := rollout.SetMode(ctx, f.config, r.domain, mode, r.resolver, e.now)
+	if err != nil {
+		return nil, &exitError{code: exitCannotRun, err: err}
+	}
+	if c.Pending {
+		wctx, cancel := context.WithTimeout(ctx, f.wait)
+		id, err := rollout.WaitServed(wctx, r.cfg.DataDir, r.domain, c.New.Text, time.Second/4)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "warning: %v; the running mtasts serve loads the file on SIGHUP or within serve.config_check: run \"mtasts policy records %s\" then\n", err, r.domain)
+		}
+		c.New.ID = id
+	}
+	if _, err := rollout.Audit(ctx, r.store, c, action, f.actorName(e), forced, v); err != nil {
+		return c, &exitError{code: exitCannotRun, err: fmt.Errorf("the mode was changed but not recorded: %w", err)}
+	}
+	return c, nil
+}
+
+func newPromoteCmd(e *env) *cobra.Command {
+	var f rolloutFlags
+	var th rollout.Thresholds
+	var apply, force, history bool
+	cmd := &cobra.Command{
+		Use:   "promote DOMAIN",
+		Short: "Say whether a served domain is ready for mode enforce, and switch it",
+		Long: `Judge whether DOMAIN, served by "mtasts serve" in mode testing, can switch to
+enforce without cutting senders off, from the TLS reports (RFC 8460) stored
+over the last --window and a fresh check of the domain: sessions and
+failures per reporting organisation, result type and MX host; MX hosts no
+sender was seen delivering through; live MX hosts the served policy does not
+cover (RFC 8461 §4.1) or that fail validation now (§4.2); and whether enough
+independent organisations reported.
+
+The verdict is ready, not-ready (each reason with a stable code, the MX host,
+result type or organisation, the numbers and the fix) or insufficient-data.
+
+With --apply, a ready domain is switched to enforce: the mode of its
+[[domain]] section of the configuration file is rewritten in place (comments
+and layout kept), and the policy gets a new id. A running mtasts serve
+loads the file and serves the new policy; without one, the id is assigned
+now. Publish the _mta-sts record printed (or let serve publish it, with
+[serve.dns_update]). --force promotes whatever the verdict. Every change is
+kept in the audit log of the store, with the verdict and its evidence;
+--history lists it.
+
+Exit status: 0 ready (or promoted), 1 insufficient data, 2 not ready (and not
+promoted), 3 the command could not run.`,
+		Example: `  mtasts promote example.com --config /etc/mtasts/mtasts.toml
+  mtasts promote --json example.com
+  mtasts promote --apply example.com
+  mtasts promote --history example.com`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := f.open(cmd.Context(), e, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.store.Close()
+			if history {
+				return printHistory(cmd.Context(), e, r, f.asJSON)
+			}
+			return runPromote(cmd.Context(), e, r, &f, th, apply, force)
+		},
+	}
+	f.register(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&apply, "apply", false, "switch the domain to enforce when it is ready")
+	fl.BoolVar(&force, "force", false, "with --apply, switch whatever the verdict")
+	fl.BoolVar(&history, "history", false, "list the changes of the domain's policy from the audit log")
+	fl.DurationVar(&th.Window, "window", rollout.DefaultWindow, "how far back reports are read")
+	fl.IntVar(&th.MinOrganizations, "min-organizations", rollout.DefaultMinOrganizations, "independent organisations that must have reported")
+	fl.Int64Var(&th.MinSessions, "min-sessions", rollout.DefaultMinSessions, "sessions the reports must count")
+	fl.IntVar(&th.MinDays, "min-days", rollout.DefaultMinDays, "days that must have reports")
+	fl.Float64Var(&th.MaxFailureRate, "max-failure-rate", 0, "share of all sessions one result type at one MX host may fail (0.001 is one in a thousand)")
+	fl.Float64Var(&th.MaxOrganizationFailureRate, "max-organization-failure-rate", rollout.DefaultMaxOrganizationFailureRate, "share of its sessions one organisation may fail")
+	return cmd
+}
+
+func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th rollout.Thresholds, apply, force bool) error {
+	served, err := rollout.Served(ctx, r.cfg, r.domain, r.resolver)
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	roots, err := f.net.rootCAs(e)
+	if err != nil {
+		return usageError(err)
+	}
+	checker, err := check.New(check.Options{Resolver: f.net.resolver, RootCAs: roots, Dial: e.dial, Timeout: f.net.timeout, Now: e.now, UserAgent: "mtasts/" + buildVersion()})
+	if err != nil {
+		return usageError(err)
+	}
+	ev, err := rollout.Gather(ctx, rollout.Sources{Store: r.store, Checker: checker, Now: e.now}, r.domain, served, th)
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	v := rollout.Evaluate(ev, th)
+	code := map[rollout.Status]int{rollout.Ready: exitOK, rollout.InsufficientData: exitWarnings, rollout.NotReady: exitErrors}[v.Status]
+	if apply && served.Mode == sts.ModeEnforce {
+		return usageError(fmt.Errorf("%s is already served in mode enforce (policy id %s)", r.domain, served.ID))
+	}
+	if !apply || (v.Status != rollout.Ready && !force) {
+		if f.asJSON {
+			if err := writeJSON(e.stdout, v); err != nil {
+				return err
+			}
+		} else if err := printVerdict(e, &v); err != nil {
+			return err
+		}
+		if apply {
+			return &exitError{code: code, err: fmt.Errorf("%s not promoted: the verdict is %s (--force promotes anyway)", r.domain, v.Status)}
+		}
+		return exitWith(code)
+	}
+	c, err := r.setMode(ctx, e, f, sts.ModeEnforce, rollout.ActionPromote, v.Status != rollout.Ready, &v)
+	if err != nil {
+		return err
+	}
+	if f.asJSON {
+		return writeJSON(e.stdout, struct {
+			rollout.Verdict
+			Change *rollout.Change `json:"change"`
+		}{v, c})
+	}
+	if err := printVerdict(e, &v); err != nil {
+		return err
+	}
+	return printChange(e, r, c)
+}
+
+func newDemoteCmd(e *env) *cobra.Command {
+	var f rolloutFlags
+	var to string
+	cmd := &cobra.Command{
+		Use:   "demote DOMAIN --to testing|none",
+		Short: "Switch a served domain back to mode testing or none, at once",
+		Long: `Switch DOMAIN, served by "mtasts serve", back to mode testing or none, for
+emergencies: senders stop refusing mail to MX hosts that fail validation as
+soon as they fetch the new policy, which the new policy id tells them to do.
+
+--to none follows RFC 8461 §8.3 for removing MTA-STS: the policy stays
+served, with mode none and a new id, until every sender's cached copy of
+the old policy has expired (its max_age after now); only then may the
+_mta-sts record and the policy host be removed. The command says when.
+
+The mode of the domain's [[domain]] section of the configuration file is
+rewritten in place, as promote does; the change is kept in the audit log.
+
+Exit status: 0 demoted, 3 the command could not run.`,
+		Example: `  mtasts demote example.com --to testing
+  mtasts demote example.com --to none --actor alice`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode := sts.Mode(to)
+			if mode != sts.ModeTesting && mode != sts.ModeNone {
+				return usageError(fmt.Errorf(`--to: %q is neither "testing" nor "none"`, to))
+			}
+			r, err := f.open(cmd.Context(), e, args[0])
+			if err != nil {
+				return err
+			}
+			defer r.store.Close()
+			c, err := r.setMode(cmd.Context(), e, &f, mode, rollout.ActionDemote, false, nil)
+			if err != nil {
+				return err
+			}
+			if f.asJSON {
+				return writeJSON(e.stdout, c)
+			}
+			return printChange(e, r, c)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&to, "to", "", `the mode to switch to: "testing" or "none" (required)`)
+	return cmd
+}
+
+// printChange says what changed and what to publish.
+func printChange(e *env, r *rolloutRun, c *rollout.Change) error {
+	w := &errWriter{w: e.stdout}
+	w.printf("\n%s: mode %s → %s, policy id %s → %s\n", c.Domain, c.Old.Mode, c.New.Mode, c.Old.ID, orPending(c.New.ID))
+	if rec := c.Record(); rec != "" {
+		w.printf("Publish the new id (RFC 8461 §3.1):\n  %s\n", rec)
+		if r.cfg.DNSUpdate.Server != "" {
+			w.printf("mtasts serve publishes it itself by RFC 2136 update ([serve.dns_update]) as soon as it serves the new id, unless the domain has dns_update = false.\n")
+		}
+	} else {
+		w.printf("The running mtasts serve has not loaded the change yet: reload it (SIGHUP), then \"mtasts policy records %s\" gives the record to publish.\n", c.Domain)
+	}
+	if !c.RemovableAt.IsZero() {
+		w.printf("Keep serving this policy and its record until %s (the old max_age, RFC 8461 §8.3); then remove the _mta-sts record first, the policy host after.\n",
+			c.RemovableAt.UTC().Format(time.RFC3339))
+	}
+	return w.err
+}
+
+func orPending(id string) string {
+	if id == "" {
+		return "(pending)"
+	}
+	return id
+}
+
+// printVerdict renders a verdict for people: the verdict, the reasons,
+// then the evidence.
+func printVerdict(e *env, v *rollout.Verdict) error {
+	w := &errWriter{w: e.stdout}
+	ev := &v.Evidence
+	w.printf("%s: %s (last %d days; served mode %s, policy id %s)\n", v.Domain, v.Status, v.WindowDays, ev.Policy.Mode, ev.Policy.ID)
+	for _, r := range v.Reasons {
+		w.printf("  %s: %s\n", r.Code, r.Message)
+	}
+	w.printf("\nEvidence: %s, %d failed, %s with reports, %s.\n", plural(ev.Sessions, "session"), ev.Failures,
+		plural(ev.Days, "day"), plural(len(ev.ByOrganization), "organisation"))
+	tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
+	tally := func(title string, ts []rollout.Tally) {
+		if len(ts) == 0 {
+			return
+		}
+		fmt.Fprintf(tw, "\n%s\tsessions\tfailed\trate\n", title)
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f %%\n", t.Key, t.Sessions, t.Failures, 100*t.FailureRate)
+		}
+	}
+	tally("organisation", v.Evidence.ByOrganization)
+	tally("result type", v.Evidence.ByResultType)
+	var hosts []rollout.Tally
+	for _, h := range v.Evidence.ByMXHost {
+		hosts = append(hosts, h.Tally)
+	}
+	tally("MX host", hosts)
+	if len(ev.LiveMX) > 0 {
+		fmt.Fprintf(tw, "\nlive MX host\tcovered\tvalidates\t\n")
+		for _, mx := range ev.LiveMX {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\n", mx.Host, yesNo(mx.Covered), yesNo(len(mx.Problems) == 0))
+		}
+	}
+	if err := tw.Flush(); err != nil && w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// printHistory lists the audit log of the domain.
+func printHistory(ctx context.Context, e *env, r *rolloutRun, asJSON bool) error {
+	entries, err := r.store.AuditLog(ctx, r.domain)
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	if asJSON {
+		return writeJSON(e.stdout, entries)
+	}
+	if len(entries) == 0 {
+		_, err := fmt.Fprintf(e.stdout, "%s: no change recorded\n", r.domain)
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "time\tactor\taction\tmode\tpolicy id\tverdict\n")
+	for _, en := range entries {
+		verdict := en.Verdict
+		if en.Forced {
+			verdict += " (forced)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s → %s\t%s\n", en.Time.UTC().Format(time.RFC3339), en.Actor, en.Action,
+			textMode(en.OldPolicy), textMode(en.NewPolicy), en.OldID, orPending(en.NewID), strings.TrimSpace(verdict))
+	}
+	return tw.Flush()
+}
+
+// textMode returns the mode of a policy text, or "?".
+func textMode(text string) string {
+	p, err := sts.ParsePolicy([]byte(text))
+	if err != nil {
+		return "?"
+	}
+	return string(p.Mode)
+}
