@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
 )
 

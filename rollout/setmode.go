@@ -9,8 +9,8 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
 )
 

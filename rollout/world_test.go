@@ -15,11 +15,11 @@ import (
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/internal/testenv/testclock"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
 	"github.com/mtasts/mtasts/tlsrpt"
 )

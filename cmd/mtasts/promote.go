@@ -11,9 +11,9 @@ import (
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/rollout"
+	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
 )
 
