@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"github.com/mtasts/mtasts/ingest"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/reportstore"
-	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/web"
 )
 
@@ -28,7 +27,7 @@ import (
 //
 // These parts are set up once at start: changing [serve.reports] or
 // [serve.dashboard] needs a restart.
-func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serve.Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (stop func(), err error) {
+func mountReports(ctx context.Context, srv *policyhost.Server, cfg *Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (stop func(), err error) {
 	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled {
 		return func() {}, nil
 	}
@@ -108,7 +107,7 @@ func mountReports(ctx context.Context, srv *policyhost.Server, cfg *serve.Config
 // listener, the one srv has for that name when it is one of its policy
 // hosts (from files or ACME, as for HTTPS). Without either, the listener
 // offers no STARTTLS, with a warning that says how to give it one.
-func reportMailTLS(srv *policyhost.Server, rc serve.Reports, logger *slog.Logger) (*tls.Config, error) {
+func reportMailTLS(srv *policyhost.Server, rc Reports, logger *slog.Logger) (*tls.Config, error) {
 	var get func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	switch {
 	case !rc.SMTPStartTLS:
