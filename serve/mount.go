@@ -19,84 +19,126 @@ import (
 	"github.com/mtasts/mtasts/web"
 )
 
-// mountReports mounts the TLS-RPT endpoint and the dashboard on srv as the
-// configuration asks, over one report store, and starts the SMTP/LMTP
-// listener and the IMAP poller for report mail when they are configured.
-// They run until ctx ends or the returned function is called, which stops
-// them, waits for them and closes the store.
-//
-// These parts are set up once at start: changing [serve.reports] or
-// [serve.dashboard] needs a restart.
-func mountReports(ctx context.Context, srv *policyhost.Server, cfg *Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (stop func(), err error) {
+// reportParts are the parts of serve that receive and show TLS reports,
+// over one report store: the TLS-RPT endpoint and the dashboard mounted
+// on the policy host, the SMTP/LMTP listener and the IMAP poller for
+// report mail, as the configuration asks. They are set up once at start:
+// changing [serve.reports] or [serve.dashboard] needs a restart.
+type reportParts struct {
+	cfg      *Config
+	log      *slog.Logger
+	store    *reportstore.Store // nil when neither reports nor the dashboard are on
+	ingester *ingest.Ingester   // nil when reports are off
+	restore  func()             // restores the soft memory limit
+
+	mailTLS      *tls.Config
+	mailListener net.Listener // until run hands it to the SMTP server
+	mailAddr     net.Addr     // the address of mailListener
+	wg           sync.WaitGroup
+}
+
+// openReports opens the report store and mounts the TLS-RPT endpoint
+// and the dashboard on host as cfg asks, and registers the sessions
+// gauge on reg. Close releases what it opened.
+func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (_ *reportParts, err error) {
+	r := &reportParts{cfg: cfg, log: logger, restore: func() {}}
 	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled {
-		return func() {}, nil
+		return r, nil
 	}
-	store, err := reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
+	r.store, err = reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
 	if err != nil {
 		return nil, fmt.Errorf("report store: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	stop = func() {
-		cancel()
-		wg.Wait()
-		store.Close()
-	}
-	fail := func(err error) (func(), error) {
-		stop()
-		return nil, err
-	}
-	if rc := cfg.Reports; rc.Enabled {
-		ing, err := ingest.New(ingest.Config{Store: store, DKIM: ingest.DKIMPolicy(rc.DKIM), Metrics: ingest.NewMetrics(reg), Logger: logger, Now: now})
+	defer func() {
 		if err != nil {
-			return fail(err)
+			r.close()
 		}
-		srv.Mount(rc.Path, ing.Handler(rc.HandlerOptions(cfg.Limits.ReadTimeout)))
-		restore := limitHeap(rc.Memory, logger)
-		prevStop := stop
-		stop = func() { prevStop(); restore() }
-		reg.MustRegister(newSessionsCollector(store, servedDomains(srv), now, logger))
+	}()
+	if rc := cfg.Reports; rc.Enabled {
+		r.ingester, err = ingest.New(ingest.Config{Store: r.store, DKIM: ingest.DKIMPolicy(rc.DKIM), Metrics: ingest.NewMetrics(reg), Logger: logger, Now: now})
+		if err != nil {
+			return nil, err
+		}
+		host.Mount(rc.Path, r.ingester.Handler(rc.HandlerOptions(cfg.Limits.ReadTimeout)))
+		r.restore = limitHeap(rc.Memory, logger)
+		reg.MustRegister(newSessionsCollector(r.store, servedDomains(host), now, logger))
 		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.Store.URL)
 		if rc.SMTPListen != "" {
-			l, err := net.Listen("tcp", rc.SMTPListen)
-			if err != nil {
-				return fail(fmt.Errorf("report mail listener: %w", err))
+			if r.mailTLS, err = reportMailTLS(host, rc, logger); err != nil {
+				return nil, fmt.Errorf("report mail listener: %w", err)
 			}
-			tlsConfig, err := reportMailTLS(srv, rc, logger)
-			if err != nil {
-				l.Close()
-				return fail(fmt.Errorf("report mail listener: %w", err))
-			}
-			s := ing.NewSMTPServer(ingest.SMTPOptions{Domain: rc.SMTPDomain, LMTP: rc.LMTP, Recipients: rc.Recipients, TLSConfig: tlsConfig})
-			logger.Info("receiving TLS report mail", "addr", l.Addr().String(), "lmtp", rc.LMTP, "starttls", tlsConfig != nil)
-			wg.Go(func() { _ = s.Serve(l) })
-			wg.Go(func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = s.Shutdown(sctx)
-			})
-		}
-		if ic := rc.IMAP; ic.Addr != "" {
-			p := ing.NewIMAPPoller(ingest.IMAPConfig{Addr: ic.Addr, Security: ic.Security, Username: ic.Username, Password: ic.Password,
-				Mailbox: ic.Mailbox, Processed: ic.Processed, Interval: ic.Interval})
-			logger.Info("polling a mailbox for TLS report mail", "addr", ic.Addr, "mailbox", ic.Mailbox)
-			wg.Go(func() {
-				if err := p.Run(ctx); err != nil && ctx.Err() == nil {
-					logger.Error("IMAP poller stopped", "error", err)
-				}
-			})
 		}
 	}
 	if cfg.Dashboard.Enabled {
-		h, err := web.New(store, web.Options{Auth: cfg.Dashboard.Auth, BasePath: cfg.Dashboard.Path, Logger: logger, Now: now})
+		h, err := web.New(r.store, web.Options{Auth: cfg.Dashboard.Auth, BasePath: cfg.Dashboard.Path, Logger: logger, Now: now})
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
-		srv.Mount(cfg.Dashboard.Path, h)
+		host.Mount(cfg.Dashboard.Path, h)
 		logger.Info("serving the report dashboard", "path", cfg.Dashboard.Path)
 	}
-	return stop, nil
+	return r, nil
+}
+
+// listen opens the report mail listener, if configured.
+func (r *reportParts) listen() error {
+	if r.ingester == nil || r.cfg.Reports.SMTPListen == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", r.cfg.Reports.SMTPListen)
+	if err != nil {
+		return fmt.Errorf("report mail listener: %w", err)
+	}
+	r.mailListener, r.mailAddr = l, l.Addr()
+	return nil
+}
+
+// run serves report mail on the listener opened by listen and polls the
+// IMAP mailbox, if configured, until ctx ends.
+func (r *reportParts) run(ctx context.Context) {
+	if r.ingester == nil {
+		return
+	}
+	rc := r.cfg.Reports
+	if l := r.mailListener; l != nil {
+		s := r.ingester.NewSMTPServer(ingest.SMTPOptions{Domain: rc.SMTPDomain, LMTP: rc.LMTP, Recipients: rc.Recipients, TLSConfig: r.mailTLS})
+		r.log.Info("receiving TLS report mail", "addr", l.Addr().String(), "lmtp", rc.LMTP, "starttls", r.mailTLS != nil)
+		r.mailListener = nil // s closes it
+		r.wg.Go(func() { _ = s.Serve(l) })
+		r.wg.Go(func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = s.Shutdown(sctx)
+		})
+	}
+	if ic := rc.IMAP; ic.Addr != "" {
+		p := r.ingester.NewIMAPPoller(ingest.IMAPConfig{Addr: ic.Addr, Security: ic.Security, Username: ic.Username, Password: ic.Password,
+			Mailbox: ic.Mailbox, Processed: ic.Processed, Interval: ic.Interval})
+		r.log.Info("polling a mailbox for TLS report mail", "addr", ic.Addr, "mailbox", ic.Mailbox)
+		r.wg.Go(func() {
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("IMAP poller stopped", "error", err)
+			}
+		})
+	}
+}
+
+// close waits for what run started, once its context has ended, closes
+// the report mail listener if run did not take it, and the store, and
+// restores the soft memory limit.
+func (r *reportParts) close() {
+	r.wg.Wait()
+	if r.mailListener != nil {
+		r.mailListener.Close()
+		r.mailListener = nil
+	}
+	if r.store != nil {
+		r.store.Close()
+		r.store = nil
+	}
+	r.restore()
+	r.restore = func() {}
 }
 
 // reportMailTLS returns the TLS configuration with which the report mail

@@ -86,6 +86,7 @@ type Service struct {
 	flushLog  func()
 	lock      *policyhost.DataDirLock
 	host      *policyhost.Server
+	reports   *reportParts
 	listeners policyhost.Listeners
 	served    bool
 }
@@ -107,8 +108,9 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 // New validates cfg, locks its data directory (one server at a time
 // may use it: policy ids and ACME files are written there; the lock is
 // held through reloads until Close) and loads what the policy host
-// serves. It listens nowhere yet. A configuration that cannot be served
-// is a *ConfigError.
+// serves, and opens the report store and mounts the report endpoint and
+// the dashboard if configured. It listens nowhere yet. A configuration
+// that cannot be served is a *ConfigError.
 func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
@@ -125,14 +127,22 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 		s.Close()
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
 	}
+	if s.reports, err = openReports(ctx, s.host, cfg, s.opts.Registry, s.log, s.opts.Now); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Listen opens the HTTPS listener and, if configured, the HTTP and
-// metrics listeners. On failure it closes those it opened.
+// Listen opens the HTTPS listener and, if configured, the HTTP, metrics
+// and report mail listeners. On failure it closes those it opened.
 func (s *Service) Listen() error {
 	ls, err := s.host.Listen()
 	if err != nil {
+		return err
+	}
+	if err := s.reports.listen(); err != nil {
+		ls.Close()
 		return err
 	}
 	s.listeners = ls
@@ -146,6 +156,9 @@ func (s *Service) HTTPSAddr() net.Addr { return addr(s.listeners.HTTPS) }
 // MetricsAddr returns the address of the metrics listener, or nil.
 func (s *Service) MetricsAddr() net.Addr { return addr(s.listeners.Metrics) }
 
+// ReportMailAddr returns the address of the report mail listener, or nil.
+func (s *Service) ReportMailAddr() net.Addr { return s.reports.mailAddr }
+
 func addr(l net.Listener) net.Addr {
 	if l == nil {
 		return nil
@@ -153,11 +166,10 @@ func addr(l net.Listener) net.Addr {
 	return l.Addr()
 }
 
-// Serve serves on the listeners opened by Listen until ctx ends, with
-// the report parts the configuration asks for (changing them needs a
-// restart), and reloads the configuration on SIGHUP and when the file
-// changes (see Options.Load). Then it shuts down gracefully. It returns
-// nil after a clean shutdown.
+// Serve serves on the listeners opened by Listen until ctx ends, polls
+// the IMAP mailbox of report mail if configured, and reloads the
+// configuration on SIGHUP and when the file changes (see Options.Load).
+// Then it shuts down gracefully. It returns nil after a clean shutdown.
 func (s *Service) Serve(ctx context.Context) error {
 	s.served = true
 	if s.opts.Getenv("GOGC") == "" { // the user's GOGC wins
@@ -165,12 +177,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	stopReports, err := mountReports(ctx, s.host, s.cfg, s.opts.Registry, s.log, s.opts.Now)
-	if err != nil {
-		s.listeners.Close()
-		return err
-	}
-	defer stopReports()
+	s.reports.run(ctx)
 	if s.opts.Load != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -213,11 +220,15 @@ func (s *Service) Reload(ctx context.Context, cfg *Config) error {
 	return s.host.Reload(ctx, cfg.Config)
 }
 
-// Close closes the listeners if Serve did not run, releases the data
-// directory and flushes the access log.
+// Close closes the listeners if Serve did not run, waits for the report
+// parts, closes the report store, releases the data directory and
+// flushes the access log.
 func (s *Service) Close() {
 	if !s.served {
 		s.listeners.Close()
+	}
+	if s.reports != nil {
+		s.reports.close()
 	}
 	s.flushLog()
 	s.lock.Release()

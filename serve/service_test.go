@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/smtp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,8 @@ config_check = "0s"
 [serve.reports]
 enabled = true
 dkim = "off"
+smtp_listen = "127.0.0.1:0"
+smtp_domain = "mta-sts.example.net"
 
 [[domain]]
 name = "example.net"
@@ -50,7 +53,8 @@ key_file = "example.net.key"
 	return cfg
 }
 
-// A Service serves its policies on the address it bound, applies a
+// A Service serves its policies and report mail on the addresses it
+// bound, with the certificate of the policy host, applies a
 // Reload, keeps its data directory from a second one, and stops cleanly
 // when its context ends.
 func TestService(t *testing.T) {
@@ -65,8 +69,8 @@ func TestService(t *testing.T) {
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	if s.MetricsAddr() == nil {
-		t.Error("no metrics listener")
+	if s.MetricsAddr() == nil || s.ReportMailAddr() == nil {
+		t.Fatalf("metrics listener %v, report mail listener %v", s.MetricsAddr(), s.ReportMailAddr())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -86,6 +90,14 @@ func TestService(t *testing.T) {
 		t.Errorf("mode %s, want enforce", got)
 	}
 	testenv.CheckMetrics(t, "http://"+s.MetricsAddr().String()+"/metrics", "serve")
+	c, err := smtp.Dial(s.ReportMailAddr().String())
+	if err != nil {
+		t.Fatalf("report mail listener: %v", err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		t.Error("the report mail listener of a policy host offers no STARTTLS")
+	}
+	c.Close()
 
 	if err := s.Reload(ctx, serviceFile(t, dir, ca, sts.ModeTesting)); err != nil {
 		t.Fatal(err)
