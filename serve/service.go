@@ -69,6 +69,7 @@ type ConfigError struct {
 	Err  error
 }
 
+// Error returns the path and the cause.
 func (e *ConfigError) Error() string { return e.Path + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.
