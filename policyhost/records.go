@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mtasts/mtasts/sts"
 	"github.com/mtasts/mtasts/tlsrpt"
@@ -232,4 +233,56 @@ func tlsrptRecord(ctx context.Context, r RecordResolver, d *DomainConfig) Record
 func isNotFound(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.IsNotFound
+}
+
+// ServedResolver is what ServedRecords looks up with: MX records for
+// mx "auto" domains and the records to compare.
+type ServedResolver interface {
+	MXResolver
+	RecordResolver
+}
+
+// ServedRecords returns the records of domains (some of cfg's, which
+// must be valid) with the policy ids that a Server of cfg serves from its
+// data directory, compared with live DNS as CheckRecords does. The ids
+// of domains not served yet are assigned and saved as the Server would,
+// under the data directory's lock. While a running Server holds the
+// lock, nothing is written: a policy changed in the file but not yet
+// loaded by that Server gets a provisional id, and is returned in
+// provisional too.
+func ServedRecords(ctx context.Context, cfg *Config, domains []DomainConfig, r ServedResolver, now func() time.Time) (records []DomainRecords, provisional []Policy, err error) {
+	lock, err := LockDataDir(cfg.DataDir)
+	serving := errors.Is(err, ErrDataDirLocked)
+	if err != nil && !serving {
+		return nil, nil, err
+	}
+	defer lock.Release()
+	state, err := OpenState(cfg.DataDir, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if serving {
+		state.SetReadOnly()
+	}
+	saved := map[string]string{} // id of each domain asked for, "" if none yet
+	for _, d := range domains {
+		ds, _ := state.Get(d.Domain)
+		saved[d.Domain] = ds.ID
+	}
+	policies, err := Policies(ctx, cfg, state, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	byDomain := map[string]Policy{}
+	for _, p := range policies {
+		byDomain[p.Domain] = p
+		if id, ok := saved[p.Domain]; serving && ok && id != p.ID {
+			provisional = append(provisional, p)
+		}
+	}
+	records = make([]DomainRecords, 0, len(domains))
+	for i := range domains {
+		records = append(records, CheckRecords(ctx, r, cfg.Records, &domains[i], byDomain[domains[i].Domain]))
+	}
+	return records, provisional, nil
 }

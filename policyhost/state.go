@@ -97,7 +97,7 @@ func (s *State) Assign(domain string, text []byte) (id string, changed bool, err
 		return old.ID, false, nil
 	}
 	d := old
-	d.ID, d.SHA256, d.Changed, d.Text = newID(s.now(), old.ID), hash, s.now().UTC(), string(text)
+	d.ID, d.SHA256, d.Changed, d.Text = NewID(s.now(), old.ID), hash, s.now().UTC(), string(text)
 	if err := s.saveLocked(domain, d); err != nil {
 		return "", false, err
 	}
@@ -116,12 +116,12 @@ func (s *State) SetAutoMX(domain string, hosts []string) error {
 	return s.saveLocked(domain, d)
 }
 
-// newID returns an id for a policy changed at t: its UTC time as 14 digits
+// NewID returns an id for a policy changed at t: its UTC time as 14 digits
 // (RFC 8461 §3.1 allows 1 to 32 letters and digits), followed by a counter
-// when the previous id is of the same second, so that an id is never
-// handed out twice: a sender holding an old policy must never see its id
-// come back.
-func newID(t time.Time, previous string) string {
+// when the previous id ("" for none) is of the same second, so that an id
+// is never handed out twice: a sender holding an old policy must never
+// see its id come back.
+func NewID(t time.Time, previous string) string {
 	base := t.UTC().Format("20060102150405")
 	rest, same := strings.CutPrefix(previous, base)
 	if !same {

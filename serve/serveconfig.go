@@ -1,5 +1,12 @@
-// Package serve owns the configuration of "mtasts serve", the policy host
-// and report collector: Load reads the [serve] and [[domain]] sections of
+// Package serve is the service of "mtasts serve", the policy host and
+// report collector. Run (or New, Listen and Serve) hosts the MTA-STS
+// policies of the configured domains (package policyhost) and mounts on
+// the same server, as configured, the TLS-RPT endpoint of RFC 8460 §5.4
+// (package ingest) and the report dashboard (package web), with a report
+// mail listener and an IMAP poller, all over one report store; it reloads
+// the configuration on SIGHUP and when the file changes.
+//
+// Load reads the [serve] and [[domain]] sections of
 // mtasts.toml into a Config, around the policyhost.Config it serves, with
 // the settings of reports, the dashboard and their store. Other sections
 // of the file (such as [daemon]) belong to other commands and are

@@ -187,19 +187,19 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 	}
 
 	domains := slices.Values(args)
-	var in *domainReader
+	var in *domainList
 	if f.file != "" {
 		if in, err = openDomains(ctx, e, f.file); err != nil {
 			return usageError(err)
 		}
 		defer in.close()
-		domains = in.all()
+		domains = in.All()
 	}
 	out := newCheckOutput(e, f, in != nil)
 	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil}, out.emit)
 	out.finish()
 	if err == nil && in != nil {
-		err = in.err
+		err = in.Err()
 	}
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
@@ -214,7 +214,7 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 		if out.notChecked > 0 {
 			what = fmt.Sprintf("holds no domain that could be checked (%d entries refused)", out.notChecked)
 		}
-		return &exitError{code: exitCannotRun, err: fmt.Errorf("nothing checked: %s %s", in.name, what)}
+		return &exitError{code: exitCannotRun, err: fmt.Errorf("nothing checked: %s %s", in.Name(), what)}
 	}
 	return exitWith(out.code)
 }

@@ -1,76 +1,41 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"iter"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/mtasts/mtasts/check"
 )
 
-// maxListLine caps one line of a domain list.
-const maxListLine = 4096
-
-// domainReader reads a list of domains for bulk checks, one at a time, so
-// that a list of any length takes no memory.
-type domainReader struct {
-	r     io.Reader
-	c     io.Closer // nil for standard input
-	name  string
-	err   error // the first read error, once all is called
-	lines int
+// domainList is a list of domains for bulk checks, from a file or
+// standard input.
+type domainList struct {
+	*check.List
+	c io.Closer // nil for standard input
 }
 
 // openDomains opens the list name, "-" being standard input, which is
 // read until ctx ends.
-func openDomains(ctx context.Context, e *env, name string) (*domainReader, error) {
+func openDomains(ctx context.Context, e *env, name string) (*domainList, error) {
 	if name == "-" {
-		return &domainReader{r: e.stdinUntil(ctx), name: "standard input"}, nil
+		return &domainList{List: check.NewList(e.stdinUntil(ctx), "standard input")}, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("domain list: %w", err)
 	}
-	return &domainReader{r: f, c: f, name: name}, nil
+	return &domainList{List: check.NewList(f, name), c: f}, nil
 }
 
-func (d *domainReader) close() {
+func (d *domainList) close() {
 	if d.c != nil {
 		d.c.Close()
 	}
-}
-
-// all yields the domains of the list in order: each line with
-// surrounding space and "#" comments removed, the last comma-separated
-// field of a "rank,domain" line, blank lines skipped.
-func (d *domainReader) all() iter.Seq[string] {
-	return func(yield func(string) bool) {
-		sc := bufio.NewScanner(d.r)
-		sc.Buffer(make([]byte, 0, 512), maxListLine)
-		for sc.Scan() {
-			d.lines++
-			if dom := listEntry(sc.Text()); dom != "" && !yield(dom) {
-				return
-			}
-		}
-		if err := sc.Err(); err != nil {
-			d.err = fmt.Errorf("reading %s, line %d: %w", d.name, d.lines+1, err)
-		}
-	}
-}
-
-// listEntry extracts the domain of one line of a list, or "".
-func listEntry(line string) string {
-	line, _, _ = strings.Cut(line, "#")
-	if i := strings.LastIndexByte(line, ','); i >= 0 {
-		line = line[i+1:]
-	}
-	return strings.TrimSpace(line)
 }
 
 // countDomains counts the entries of the list file name for the progress
@@ -84,9 +49,8 @@ func countDomains(name string) int64 {
 		return -1
 	}
 	defer f.Close()
-	d := &domainReader{r: f, name: name}
 	var n int64
-	for range d.all() {
+	for range check.NewList(f, name).All() {
 		n++
 	}
 	return n

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/sts"
 	"github.com/mtasts/mtasts/tlsrpt"
 )
@@ -95,9 +96,7 @@ func runPolicyInit(e *env, domainArg string, f *policyInitFlags) error {
 		return &exitError{code: exitCannotRun, err: err}
 	}
 
-	id := e.now().UTC().Format("20060102T150405")
-	id = strings.Replace(id, "T", "", 1) // letters and digits only (RFC 8461 §3.1)
-	stsRecord := &sts.Record{Version: "STSv1", ID: id}
+	stsRecord := &sts.Record{Version: "STSv1", ID: policyhost.NewID(e.now(), "")}
 	w := &errWriter{w: records}
 	if f.output != "-" {
 		w.printf("Wrote %s (mode %s, max_age %d, %d mx).\n\n", f.output, p.Mode, p.MaxAge, len(p.MX))

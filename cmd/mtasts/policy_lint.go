@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/ctxio"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -62,7 +63,7 @@ func readPolicy(ctx context.Context, e *env, name string) ([]byte, error) {
 			return nil, err
 		}
 		defer f.Close()
-		r = &contextReader{ctx: ctx, r: f} // a pipe, such as <(curl …), may wait
+		r = ctxio.NewReader(ctx, f) // a pipe, such as <(curl …), may wait
 	}
 	return io.ReadAll(io.LimitReader(r, maxLintSize+1))
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -83,46 +82,14 @@ func runPolicyRecords(ctx context.Context, e *env, config, only string, nf *netF
 	if err != nil {
 		return usageError(err)
 	}
-	// Ids are assigned and saved as serve would, under its lock; while a
-	// serve holds it, they are read and nothing is written.
-	lock, err := policyhost.LockDataDir(cfg.DataDir)
-	serving := errors.Is(err, policyhost.ErrDataDirLocked)
-	if err != nil && !serving {
-		return &exitError{code: exitCannotRun, err: err}
-	}
-	defer lock.Release()
-	state, err := policyhost.OpenState(cfg.DataDir, e.now)
-	if err != nil {
-		return usageError(err)
-	}
-	if serving {
-		state.SetReadOnly()
-	}
-	saved := map[string]string{} // id of each domain asked for, "" if none yet
-	for _, d := range domains {
-		ds, _ := state.Get(d.Domain)
-		saved[d.Domain] = ds.ID
-	}
 	ctx, cancel := context.WithTimeout(ctx, nf.timeout)
 	defer cancel()
-	policies, err := policyhost.Policies(ctx, &cfg.Config, state, resolver)
+	results, provisional, err := policyhost.ServedRecords(ctx, &cfg.Config, domains, resolver, e.now)
 	if err != nil {
 		return usageError(err)
 	}
-	if serving {
-		for _, p := range policies {
-			if id, ok := saved[p.Domain]; ok && id != p.ID {
-				fmt.Fprintf(e.stderr, "warning: %s: the running mtasts serve has not loaded this policy yet; id %s is provisional: reload serve (SIGHUP) and run this again\n", p.Domain, p.ID)
-			}
-		}
-	}
-	byDomain := map[string]policyhost.Policy{}
-	for _, p := range policies {
-		byDomain[p.Domain] = p
-	}
-	results := make([]policyhost.DomainRecords, 0, len(domains))
-	for i := range domains {
-		results = append(results, policyhost.CheckRecords(ctx, resolver, cfg.Records, &domains[i], byDomain[domains[i].Domain]))
+	for _, p := range provisional {
+		fmt.Fprintf(e.stderr, "warning: %s: the running mtasts serve has not loaded this policy yet; id %s is provisional: reload serve (SIGHUP) and run this again\n", p.Domain, p.ID)
 	}
 	if asJSON {
 		if err := writeJSON(e.stdout, results); err != nil {

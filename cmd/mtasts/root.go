@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/internal/ctxio"
 )
 
 // Exit statuses shared by every command that reports a verdict.
@@ -139,56 +141,5 @@ func newHelpCmd() *cobra.Command {
 }
 
 // stdinUntil returns standard input for a command that runs until ctx
-// ends: see contextReader.
-func (e *env) stdinUntil(ctx context.Context) io.Reader { return &contextReader{ctx: ctx, r: e.stdin} }
-
-// contextReader is standard input for commands: a Read returns when the
-// data comes or ctx ends, whichever is first, so that SIGINT and SIGTERM
-// stop a command that waits on a terminal or a pipe nobody writes to. The
-// read under way when ctx ends is abandoned (the process is about to
-// exit).
-type contextReader struct {
-	ctx context.Context
-	r   io.Reader
-	// pending delivers the result of the read under way, if any; rest is
-	// what a read returned beyond what the caller could take.
-	pending chan readResult
-	rest    []byte
-	err     error
-}
-
-type readResult struct {
-	data []byte
-	err  error
-}
-
-// stdinReadSize is the size of the reads of a contextReader.
-const stdinReadSize = 32 << 10
-
-func (c *contextReader) Read(p []byte) (int, error) {
-	if len(c.rest) == 0 && c.err == nil {
-		if c.pending == nil {
-			done := make(chan readResult, 1)
-			go func() {
-				buf := make([]byte, stdinReadSize)
-				n, err := c.r.Read(buf)
-				done <- readResult{buf[:n], err}
-			}()
-			c.pending = done
-		}
-		select {
-		case res := <-c.pending:
-			c.pending, c.rest, c.err = nil, res.data, res.err
-		case <-c.ctx.Done():
-			return 0, c.ctx.Err()
-		}
-	}
-	n := copy(p, c.rest)
-	c.rest = c.rest[n:]
-	if len(c.rest) == 0 && c.err != nil {
-		err := c.err
-		c.err = nil
-		return n, err
-	}
-	return n, nil
-}
+// ends: see ctxio.NewReader.
+func (e *env) stdinUntil(ctx context.Context) io.Reader { return ctxio.NewReader(ctx, e.stdin) }

@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/serve"
 )
 
@@ -121,63 +115,14 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 	if err != nil {
 		return usageError(fmt.Errorf("DNS resolver: %w", err))
 	}
-	// One server per data directory: policy ids and ACME files are
-	// written there. The lock stays through reloads until the process ends.
-	lock, err := policyhost.LockDataDir(cfg.DataDir)
-	if err != nil {
-		return &exitError{code: exitCannotRun, err: err}
-	}
-	defer lock.Release()
-	if e.getenv("GOGC") == "" { // the user's GOGC wins
-		defer debug.SetGCPercent(debug.SetGCPercent(policyhost.GCPercent))
-	}
-	logger, accessLogger, flushLog := newServeLoggers(e.stderr, cfg)
-	defer flushLog()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: logger, AccessLogger: accessLogger, Registry: reg, Resolver: resolver, Now: e.now})
-	if err != nil {
-		return &exitError{code: exitErrors, err: fmt.Errorf("%s: %w", f.config, err)}
-	}
-	ls, err := srv.Listen()
-	if err != nil {
-		return &exitError{code: exitCannotRun, err: err}
-	}
-
-	reload := func(why string) {
-		logger.Info("reloading configuration", "reason", why, "path", f.config)
-		next, err := loadServeConfig(cmd, f)
-		if err != nil {
-			logger.Error("configuration refused; the previous one stays in force", "error", err)
-			return
+	o := serve.Options{Log: e.stderr, Now: e.now, Getenv: e.getenv, Resolver: resolver,
+		Load: func() (*serve.Config, error) { return loadServeConfig(cmd, f) }}
+	if err := serve.Run(ctx, cfg, o); err != nil {
+		var ce *serve.ConfigError
+		if errors.As(err, &ce) {
+			return &exitError{code: exitErrors, err: err}
 		}
-		_ = srv.Reload(ctx, next.Config)
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	stopReports, err := mountReports(runCtx, srv, cfg, reg, logger, e.now)
-	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	defer stopReports()
-	go func() {
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-hup:
-				reload("SIGHUP")
-			}
-		}
-	}()
-	go serve.Watch(runCtx, f.config, cfg.ConfigCheck, func() { reload("file changed") })
-
-	if err := srv.Run(runCtx, ls); err != nil {
-		return &exitError{code: exitCannotRun, err: err}
-	}
-	logger.Info("stopped")
 	return nil
 }

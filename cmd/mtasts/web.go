@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,14 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
+
+	"github.com/mtasts/mtasts/web"
 )
-
-// defaultBcryptCost makes a password check take a few hundred
-// milliseconds: slow for guessing, quick enough for a login.
-const defaultBcryptCost = 12
-
-// maxPasswordBytes is what bcrypt reads of a password.
-const maxPasswordBytes = 72
 
 func newWebCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
@@ -67,18 +60,18 @@ Exit status: 0 with the hash printed, 3 when no usable password was given.`,
 			if err != nil {
 				return usageError(err)
 			}
-			hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+			hash, err := web.HashPassword(password, cost)
 			if err != nil {
 				return usageError(err)
 			}
 			if asJSON {
-				return writeJSON(e.stdout, map[string]string{"password_hash": string(hash)})
+				return writeJSON(e.stdout, map[string]string{"password_hash": hash})
 			}
 			_, err = fmt.Fprintf(e.stdout, "%s\n", hash)
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&cost, "cost", defaultBcryptCost, "bcrypt cost: each step doubles the work of a check")
+	cmd.Flags().IntVar(&cost, "cost", web.DefaultPasswordCost, "bcrypt cost: each step doubles the work of a check")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the hash as JSON")
 	return cmd
 }
@@ -86,7 +79,6 @@ Exit status: 0 with the hash printed, 3 when no usable password was given.`,
 // readPassword asks for a password twice on a terminal, or reads the
 // first line of standard input.
 func readPassword(e *env) (string, error) {
-	var password string
 	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		ask := func(prompt string) (string, error) {
 			fmt.Fprint(e.stderr, prompt)
@@ -105,21 +97,13 @@ func readPassword(e *env) (string, error) {
 		if first != again {
 			return "", errors.New("the passwords differ")
 		}
-		password = first
-	} else {
-		line, err := bufio.NewReader(io.LimitReader(e.stdin, 4096)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		password = strings.TrimRight(line, "\r\n")
+		return first, nil
 	}
-	switch {
-	case password == "":
-		return "", errors.New("no password given")
-	case len(password) > maxPasswordBytes:
-		return "", fmt.Errorf("the password has %d bytes; bcrypt reads only %d", len(password), maxPasswordBytes)
+	line, err := bufio.NewReader(io.LimitReader(e.stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
 	}
-	return password, nil
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func newWebTokenCmd(e *env) *cobra.Command {
@@ -137,9 +121,7 @@ Exit status: 0.`,
   mtasts web token --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b := make([]byte, 32)
-			_, _ = rand.Read(b)
-			token := base64.RawURLEncoding.EncodeToString(b)
+			token := web.NewToken()
 			if asJSON {
 				return writeJSON(e.stdout, map[string]string{"token": token})
 			}

@@ -3,13 +3,15 @@
 // names, bad input) for people's terminals. Control characters in it
 // could move the cursor, rewrite earlier lines, set the window title
 // (ESC, OSC, BEL, CR) or reorder what is shown (bidirectional overrides):
-// Escape writes them as Go escapes. Quote quotes bad input in messages
+// Escape writes them as Go escapes, EscapeArgs those among the
+// arguments of a format string. Quote quotes bad input in messages
 // briefly, so that a 10 MiB line is not echoed whole, and escaped; Byte
 // names one bad byte.
 package untrusted
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -100,4 +102,26 @@ func Byte(s string, i int) string {
 		return fmt.Sprintf("%q (U+%04X)", r, r)
 	}
 	return strconv.QuoteRune(r)
+}
+
+// EscapeArgs returns the arguments of a format string with the text among
+// them escaped with Escape: strings and values of string kind, errors and
+// fmt.Stringers. Other values, numbers among them, are left alone.
+func EscapeArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case error:
+			out[i] = Escape(v.Error())
+		case fmt.Stringer:
+			out[i] = Escape(v.String())
+		default:
+			if rv := reflect.ValueOf(a); rv.Kind() == reflect.String {
+				out[i] = Escape(rv.String())
+			} else {
+				out[i] = a
+			}
+		}
+	}
+	return out
 }

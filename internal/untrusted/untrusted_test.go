@@ -1,6 +1,8 @@
 package untrusted
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -89,4 +91,18 @@ func FuzzEscape(f *testing.F) {
 			t.Fatalf("Escape(%q) = %q changed harmless text", s, out)
 		}
 	})
+}
+
+type mode string
+
+type stringer struct{}
+
+func (stringer) String() string { return "\x1b[2J" }
+
+func TestEscapeArgs(t *testing.T) {
+	got := fmt.Sprintf("%s %s %v %s %d %q", EscapeArgs([]any{"a\x1b]0;t\a", mode("m\r"), errors.New("e\u202e"), stringer{}, 7, "ok"})...)
+	want := `a\x1b]0;t\a m\r e\u202e \x1b[2J 7 "ok"`
+	if got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
 }

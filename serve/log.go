@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bufio"
@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/mtasts/mtasts/serve"
 )
 
 // accessLogFlush is the longest an access log record waits in the buffer.
@@ -17,12 +15,12 @@ const accessLogFlush = 200 * time.Millisecond
 // access log, both JSON or text on w. The access log is buffered (one
 // write per accessLogFlush instead of one per request, as nginx's
 // "buffer=" does); stop flushes it.
-func newServeLoggers(w io.Writer, cfg *serve.Config) (logger, access *slog.Logger, stop func()) {
+func newServeLoggers(w io.Writer, cfg *Config) (logger, access *slog.Logger, stop func()) {
 	bw := newBufferedWriter(w, accessLogFlush)
 	return slog.New(newHandler(w, cfg)), slog.New(newHandler(bw, cfg)), bw.close
 }
 
-func newHandler(w io.Writer, cfg *serve.Config) slog.Handler {
+func newHandler(w io.Writer, cfg *Config) slog.Handler {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "text" {
 		return slog.NewTextHandler(w, opts)

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bytes"
@@ -14,13 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/mtasts/mtasts/ingest"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
 // The sessions metric counts the stored reports' sessions by served domain
 // and result, and only for served domains.
 func TestSessionsCollector(t *testing.T) {
-	report, err := os.ReadFile(filepath.Join("..", "..", "tlsrpt", "testdata", "reports", "clean.json"))
+	report, err := os.ReadFile(filepath.Join("..", "tlsrpt", "testdata", "reports", "clean.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,14 +32,22 @@ func TestSessionsCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := "sqlite://" + filepath.Join(t.TempDir(), "reports.db")
-	if r := runCmd(t, nil, "", "reports", "import", "--db", db, file); r.code != 0 {
-		t.Fatalf("import: %d %s", r.code, r.stderr)
-	}
 	store, err := reportstore.Open(context.Background(), db, reportstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	in, err := ingest.New(ingest.Config{Store: store, DKIM: ingest.DKIMOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Import(context.Background(), []string{file}, ingest.ImportOptions{}, func(r ingest.FileResult) {
+		if r.Err != nil {
+			t.Errorf("import: %v", r.Err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	overview, err := store.Domains(context.Background(), reportstore.Filter{Domain: "example.net"})
 	if err != nil || len(overview) != 1 {
 		t.Fatalf("overview: %v %v", overview, err)

@@ -1,0 +1,236 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mtasts/mtasts/policyhost"
+)
+
+// Options are what a Service takes from the program that runs it rather
+// than from its Config. The zero value is usable.
+type Options struct {
+	// Log receives the service's log and access log, in the configured
+	// format and level; nil means standard error.
+	Log io.Writer
+	// Now is the clock of policy ids, certificate expiry and stored
+	// reports; nil means time.Now.
+	Now func() time.Time
+	// Getenv reads GOGC, which, when set, keeps the service from tuning
+	// the garbage collector; nil means os.Getenv.
+	Getenv func(string) string
+	// Resolver looks up MX records for mx "auto" domains; nil means
+	// net.DefaultResolver.
+	Resolver policyhost.MXResolver
+	// Load returns the configuration to apply on SIGHUP and when the file
+	// changes: the file read again, with whatever the program sets on
+	// top. Nil means that nothing is reloaded.
+	Load func() (*Config, error)
+	// Registry receives the service's metrics (docs/metrics.md) and is
+	// served on the metrics listener; one registry serves one Service.
+	// Nil means a new one, with the Go runtime and process collectors.
+	Registry *prometheus.Registry
+}
+
+// withDefaults returns o with its nil fields set.
+func (o Options) withDefaults() Options {
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	return o
+}
+
+// ConfigError is the error of New for a configuration that loads but
+// cannot be served, such as a certificate file that does not match its
+// key, as opposed to a failure to start (a listener, the data directory).
+type ConfigError struct {
+	// Path is the configuration file.
+	Path string
+	Err  error
+}
+
+// Error returns the path and the cause.
+func (e *ConfigError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Service is "mtasts serve": the policy host of every configured domain,
+// with, as the configuration asks, the report endpoint, the dashboard,
+// the report mail listener and the IMAP poller over one report store,
+// and reloads of the configuration. Make it with New, open its listeners
+// with Listen, run it with Serve and Close it.
+type Service struct {
+	opts      Options
+	cfg       *Config
+	log       *slog.Logger
+	flushLog  func()
+	lock      *policyhost.DataDirLock
+	host      *policyhost.Server
+	reports   *reportParts
+	listeners policyhost.Listeners
+	served    bool
+}
+
+// Run runs the service of cfg until ctx ends, as "mtasts serve" does:
+// New, Listen, Serve and Close.
+func Run(ctx context.Context, cfg *Config, o Options) error {
+	s, err := New(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// New validates cfg, locks its data directory (one server at a time
+// may use it: policy ids and ACME files are written there; the lock is
+// held through reloads until Close) and loads what the policy host
+// serves, and opens the report store and mounts the report endpoint and
+// the dashboard if configured. It listens nowhere yet. A configuration
+// that cannot be served is a *ConfigError.
+func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, &ConfigError{Path: cfg.Path, Err: err}
+	}
+	lock, err := policyhost.LockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{opts: o.withDefaults(), cfg: cfg, lock: lock}
+	var access *slog.Logger
+	s.log, access, s.flushLog = newServeLoggers(s.opts.Log, cfg)
+	s.host, err = policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now})
+	if err != nil {
+		s.Close()
+		return nil, &ConfigError{Path: cfg.Path, Err: err}
+	}
+	if s.reports, err = openReports(ctx, s.host, cfg, s.opts.Registry, s.log, s.opts.Now); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Listen opens the HTTPS listener and, if configured, the HTTP, metrics
+// and report mail listeners. On failure it closes those it opened.
+func (s *Service) Listen() error {
+	ls, err := s.host.Listen()
+	if err != nil {
+		return err
+	}
+	if err := s.reports.listen(); err != nil {
+		ls.Close()
+		return err
+	}
+	s.listeners = ls
+	return nil
+}
+
+// HTTPSAddr returns the address of the HTTPS listener once Listen has
+// opened it.
+func (s *Service) HTTPSAddr() net.Addr { return addr(s.listeners.HTTPS) }
+
+// MetricsAddr returns the address of the metrics listener, or nil.
+func (s *Service) MetricsAddr() net.Addr { return addr(s.listeners.Metrics) }
+
+// ReportMailAddr returns the address of the report mail listener, or nil.
+func (s *Service) ReportMailAddr() net.Addr { return s.reports.mailAddr }
+
+func addr(l net.Listener) net.Addr {
+	if l == nil {
+		return nil
+	}
+	return l.Addr()
+}
+
+// Serve serves on the listeners opened by Listen until ctx ends, polls
+// the IMAP mailbox of report mail if configured, and reloads the
+// configuration on SIGHUP and when the file changes (see Options.Load).
+// Then it shuts down gracefully. It returns nil after a clean shutdown.
+func (s *Service) Serve(ctx context.Context) error {
+	s.served = true
+	if s.opts.Getenv("GOGC") == "" { // the user's GOGC wins
+		defer debug.SetGCPercent(debug.SetGCPercent(policyhost.GCPercent))
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	s.reports.run(ctx)
+	if s.opts.Load != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					s.reloadFile(ctx, "SIGHUP")
+				}
+			}
+		}()
+		go Watch(ctx, s.cfg.Path, s.cfg.ConfigCheck, func() { s.reloadFile(ctx, "file changed") })
+	}
+	if err := s.host.Run(ctx, s.listeners); err != nil {
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// reloadFile applies the configuration that Options.Load returns; why is
+// logged.
+func (s *Service) reloadFile(ctx context.Context, why string) {
+	s.log.Info("reloading configuration", "reason", why, "path", s.cfg.Path)
+	cfg, err := s.opts.Load()
+	if err != nil {
+		s.log.Error("configuration refused; the previous one stays in force", "error", err)
+		return
+	}
+	_ = s.Reload(ctx, cfg)
+}
+
+// Reload applies what the policy host can change while running (see
+// policyhost.Server.Reload, which logs the outcome); the report parts
+// and the log settings keep what they started with.
+func (s *Service) Reload(ctx context.Context, cfg *Config) error {
+	return s.host.Reload(ctx, cfg.Config)
+}
+
+// Close closes the listeners if Serve did not run, waits for the report
+// parts, closes the report store, releases the data directory and
+// flushes the access log.
+func (s *Service) Close() {
+	if !s.served {
+		s.listeners.Close()
+	}
+	if s.reports != nil {
+		s.reports.close()
+	}
+	s.flushLog()
+	s.lock.Release()
+}
