@@ -2,6 +2,7 @@ package tlsrptsend
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -106,32 +107,9 @@ func (d *HTTPSDeliverer) Deliver(ctx context.Context, st *DeliveryState, report 
 				return err
 			}
 		}
-		now := d.now()
-		if st.First.IsZero() {
-			st.First = now
-		}
-		st.Attempts++
-		err := d.post(ctx, st, report)
-		now = d.now()
-		var final error
-		switch {
-		case err == nil:
-			st.Status, st.Done, st.LastError = DeliveryDelivered, now, ""
-		case errors.Is(err, ErrRefused):
-			final = err
-			st.Status, st.Done, st.LastError = DeliveryFailed, now, err.Error()
-		case ctx.Err() != nil:
-			st.Attempts-- // cancelled, not attempted
-			return ctx.Err()
-		case !now.Before(st.First.Add(RetryWindow)):
-			final = fmt.Errorf("%w: %w", ErrGaveUp, err)
-			st.Status, st.Done, st.LastError = DeliveryFailed, now, final.Error()
-		default:
-			st.LastError = err.Error()
-			st.Next = now.Add(d.backoff(st.Attempts))
-			if end := st.First.Add(RetryWindow); st.Next.After(end) {
-				st.Next = end // one last attempt at the end of the window
-			}
+		final, err := st.attempt(ctx, d.now, d.backoff, func(ctx context.Context) error { return d.post(ctx, st, report) })
+		if err != nil {
+			return err
 		}
 		if d.Save != nil {
 			if err := d.Save(st); err != nil {
@@ -142,6 +120,54 @@ func (d *HTTPSDeliverer) Deliver(ctx context.Context, st *DeliveryState, report 
 			return final
 		}
 	}
+}
+
+// Attempt posts report to st.URI once, whatever st.Next says, and
+// updates st as Deliver does; a sender that schedules attempts itself
+// (Sender) calls it when st is due. It returns the error of a delivery
+// given up for good, or ctx's error if it was cancelled (st unchanged).
+func (d *HTTPSDeliverer) Attempt(ctx context.Context, st *DeliveryState, report []byte) error {
+	final, err := st.attempt(ctx, d.now, d.backoff, func(ctx context.Context) error { return d.post(ctx, st, report) })
+	return cmp.Or(err, final)
+}
+
+// attempt makes one attempt with try and updates st with its result: a
+// delivery, a refusal (an error wrapping ErrRefused) or the end of
+// RetryWindow end it, other errors schedule a retry after backoff. final
+// is the error of a delivery given up; err is ctx's error if it was
+// cancelled, st then unchanged.
+func (st *DeliveryState) attempt(ctx context.Context, now func() time.Time, backoff func(int) time.Duration, try func(context.Context) error) (final, err error) {
+	t := now()
+	if st.First.IsZero() {
+		st.First = t
+	}
+	first := st.First
+	st.Attempts++
+	tryErr := try(ctx)
+	t = now()
+	switch {
+	case tryErr == nil:
+		st.Status, st.Done, st.LastError = DeliveryDelivered, t, ""
+	case errors.Is(tryErr, ErrRefused):
+		final = tryErr
+		st.Status, st.Done, st.LastError = DeliveryFailed, t, tryErr.Error()
+	case ctx.Err() != nil:
+		st.Attempts-- // cancelled, not attempted
+		if st.Attempts == 0 {
+			st.First = time.Time{}
+		}
+		return nil, ctx.Err()
+	case !t.Before(first.Add(RetryWindow)):
+		final = fmt.Errorf("%w: %w", ErrGaveUp, tryErr)
+		st.Status, st.Done, st.LastError = DeliveryFailed, t, final.Error()
+	default:
+		st.LastError = tryErr.Error()
+		st.Next = t.Add(backoff(st.Attempts))
+		if end := first.Add(RetryWindow); st.Next.After(end) {
+			st.Next = end // one last attempt at the end of the window
+		}
+	}
+	return final, nil
 }
 
 // post makes one attempt.

@@ -1,0 +1,179 @@
+package tlsrptsend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/tlsrpt"
+)
+
+// deliverySending is the status of a queued delivery while an attempt is
+// under way: stored before the attempt, replaced after it. A sender that
+// finds it on taking the lease over knows its holder stopped during the
+// attempt, and makes it again.
+const deliverySending = "sending"
+
+// DeliverDue makes one attempt at every queued delivery that is due, of
+// any day, as the holder of the store's lease, which it renews before
+// each attempt. Each delivery's state is stored before and after its
+// attempt (RFC 8460 §5.5: retries for 24 hours).
+func (s *Sender) DeliverDue(ctx context.Context) (Deliveries, error) {
+	if err := s.lease(ctx); err != nil {
+		return Deliveries{}, err
+	}
+	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, s.holder())
+	return s.deliverDue(ctx)
+}
+
+// deliverDue is DeliverDue once the lease is held.
+func (s *Sender) deliverDue(ctx context.Context) (Deliveries, error) {
+	var n Deliveries
+	due, err := s.Store.QueuedReports(ctx, reportstore.QueueFilter{
+		Statuses: []string{string(DeliveryPending), deliverySending}, DueBy: s.now(), WithData: true,
+	})
+	if err != nil {
+		return n, err
+	}
+	for _, q := range due {
+		if err := s.lease(ctx); err != nil {
+			return n, err // renewing failed: another sender took over
+		}
+		if err := s.deliverOne(ctx, q, &n); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// deliverOne makes one attempt at q and counts it in n; it returns only
+// errors that stop the whole run (the store's, a cancelled ctx).
+func (s *Sender) deliverOne(ctx context.Context, q reportstore.Queued, n *Deliveries) error {
+	var st DeliveryState
+	if err := json.Unmarshal(q.State, &st); err != nil {
+		return fmt.Errorf("tlsrptsend: delivery state of %s to %s: %w", q.ReportID, q.URI, err)
+	}
+	for _, target := range []string{q.Domain, q.URI} {
+		sup, err := s.Store.Suppressed(ctx, target, s.MaxFailures)
+		if err != nil {
+			return err
+		}
+		if sup != nil {
+			st.Status, st.Done, st.LastError = DeliveryFailed, s.now(), "suppressed: "+target+": "+sup.Reason
+			n.Suppressed++
+			return s.save(ctx, &q, &st)
+		}
+	}
+	try, err := s.transport(q)
+	if err != nil {
+		n.Unsendable++
+		st.Status, st.Done, st.LastError = DeliveryFailed, s.now(), err.Error()
+		return s.save(ctx, &q, &st)
+	}
+	// Before the attempt: a holder that stops now leaves "sending".
+	q.Status = deliverySending
+	if err := s.saveRow(ctx, &q, &st); err != nil {
+		return err
+	}
+	final, cancelled := st.attempt(ctx, s.now, s.https().backoff, try)
+	if cancelled != nil {
+		q.Status = string(DeliveryPending) // not attempted
+		return errors.Join(cancelled, s.saveRow(context.WithoutCancel(ctx), &q, &st))
+	}
+	switch st.Status {
+	case DeliveryDelivered:
+		n.Delivered++
+		s.log().Info("TLS report delivered", "report", q.ReportID, "rua", q.URI, "attempts", st.Attempts)
+		if err := s.Store.ResetFailures(ctx, q.URI); err != nil {
+			return err
+		}
+	case DeliveryFailed:
+		n.Failed++
+		s.log().Warn("TLS report given up", "report", q.ReportID, "rua", q.URI, "err", final)
+		if _, err := s.Store.CountFailure(ctx, q.URI, st.LastError); err != nil {
+			return err
+		}
+	default:
+		n.Retrying++
+		s.log().Info("TLS report to be retried", "report", q.ReportID, "rua", q.URI, "next", st.Next, "err", st.LastError)
+	}
+	return s.save(ctx, &q, &st)
+}
+
+// transport returns the attempt function for q's rua.
+func (s *Sender) transport(q reportstore.Queued) (func(context.Context) error, error) {
+	uri, err := tlsrpt.ParseRecord("v=TLSRPTv1; rua=" + q.URI)
+	if err != nil || len(uri.RUA) != 1 {
+		return nil, fmt.Errorf("tlsrptsend: rua %q: %v", q.URI, err)
+	}
+	u := uri.RUA[0]
+	switch {
+	case u.IsHTTPS():
+		st := &DeliveryState{URI: q.URI, ReportID: q.ReportID}
+		return func(ctx context.Context) error { return s.https().post(ctx, st, q.Report) }, nil
+	case u.IsMailto() && s.Mail != nil:
+		return func(ctx context.Context) error { return s.sendMail(ctx, q, u.Addresses()) }, nil
+	}
+	return nil, fmt.Errorf("tlsrptsend: no transport for rua %s", q.URI)
+}
+
+// sendMail composes the report mail of q for the addresses to and sends
+// it (RFC 8460 §5.3).
+func (s *Sender) sendMail(ctx context.Context, q reportstore.Queued, to []string) error {
+	rep, _, err := tlsrpt.Parse(bytes.NewReader(q.Report), tlsrpt.ParseOptions{})
+	if err != nil {
+		return fmt.Errorf("%w: queued report %s unreadable: %w", ErrRefused, q.ReportID, err)
+	}
+	b := &Built{Report: rep, Domain: q.Domain, Gzip: q.Report, Filename: q.Filename}
+	from := s.MailFrom
+	if from == "" {
+		from = "noreply-smtp-tls-reporting@" + normalDomain(s.Submitter.Domain)
+	}
+	msg, err := ComposeMail(s.Submitter, b, MailOptions{From: from, To: to, Date: s.now(), DKIM: s.DKIM})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return s.Mail.SendMail(ctx, from, to, msg)
+}
+
+// save stores q with the status and state of st.
+func (s *Sender) save(ctx context.Context, q *reportstore.Queued, st *DeliveryState) error {
+	q.Status = string(st.Status)
+	return s.saveRow(ctx, q, st)
+}
+
+// saveRow stores q with state st and q's own status.
+func (s *Sender) saveRow(ctx context.Context, q *reportstore.Queued, st *DeliveryState) error {
+	if err := setState(q, st); err != nil {
+		return err
+	}
+	return s.Store.UpdateQueued(ctx, *q)
+}
+
+// setState puts st into q: its JSON, next attempt and, unless q is
+// being attempted, status.
+func setState(q *reportstore.Queued, st *DeliveryState) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("tlsrptsend: delivery state of %s: %w", st.ReportID, err)
+	}
+	q.State, q.NextAttempt = data, st.Next
+	if q.Status == "" {
+		q.Status = string(st.Status)
+	}
+	if q.NextAttempt.IsZero() {
+		q.NextAttempt = time.Unix(0, 0)
+	}
+	return nil
+}
+
+func (s *Sender) https() *HTTPSDeliverer {
+	if s.HTTPS != nil {
+		return s.HTTPS
+	}
+	return &HTTPSDeliverer{}
+}
