@@ -1,0 +1,123 @@
+package tlsrptsend
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
+	"github.com/mtasts/mtasts/reportstore"
+)
+
+func sqliteURL(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "reports.db") }
+
+// TestSendDaySkips: a domain suppressed by hand and a report over the
+// size limit are skipped and counted; the reports built are archived.
+func TestSendDaySkips(t *testing.T) {
+	sw := newSendWorld(t, sqliteURL(t))
+	if err := sw.store.Suppress(t.Context(), "b.example", "asked us to stop"); err != nil {
+		t.Fatal(err)
+	}
+	s := sw.sender("one")
+	s.ArchiveDir = t.TempDir()
+	res, err := s.SendDay(t.Context(), sendDay, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := map[string]string{}
+	for _, sk := range res.Skipped {
+		skipped[sk.Domain] = sk.Reason
+	}
+	if len(res.Reports) != 1 || skipped["b.example"] != "suppressed: asked us to stop" || skipped["c.example"] == "" {
+		t.Errorf("reports %d, skipped %q", len(res.Reports), skipped)
+	}
+	archived, err := os.ReadFile(filepath.Join(s.ArchiveDir, res.Reports[0].Built.Filename))
+	if err != nil || !bytes.Equal(archived, res.Reports[0].Built.Gzip) {
+		t.Errorf("archive: %v", err)
+	}
+	if len(sw.mx.Messages()) != 0 {
+		t.Error("a suppressed domain got its report")
+	}
+
+	sw2 := newSendWorld(t, sqliteURL(t))
+	s2 := sw2.sender("two")
+	s2.MaxReportSize = 100
+	res, err = s2.SendDay(t.Context(), sendDay, true)
+	if err != nil || len(res.Reports) != 0 || len(res.Skipped) != 3 {
+		t.Errorf("with a 100-byte limit: %d reports, skipped %+v, %v", len(res.Reports), res.Skipped, err)
+	}
+}
+
+// TestSendDaySuppressesFailingRUA: a rua that refuses reports for good
+// (HTTP 403) is suppressed after MaxFailures days of it, and the next
+// day's report is not posted to it.
+func TestSendDaySuppressesFailingRUA(t *testing.T) {
+	sw := newSendWorld(t, sqliteURL(t))
+	sw.w.HTTPSHost("reports.a.example").SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	s := sw.sender("one")
+	s.MaxFailures = 1
+	res, err := s.SendDay(t.Context(), sendDay, true)
+	if err != nil || res.Deliveries != (Deliveries{Delivered: 1, Failed: 1}) {
+		t.Fatalf("first day: %+v, %v", res, err)
+	}
+	next := sendDay.Add(24 * time.Hour)
+	sw.clock.Advance(24 * time.Hour)
+	rec := NewStoreRecorder(sw.store)
+	pol := stsPolicy
+	pol.Domain = "a.example"
+	rec.Record(Outcome{Time: next.Add(time.Hour), Policy: pol, MXHost: "mx1.a.example"})
+	if err := rec.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.SendDay(t.Context(), next, true)
+	if err != nil || len(res.Reports) != 1 || res.Deliveries != (Deliveries{Suppressed: 1}) {
+		t.Fatalf("second day: %+v, %v", res, err)
+	}
+	qs, err := sw.store.QueuedReports(t.Context(), reportstore.QueueFilter{Day: next})
+	if err != nil || len(qs) != 1 || qs[0].Status != string(DeliveryFailed) {
+		t.Errorf("queue of the second day: %+v, %v", qs, err)
+	}
+}
+
+// TestSendDayRelayDKIM: report mail goes through a relay over STARTTLS,
+// DKIM-signed; the signature verifies against the key published in DNS
+// (RFC 8460 §3, §5.3).
+func TestSendDayRelayDKIM(t *testing.T) {
+	sw := newSendWorld(t, sqliteURL(t))
+	relay := sw.w.SMTP("relay.sender.test", testworld.SMTPOptions{})
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := DKIMKeyRecord(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.w.DNS.TXT("tlsrpt._domainkey.sender.test", rec)
+	s := sw.sender("one")
+	s.Mail = &Relay{Addr: "relay.sender.test:25", TLSConfig: &tls.Config{ServerName: "relay.sender.test", RootCAs: sw.w.RootCAs()}, Dial: sw.w.DialContext}
+	s.DKIM = &dkim.SignOptions{Domain: "sender.test", Selector: "tlsrpt", Signer: key}
+	res, err := s.SendDay(t.Context(), sendDay, true)
+	if err != nil || res.Deliveries.Delivered != 2 { // the https report and the mail
+		t.Fatalf("SendDay: %+v, %v", res, err)
+	}
+	msgs := relay.Messages()
+	if len(msgs) != 1 || msgs[0].TLS == nil || len(sw.mx.Messages()) != 0 {
+		t.Fatalf("%d mails at the relay (TLS %v), %d at the MX", len(msgs), len(msgs) == 1 && msgs[0].TLS != nil, len(sw.mx.Messages()))
+	}
+	lookup := func(name string) ([]string, error) { return sw.dns.LookupTXT(t.Context(), name) }
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msgs[0].Data), &dkim.VerifyOptions{LookupTXT: lookup})
+	if err != nil || len(verifs) != 1 || verifs[0].Err != nil || verifs[0].Domain != "sender.test" {
+		t.Errorf("DKIM: %+v, %v", verifs, err)
+	}
+}
