@@ -210,16 +210,25 @@ func (d *HTTPSDeliverer) backoff(attempts int) time.Duration {
 	return b
 }
 
-func (d *HTTPSDeliverer) now() time.Time {
-	if d.Now != nil {
-		return d.Now()
+func (d *HTTPSDeliverer) now() time.Time { return clockNow(d.Now) }
+
+func (d *HTTPSDeliverer) sleep(ctx context.Context, wait time.Duration) error {
+	return sleepWith(ctx, d.Sleep, wait)
+}
+
+// clockNow is now(), or time.Now() if now is nil.
+func clockNow(now func() time.Time) time.Time {
+	if now != nil {
+		return now()
 	}
 	return time.Now()
 }
 
-func (d *HTTPSDeliverer) sleep(ctx context.Context, wait time.Duration) error {
-	if d.Sleep != nil {
-		return d.Sleep(ctx, wait)
+// sleepWith waits with sleep, or with a timer if sleep is nil, for wait
+// or until ctx is done.
+func sleepWith(ctx context.Context, sleep func(context.Context, time.Duration) error, wait time.Duration) error {
+	if sleep != nil {
+		return sleep(ctx, wait)
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

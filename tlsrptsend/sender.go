@@ -292,19 +292,9 @@ func (s *Sender) holder() string {
 	return s.Holder
 }
 
-func (s *Sender) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Sender) now() time.Time { return clockNow(s.Now) }
 
-func (s *Sender) sleep(ctx context.Context, d time.Duration) error {
-	if s.Sleep != nil {
-		return s.Sleep(ctx, d)
-	}
-	return (&HTTPSDeliverer{}).sleep(ctx, d)
-}
+func (s *Sender) sleep(ctx context.Context, d time.Duration) error { return sleepWith(ctx, s.Sleep, d) }
 
 func (s *Sender) delay() time.Duration {
 	if s.Delay != nil {

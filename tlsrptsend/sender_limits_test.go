@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 
@@ -70,15 +69,7 @@ func TestSendDaySuppressesFailingRUA(t *testing.T) {
 	if err != nil || res.Deliveries != (Deliveries{Delivered: 1, Failed: 1}) {
 		t.Fatalf("first day: %+v, %v", res, err)
 	}
-	next := sendDay.Add(24 * time.Hour)
-	sw.clock.Advance(24 * time.Hour)
-	rec := NewStoreRecorder(sw.store)
-	pol := stsPolicy
-	pol.Domain = "a.example"
-	rec.Record(Outcome{Time: next.Add(time.Hour), Policy: pol, MXHost: "mx1.a.example"})
-	if err := rec.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	next := sw.nextDay(t)
 	res, err = s.SendDay(t.Context(), next, true)
 	if err != nil || len(res.Reports) != 1 || res.Deliveries != (Deliveries{Suppressed: 1}) {
 		t.Fatalf("second day: %+v, %v", res, err)

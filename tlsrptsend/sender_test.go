@@ -87,6 +87,22 @@ func newSendWorld(t *testing.T, storeURL string, fail ...int) *sendWorld {
 	return sw
 }
 
+// nextDay moves the clock a day on and records a session with a.example
+// on the day after sendDay, which it returns.
+func (sw *sendWorld) nextDay(t *testing.T) time.Time {
+	t.Helper()
+	day := sendDay.Add(24 * time.Hour)
+	sw.clock.Advance(24 * time.Hour)
+	rec := NewStoreRecorder(sw.store)
+	pol := stsPolicy
+	pol.Domain = "a.example"
+	rec.Record(Outcome{Time: day.Add(time.Hour), Policy: pol, MXHost: "mx1.a.example"})
+	if err := rec.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return day
+}
+
 // sender returns a new Sender (as after a restart) named holder.
 func (sw *sendWorld) sender(holder string) *Sender {
 	client := sw.w.HTTPClient()
@@ -231,15 +247,7 @@ func TestSendDayTakeover(t *testing.T) {
 
 			// A crash: the holder took the lease and stored "sending"
 			// before an attempt, then nothing more.
-			day := sendDay.Add(24 * time.Hour)
-			sw.clock.Advance(24 * time.Hour)
-			rec := NewStoreRecorder(sw.store)
-			pol := stsPolicy
-			pol.Domain = "a.example"
-			rec.Record(Outcome{Time: day.Add(time.Hour), Policy: pol, MXHost: "mx1.a.example"})
-			if err := rec.Close(t.Context()); err != nil {
-				t.Fatal(err)
-			}
+			day := sw.nextDay(t)
 			crashed := sw.sender("crashed")
 			plan, _, err := crashed.Plan(t.Context(), day)
 			if err != nil || len(plan) != 1 {
