@@ -17,23 +17,10 @@ import (
 // lease has not expired.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	now := s.now()
-	var got bool
-	err := s.inTx(ctx, "taking a lease", func(tx *writeTx) error {
-		st, err := tx.stmt(ctx, `INSERT INTO tlsrpt_send_lease AS l (name, holder, expires) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
-			WHERE l.expires <= $4 OR l.holder = excluded.holder`)
-		if err != nil {
-			return s.err("taking a lease", err)
-		}
-		res, err := st.ExecContext(ctx, name, holder, now.Add(ttl).Unix(), now.Unix())
-		if err != nil {
-			return s.err("taking a lease", err)
-		}
-		n, err := res.RowsAffected()
-		got = n > 0
-		return err
-	})
-	return got, err
+	return s.changed(ctx, "taking a lease", `INSERT INTO tlsrpt_send_lease AS l (name, holder, expires) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+		WHERE l.expires <= $4 OR l.holder = excluded.holder`,
+		name, holder, now.Add(ttl).Unix(), now.Unix())
 }
 
 // ReleaseLease gives up the lease name if holder has it.

@@ -34,22 +34,31 @@ type Queued struct {
 // same day, domain and URI already: it reports whether it added it. A
 // report built again after a crash is thus not queued twice.
 func (s *Store) Enqueue(ctx context.Context, q Queued) (added bool, err error) {
-	err = s.inTx(ctx, "queueing a report", func(tx *writeTx) error {
-		st, err := tx.stmt(ctx, `INSERT INTO tlsrpt_send_queue (day, policy_domain, uri, report_id, filename, report, status, next_attempt, state, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (day, policy_domain, uri) DO NOTHING`)
+	return s.changed(ctx, "queueing a report", `INSERT INTO tlsrpt_send_queue (day, policy_domain, uri, report_id, filename, report, status, next_attempt, state, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (day, policy_domain, uri) DO NOTHING`,
+		dayOf(q.Day), normDomain(q.Domain), q.URI, q.ReportID, q.Filename, q.Report,
+		q.Status, q.NextAttempt.Unix(), string(q.State), s.now().Unix())
+}
+
+// changed runs a write statement in a transaction of its own and
+// reports whether it changed a row.
+func (s *Store) changed(ctx context.Context, op, query string, args ...any) (bool, error) {
+	var n int64
+	err := s.inTx(ctx, op, func(tx *writeTx) error {
+		st, err := tx.stmt(ctx, query)
 		if err != nil {
-			return s.err("queueing a report", err)
+			return s.err(op, err)
 		}
-		res, err := st.ExecContext(ctx, dayOf(q.Day), normDomain(q.Domain), q.URI, q.ReportID, q.Filename, q.Report,
-			q.Status, q.NextAttempt.Unix(), string(q.State), s.now().Unix())
+		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
-			return s.err("queueing a report", err)
+			return s.err(op, err)
 		}
-		n, err := res.RowsAffected()
-		added = n > 0
-		return err
+		if n, err = res.RowsAffected(); err != nil {
+			return s.err(op, err)
+		}
+		return nil
 	})
-	return added, err
+	return n > 0, err
 }
 
 // UpdateQueued stores the status, next attempt and state of the delivery
@@ -133,21 +142,8 @@ func (s *Store) QueuedReports(ctx context.Context, f QueueFilter) ([]Queued, err
 // _smtp._tls record or suppressed. A day is marked once; it returns
 // false if it was already.
 func (s *Store) MarkDayBuilt(ctx context.Context, day time.Time, reports, skipped int) (bool, error) {
-	var added bool
-	err := s.inTx(ctx, "marking a day built", func(tx *writeTx) error {
-		st, err := tx.stmt(ctx, `INSERT INTO tlsrpt_send_day (day, built_at, reports, skipped) VALUES ($1, $2, $3, $4) ON CONFLICT (day) DO NOTHING`)
-		if err != nil {
-			return s.err("marking a day built", err)
-		}
-		res, err := st.ExecContext(ctx, dayOf(day), s.now().Unix(), reports, skipped)
-		if err != nil {
-			return s.err("marking a day built", err)
-		}
-		n, err := res.RowsAffected()
-		added = n > 0
-		return err
-	})
-	return added, err
+	return s.changed(ctx, "marking a day built", `INSERT INTO tlsrpt_send_day (day, built_at, reports, skipped) VALUES ($1, $2, $3, $4) ON CONFLICT (day) DO NOTHING`,
+		dayOf(day), s.now().Unix(), reports, skipped)
 }
 
 // DayBuilt reports whether the reports of the UTC day of day are built.
