@@ -167,6 +167,9 @@ func testSending(t *testing.T, open opener) {
 		s.CountFailure(ctx, "example.com", "x")
 		s.ResetFailures(ctx, "example.com")
 		check("example.com", 0, true) // by hand: stays
+		if list, err := s.Suppressions(ctx); err != nil || len(list) != 1 || list[0].Target != "example.com" || !list[0].Manual || list[0].Reason != "asked us to stop" {
+			t.Errorf("Suppressions = %+v, %v", list, err)
+		}
 		if err := s.Unsuppress(ctx, "example.com"); err != nil {
 			t.Fatal(err)
 		}

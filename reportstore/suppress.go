@@ -45,13 +45,15 @@ func (s *Store) Unsuppress(ctx context.Context, target string) error {
 	})
 }
 
-// CountFailure counts a delivery to target given up for good, with why,
-// and returns the failures in a row so far.
+// CountFailure counts a delivery to target given up for good, with why
+// (an entry made by hand keeps its own reason), and returns the failures
+// in a row so far.
 func (s *Store) CountFailure(ctx context.Context, target, reason string) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, "counting a failure", func(tx *writeTx) error {
 		err := tx.exec(ctx, `INSERT INTO tlsrpt_send_suppression AS d (target, manual, failures, reason, updated_at) VALUES ($1, 0, 1, $2, $3)
-			ON CONFLICT (target) DO UPDATE SET failures = `+addSaturating("failures")+`, reason = excluded.reason, updated_at = excluded.updated_at`,
+			ON CONFLICT (target) DO UPDATE SET failures = `+addSaturating("failures")+`,
+				reason = CASE WHEN d.manual = 1 THEN d.reason ELSE excluded.reason END, updated_at = excluded.updated_at`,
 			text(target), text(reason), s.now().Unix())
 		if err != nil {
 			return s.err("counting a failure", err)
@@ -82,19 +84,47 @@ func (s *Store) ResetFailures(ctx context.Context, target string) error {
 // at least maxFailures failures in a row (maxFailures 0: never for
 // failures alone), else nil.
 func (s *Store) Suppressed(ctx context.Context, target string, maxFailures int64) (*Suppression, error) {
-	var e Suppression
-	var manual, updated int64
-	err := s.db.QueryRowContext(ctx, `SELECT target, manual, failures, reason, updated_at FROM tlsrpt_send_suppression WHERE target = $1`, text(target)).
-		Scan(&e.Target, &manual, count(&e.Failures), &e.Reason, &updated)
+	e, err := scanSuppression(s.db.QueryRowContext(ctx, `SELECT `+suppressionColumns+` FROM tlsrpt_send_suppression WHERE target = $1`, text(target)))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
 	case err != nil:
 		return nil, s.err("reading the suppression list", err)
 	}
-	e.Manual, e.Updated = manual != 0, time.Unix(updated, 0).UTC()
 	if e.Manual || maxFailures > 0 && e.Failures >= maxFailures {
-		return &e, nil
+		return e, nil
 	}
 	return nil, nil
+}
+
+const suppressionColumns = `target, manual, failures, reason, updated_at`
+
+// scanSuppression reads the suppressionColumns of one row.
+func scanSuppression(row interface{ Scan(...any) error }) (*Suppression, error) {
+	var e Suppression
+	var manual, updated int64
+	if err := row.Scan(&e.Target, &manual, count(&e.Failures), &e.Reason, &updated); err != nil {
+		return nil, err
+	}
+	e.Manual, e.Updated = manual != 0, time.Unix(updated, 0).UTC()
+	return &e, nil
+}
+
+// Suppressions returns the entries of the list, by target: those made by
+// hand and those with failures counted.
+func (s *Store) Suppressions(ctx context.Context) ([]Suppression, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+suppressionColumns+` FROM tlsrpt_send_suppression ORDER BY target`)
+	if err != nil {
+		return nil, s.err("reading the suppression list", err)
+	}
+	defer rows.Close()
+	var out []Suppression
+	for rows.Next() {
+		e, err := scanSuppression(rows)
+		if err != nil {
+			return nil, s.err("reading the suppression list", err)
+		}
+		out = append(out, *e)
+	}
+	return out, s.rowsErr("reading the suppression list", rows)
 }

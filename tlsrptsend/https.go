@@ -2,7 +2,6 @@ package tlsrptsend
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,10 @@ const (
 	DeliveryPending   DeliveryStatus = "pending"   // to be attempted at Next
 	DeliveryDelivered DeliveryStatus = "delivered" // the receiver accepted it
 	DeliveryFailed    DeliveryStatus = "failed"    // given up: refused, or 24 hours of failures
+	// DeliverySending is stored by Sender before each attempt and
+	// replaced after it: found by the next holder of the lease, it says
+	// that the last one stopped during the attempt, which is made again.
+	DeliverySending DeliveryStatus = "sending"
 )
 
 // DeliveryState is the persisted state of delivering one report to one
@@ -120,15 +123,6 @@ func (d *HTTPSDeliverer) Deliver(ctx context.Context, st *DeliveryState, report 
 			return final
 		}
 	}
-}
-
-// Attempt posts report to st.URI once, whatever st.Next says, and
-// updates st as Deliver does; a sender that schedules attempts itself
-// (Sender) calls it when st is due. It returns the error of a delivery
-// given up for good, or ctx's error if it was cancelled (st unchanged).
-func (d *HTTPSDeliverer) Attempt(ctx context.Context, st *DeliveryState, report []byte) error {
-	final, err := st.attempt(ctx, d.now, d.backoff, func(ctx context.Context) error { return d.post(ctx, st, report) })
-	return cmp.Or(err, final)
 }
 
 // attempt makes one attempt with try and updates st with its result: a

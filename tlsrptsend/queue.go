@@ -12,12 +12,6 @@ import (
 	"github.com/mtasts/mtasts/tlsrpt"
 )
 
-// deliverySending is the status of a queued delivery while an attempt is
-// under way: stored before the attempt, replaced after it. A sender that
-// finds it on taking the lease over knows its holder stopped during the
-// attempt, and makes it again.
-const deliverySending = "sending"
-
 // DeliverDue makes one attempt at every queued delivery that is due, of
 // any day, as the holder of the store's lease, which it renews before
 // each attempt. Each delivery's state is stored before and after its
@@ -34,7 +28,7 @@ func (s *Sender) DeliverDue(ctx context.Context) (Deliveries, error) {
 func (s *Sender) deliverDue(ctx context.Context) (Deliveries, error) {
 	var n Deliveries
 	due, err := s.Store.QueuedReports(ctx, reportstore.QueueFilter{
-		Statuses: []string{string(DeliveryPending), deliverySending}, DueBy: s.now(), WithData: true,
+		Statuses: []string{string(DeliveryPending), string(DeliverySending)}, DueBy: s.now(), WithData: true,
 	})
 	if err != nil {
 		return n, err
@@ -68,16 +62,23 @@ func (s *Sender) deliverOne(ctx context.Context, q reportstore.Queued, n *Delive
 			return s.save(ctx, &q, &st)
 		}
 	}
-	try, err := s.transport(q)
+	send, err := s.transport(q)
 	if err != nil {
 		n.Unsendable++
 		st.Status, st.Done, st.LastError = DeliveryFailed, s.now(), err.Error()
 		return s.save(ctx, &q, &st)
 	}
 	// Before the attempt: a holder that stops now leaves "sending".
-	q.Status = deliverySending
+	q.Status = string(DeliverySending)
 	if err := s.saveRow(ctx, &q, &st); err != nil {
 		return err
+	}
+	// An attempt ends well before the lease, renewed just before it,
+	// could pass to another sender.
+	try := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, s.leaseTTL()/2)
+		defer cancel()
+		return send(ctx)
 	}
 	final, cancelled := st.attempt(ctx, s.now, s.https().backoff, try)
 	if cancelled != nil {

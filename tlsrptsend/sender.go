@@ -67,7 +67,7 @@ type Sender struct {
 	Holder string
 	// LeaseTTL is how long a lease lasts without renewal: how long a
 	// crashed sender's work waits before another takes it over. Zero
-	// means DefaultLeaseTTL. It must exceed the longest attempt.
+	// means DefaultLeaseTTL. Each attempt is cut off after half of it.
 	LeaseTTL time.Duration
 
 	// MaxReportSize, if positive, bounds a gzipped report: a larger one
@@ -268,11 +268,7 @@ func (s *Sender) queue(ctx context.Context, day time.Time, plan []Planned) error
 
 // lease takes or renews the store's lease for this sender.
 func (s *Sender) lease(ctx context.Context) error {
-	ttl := s.LeaseTTL
-	if ttl <= 0 {
-		ttl = DefaultLeaseTTL
-	}
-	ok, err := s.Store.AcquireLease(ctx, leaseName, s.holder(), ttl)
+	ok, err := s.Store.AcquireLease(ctx, leaseName, s.holder(), s.leaseTTL())
 	if err != nil {
 		return err
 	}
@@ -280,6 +276,13 @@ func (s *Sender) lease(ctx context.Context) error {
 		return ErrLeaseHeld
 	}
 	return nil
+}
+
+func (s *Sender) leaseTTL() time.Duration {
+	if s.LeaseTTL <= 0 {
+		return DefaultLeaseTTL
+	}
+	return s.LeaseTTL
 }
 
 func (s *Sender) holder() string {

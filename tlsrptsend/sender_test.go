@@ -266,7 +266,7 @@ func TestSendDayTakeover(t *testing.T) {
 			if err != nil || len(qs) != 1 {
 				t.Fatalf("queue = %+v, %v", qs, err)
 			}
-			qs[0].Status = deliverySending
+			qs[0].Status = string(DeliverySending)
 			if err := sw.store.UpdateQueued(t.Context(), qs[0]); err != nil {
 				t.Fatal(err)
 			}

@@ -76,6 +76,7 @@ over the same store sends a report twice.`,
 		newTlsrptCollectCmd(e, f),
 		newTlsrptPendingCmd(e, f),
 		newTlsrptSendCmd(e, f),
+		newTlsrptSuppressCmd(e, f),
 	)
 	return cmd
 }

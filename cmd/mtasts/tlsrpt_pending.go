@@ -66,7 +66,7 @@ func runTlsrptPending(ctx context.Context, e *env, f *tlsrptFlags) error {
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	queued, err := store.QueuedReports(ctx, reportstore.QueueFilter{Statuses: []string{string(tlsrptsend.DeliveryPending), "sending"}})
+	queued, err := store.QueuedReports(ctx, reportstore.QueueFilter{Statuses: []string{string(tlsrptsend.DeliveryPending), string(tlsrptsend.DeliverySending)}})
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}

@@ -60,6 +60,16 @@ func TestTlsrptCollectSend(t *testing.T) {
 	mx := w.SMTP("mx.rua.test", testworld.SMTPOptions{})
 
 	db := "sqlite://" + filepath.Join(t.TempDir(), "reports.db")
+	// Suppressed, then taken off the list: it gets its report.
+	if r := runCmd(t, w, "", "tlsrpt", "suppress", "--db", db, "two.test", "--reason", "asked us"); r.code != 0 {
+		t.Fatalf("suppress: code %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runCmd(t, w, "", "tlsrpt", "suppress", "--db", db); r.stdout != "two.test                                  by hand, 0 failures in a row: asked us\n" {
+		t.Errorf("suppress list: %q", r.stdout)
+	}
+	if r := runCmd(t, w, "", "tlsrpt", "suppress", "--db", db, "--remove", "two.test"); r.code != 0 {
+		t.Fatalf("suppress --remove: code %d, stderr %q", r.code, r.stderr)
+	}
 	netArgs := []string{"--db", db, "--resolver", w.Resolver(), "--ca-file", w.CAFile()}
 	r := runCmd(t, w, postfixLog, append([]string{"tlsrpt", "collect", "--postfix-log", "-", "--sending-ip", "192.0.2.1"}, netArgs...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "4 sessions recorded") {
