@@ -25,8 +25,8 @@ func (s *Sender) DeliverDue(ctx context.Context) (Deliveries, error) {
 }
 
 // deliverDue is DeliverDue once the lease is held.
-func (s *Sender) deliverDue(ctx context.Context) (Deliveries, error) {
-	var n Deliveries
+func (s *Sender) deliverDue(ctx context.Context) (n Deliveries, err error) {
+	defer func() { s.Metrics.delivered(n) }()
 	due, err := s.Store.QueuedReports(ctx, reportstore.QueueFilter{
 		Statuses: []string{string(DeliveryPending), string(DeliverySending)}, DueBy: s.now(), WithData: true,
 	})

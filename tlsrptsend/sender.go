@@ -81,6 +81,8 @@ type Sender struct {
 	MaxFailures int64
 
 	Log *slog.Logger
+	// Metrics, if set, counts reports and deliveries.
+	Metrics *Metrics
 
 	holderOnce sync.Once
 }
@@ -175,6 +177,7 @@ func (s *Sender) SendDay(ctx context.Context, day time.Time, now bool) (*DayResu
 		if res.Built, err = s.Store.MarkDayBuilt(ctx, day, len(res.Reports), len(res.Skipped)); err != nil {
 			return nil, err
 		}
+		s.Metrics.day(len(res.Reports), len(res.Skipped))
 	}
 	res.Deliveries, err = s.deliverDue(ctx)
 	return res, err

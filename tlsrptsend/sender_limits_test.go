@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/reportstore"
@@ -65,6 +67,7 @@ func TestSendDaySuppressesFailingRUA(t *testing.T) {
 	}))
 	s := sw.sender("one")
 	s.MaxFailures = 1
+	s.Metrics = NewMetrics(prometheus.NewRegistry())
 	res, err := s.SendDay(t.Context(), sendDay, true)
 	if err != nil || res.Deliveries != (Deliveries{Delivered: 1, Failed: 1}) {
 		t.Fatalf("first day: %+v, %v", res, err)
@@ -77,6 +80,19 @@ func TestSendDaySuppressesFailingRUA(t *testing.T) {
 	qs, err := sw.store.QueuedReports(t.Context(), reportstore.QueueFilter{Day: next})
 	if err != nil || len(qs) != 1 || qs[0].Status != string(DeliveryFailed) {
 		t.Errorf("queue of the second day: %+v, %v", qs, err)
+	}
+	for _, c := range []struct {
+		counter *prometheus.CounterVec
+		label   string
+		want    float64
+	}{
+		{s.Metrics.reports, "built", 3}, {s.Metrics.reports, "skipped", 1},
+		{s.Metrics.deliveries, "delivered", 1}, {s.Metrics.deliveries, "failed", 1}, {s.Metrics.deliveries, "suppressed", 1},
+		{s.Metrics.deliveries, "retried", 0},
+	} {
+		if got := testutil.ToFloat64(c.counter.WithLabelValues(c.label)); got != c.want {
+			t.Errorf("metric %s = %v, want %v", c.label, got, c.want)
+		}
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 // nothing. Sums the store refused are kept and added on the next flush.
 type StoreRecorder struct {
 	Store *reportstore.Store
+	// Metrics, if set, counts the outcomes recorded.
+	Metrics *Metrics
 
 	agg     *Aggregator
 	flushMu sync.Mutex
@@ -32,7 +34,10 @@ func NewStoreRecorder(store *reportstore.Store) *StoreRecorder {
 }
 
 // Record sums o in memory until the next flush.
-func (r *StoreRecorder) Record(o Outcome) { r.agg.Record(o) }
+func (r *StoreRecorder) Record(o Outcome) {
+	r.Metrics.outcome(&o)
+	r.agg.Record(o)
+}
 
 // Flush adds what was recorded since the last flush to the store.
 func (r *StoreRecorder) Flush(ctx context.Context) error {

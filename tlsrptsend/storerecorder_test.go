@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrpt"
 )
@@ -39,6 +42,7 @@ func TestStoreRecorder(t *testing.T) {
 	}
 
 	r1, r2 := NewStoreRecorder(store), NewStoreRecorder(store)
+	r1.Metrics = NewMetrics(prometheus.NewRegistry())
 	r1.Record(o)
 	r1.Record(failed)
 	cancelled, cancel := context.WithCancel(t.Context())
@@ -55,6 +59,9 @@ func TestStoreRecorder(t *testing.T) {
 	}
 	if got, want := stored(), (tlsrpt.Summary{Successful: 2, Failed: 1}); got != want {
 		t.Errorf("after Flush: %+v, want %+v", got, want)
+	}
+	if ok, expired := testutil.ToFloat64(r1.Metrics.outcomes.WithLabelValues("success")), testutil.ToFloat64(r1.Metrics.outcomes.WithLabelValues("certificate-expired")); ok != 2 || expired != 1 {
+		t.Errorf("outcome metrics: %v successes, %v certificate-expired; want 2 and 1", ok, expired)
 	}
 	r2.Start(time.Hour)
 	r2.Record(failed)
