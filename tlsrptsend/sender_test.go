@@ -286,3 +286,51 @@ func TestSendDayTakeover(t *testing.T) {
 		})
 	}
 }
+
+// TestSendDayConcurrent: four daemons, each with its own connection to
+// one store, send the same day at once: one builds the reports, each
+// report reaches each rua once, the others find the lease held.
+func TestSendDayConcurrent(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			url := st.url(t)
+			sw := newSendWorld(t, url)
+			var wg sync.WaitGroup
+			results := make(chan error, 4)
+			built := make(chan bool, 4)
+			for i := range 4 {
+				store, err := reportstore.Open(t.Context(), url, reportstore.Options{Now: sw.clock.Now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer store.Close()
+				s := sw.sender(string(rune('a' + i)))
+				s.Store = store
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := s.SendDay(t.Context(), sendDay, true)
+					results <- err
+					built <- err == nil && res.Built
+				}()
+			}
+			wg.Wait()
+			close(results)
+			close(built)
+			var builders int
+			for b := range built {
+				if b {
+					builders++
+				}
+			}
+			for err := range results {
+				if err != nil && !errors.Is(err, ErrLeaseHeld) {
+					t.Errorf("SendDay: %v", err)
+				}
+			}
+			if _, accepted := sw.rua.counts(); builders != 1 || accepted != 1 || len(sw.mx.Messages()) != 1 {
+				t.Errorf("%d senders built the day, %d reports posted, %d mailed; want 1 each", builders, accepted, len(sw.mx.Messages()))
+			}
+		})
+	}
+}
