@@ -20,7 +20,7 @@ func (s *Sender) DeliverDue(ctx context.Context) (Deliveries, error) {
 	if err := s.lease(ctx); err != nil {
 		return Deliveries{}, err
 	}
-	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, s.holder())
+	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), LeaseName, s.holder())
 	return s.deliverDue(ctx)
 }
 

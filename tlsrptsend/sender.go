@@ -91,7 +91,8 @@ type Sender struct {
 const (
 	DefaultLeaseTTL = 10 * time.Minute
 	MaxDelay        = time.Hour
-	leaseName       = "tlsrpt-send"
+	// LeaseName names the lease of the senders in the report store.
+	LeaseName = "tlsrpt-send"
 )
 
 // Errors of Sender.
@@ -160,7 +161,7 @@ func (s *Sender) SendDay(ctx context.Context, day time.Time, now bool) (*DayResu
 	if err := s.lease(ctx); err != nil {
 		return nil, err
 	}
-	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName, s.holder())
+	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), LeaseName, s.holder())
 	res := &DayResult{Day: day}
 	built, err := s.Store.DayBuilt(ctx, day)
 	if err != nil {
@@ -271,7 +272,7 @@ func (s *Sender) queue(ctx context.Context, day time.Time, plan []Planned) error
 
 // lease takes or renews the store's lease for this sender.
 func (s *Sender) lease(ctx context.Context) error {
-	ok, err := s.Store.AcquireLease(ctx, leaseName, s.holder(), s.leaseTTL())
+	ok, err := s.Store.AcquireLease(ctx, LeaseName, s.holder(), s.leaseTTL())
 	if err != nil {
 		return err
 	}

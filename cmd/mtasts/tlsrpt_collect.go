@@ -103,6 +103,9 @@ func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath strin
 		return &exitError{code: exitCannotRun, err: runErr}
 	}
 	st := parser.Stats()
+	if f.store.asJSON {
+		return writeJSON(e.stdout, st)
+	}
 	w := &errWriter{w: e.stdout}
 	w.printf("%d lines read, %d sessions recorded, %d lines malformed, %d sessions without delivery status\n",
 		st.Lines, st.Sessions, st.Malformed, st.Orphaned)

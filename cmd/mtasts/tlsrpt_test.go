@@ -10,8 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
+	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/tlsrptsend"
 	"github.com/mtasts/mtasts/tlsrpt"
 )
 
@@ -157,6 +160,19 @@ func TestTlsrptSendUsage(t *testing.T) {
 		if r.code != exitCannotRun || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("send %q: code %d, stderr %q; want 3 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
+	}
+	// Another sender at work: exit status 2.
+	store, err := reportstore.Open(t.Context(), db, reportstore.Options{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if ok, err := store.AcquireLease(t.Context(), tlsrptsend.LeaseName, "another", time.Hour); !ok || err != nil {
+		t.Fatalf("AcquireLease = %v, %v", ok, err)
+	}
+	r := runCmd(t, nil, "", "tlsrpt", "send", "--db", db, "--org", "O", "--contact", "a@b.test", "--submitter", "b.test", "--now")
+	if r.code != exitErrors || !strings.Contains(r.stderr, "another sender") {
+		t.Errorf("send while another holds the lease: code %d, stderr %q", r.code, r.stderr)
 	}
 	if r := runCmd(t, nil, "", "tlsrpt", "collect", "--db", db); r.code != exitCannotRun || !strings.Contains(r.stderr, "--postfix-log") {
 		t.Errorf("collect without --postfix-log: code %d, stderr %q", r.code, r.stderr)
