@@ -14,8 +14,8 @@ import (
 
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/reportstore"
-	"github.com/mtasts/mtasts/tlsrptsend"
 	"github.com/mtasts/mtasts/tlsrpt"
+	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
 // postfixLog is real Postfix 3.7 log (tlsrptsend/testdata), on the day
