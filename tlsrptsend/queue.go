@@ -85,33 +85,37 @@ func (s *Sender) deliverOne(ctx context.Context, q reportstore.Queued, n *Delive
 		q.Status = string(DeliveryPending) // not attempted
 		return errors.Join(cancelled, s.saveRow(context.WithoutCancel(ctx), &q, &st))
 	}
+	// After the attempt: its state first, then what it says of the rua.
+	if err := s.save(ctx, &q, &st); err != nil {
+		return err
+	}
 	switch st.Status {
 	case DeliveryDelivered:
 		n.Delivered++
 		s.log().Info("TLS report delivered", "report", q.ReportID, "rua", q.URI, "attempts", st.Attempts)
-		if err := s.Store.ResetFailures(ctx, q.URI); err != nil {
-			return err
-		}
+		return s.Store.ResetFailures(ctx, q.URI)
 	case DeliveryFailed:
 		n.Failed++
 		s.log().Warn("TLS report given up", "report", q.ReportID, "rua", q.URI, "err", final)
-		if _, err := s.Store.CountFailure(ctx, q.URI, st.LastError); err != nil {
-			return err
-		}
-	default:
-		n.Retrying++
-		s.log().Info("TLS report to be retried", "report", q.ReportID, "rua", q.URI, "next", st.Next, "err", st.LastError)
+		_, err := s.Store.CountFailure(ctx, q.URI, st.LastError)
+		return err
 	}
-	return s.save(ctx, &q, &st)
+	n.Retrying++
+	s.log().Info("TLS report to be retried", "report", q.ReportID, "rua", q.URI, "next", st.Next, "err", st.LastError)
+	return nil
 }
 
 // transport returns the attempt function for q's rua.
 func (s *Sender) transport(q reportstore.Queued) (func(context.Context) error, error) {
-	uri, err := tlsrpt.ParseRecord("v=TLSRPTv1; rua=" + q.URI)
-	if err != nil || len(uri.RUA) != 1 {
-		return nil, fmt.Errorf("tlsrptsend: rua %q: %v", q.URI, err)
+	// The rua as the record parser reads it (RFC 8460 §3).
+	rec, err := tlsrpt.ParseRecord("v=TLSRPTv1; rua=" + q.URI)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("tlsrptsend: rua %q: %w", q.URI, err)
+	case len(rec.RUA) != 1:
+		return nil, fmt.Errorf("tlsrptsend: rua %q is not one URI", q.URI)
 	}
-	u := uri.RUA[0]
+	u := rec.RUA[0]
 	switch {
 	case u.IsHTTPS():
 		st := &DeliveryState{URI: q.URI, ReportID: q.ReportID}
