@@ -2,6 +2,7 @@ package tlsrptsend
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -48,5 +49,34 @@ func TestScheduler(t *testing.T) {
 	}
 	if posts, accepted := sw.rua.counts(); posts != 2 || accepted != 1 {
 		t.Errorf("%d posts, %d accepted; want 2 (one refused with 503, then retried) and 1", posts, accepted)
+	}
+}
+
+// TestSendDayWaitsForDelay: without "now", SendDay waits for the delay
+// after midnight (RFC 8460 §4.1) before sending; a day not over is
+// refused.
+func TestSendDayWaitsForDelay(t *testing.T) {
+	sw := newSendWorld(t, "sqlite://"+filepath.Join(t.TempDir(), "reports.db"))
+	sw.clock.Advance(-25 * time.Minute) // 00:05 the day after
+	s := sw.sender("one")
+	s.Delay = func() time.Duration { return 40 * time.Minute }
+	var waited []time.Duration
+	s.Sleep = func(_ context.Context, d time.Duration) error {
+		if posts, _ := sw.rua.counts(); posts != 0 || len(sw.mx.Messages()) != 0 {
+			t.Error("reports sent before the delay")
+		}
+		waited = append(waited, d)
+		sw.clock.Advance(d)
+		return nil
+	}
+	if _, err := s.SendDay(t.Context(), sendDay.Add(24*time.Hour), false); !errors.Is(err, ErrTooEarly) {
+		t.Errorf("SendDay of today = %v, want ErrTooEarly", err)
+	}
+	res, err := s.SendDay(t.Context(), sendDay, false)
+	if err != nil || !res.Built {
+		t.Fatalf("SendDay = %+v, %v", res, err)
+	}
+	if len(waited) != 1 || waited[0] != 35*time.Minute {
+		t.Errorf("waited %v, want [35m]", waited)
 	}
 }
