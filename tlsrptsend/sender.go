@@ -59,7 +59,7 @@ type Sender struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Delay returns the wait after midnight UTC before a day's reports
 	// are built and sent, which spreads the load on receivers (RFC 8460
-	// §4.1); nil means a random delay under MaxDelay.
+	// §4.1); nil means MinDelay plus a random delay under MaxDelay.
 	Delay func() time.Duration
 
 	// Holder names this sender in the lease; empty means the host name
@@ -91,6 +91,10 @@ type Sender struct {
 const (
 	DefaultLeaseTTL = 10 * time.Minute
 	MaxDelay        = time.Hour
+	// MinDelay leaves collectors that flush every few minutes
+	// (StoreRecorder) the time to store a day's last outcomes before its
+	// reports are built.
+	MinDelay = 5 * time.Minute
 	// LeaseName names the lease of the senders in the report store.
 	LeaseName = "tlsrpt-send"
 )
@@ -307,7 +311,7 @@ func (s *Sender) delay() time.Duration {
 	if s.Delay != nil {
 		return s.Delay()
 	}
-	return rand.N(MaxDelay)
+	return MinDelay + rand.N(MaxDelay)
 }
 
 func (s *Sender) log() *slog.Logger {

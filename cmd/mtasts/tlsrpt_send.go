@@ -48,8 +48,9 @@ of earlier ones (RFC 8460 §5.5: retries for 24 hours; run send again, or
 the daemon, for the retries). A day's reports are built once: sending
 again only retries.
 
-Unless --now, send first waits a random delay of up to an hour after the
-end of the day, which spreads the load on receivers (RFC 8460 §4.1).
+Unless --now, send first waits 5 minutes and a random delay of up to an
+hour after the end of the day, which spreads the load on receivers (RFC
+8460 §4.1) and leaves collectors the time to store the day's last outcomes.
 --dry-run builds the reports and shows them, sending and storing nothing.
 Only one sender works on a store at a time: another one running makes
 send exit with status 2.
