@@ -43,13 +43,13 @@ func (r *StoreRecorder) Record(o Outcome) {
 func (r *StoreRecorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
-	todo := append(r.unsaved, r.agg.Take()...)
+	batch := append(r.unsaved, r.agg.Take()...)
 	r.unsaved = nil
 	var errs []error
-	for i, dr := range todo {
+	for i, dr := range batch {
 		if err := r.Store.AddOutcomes(ctx, dr.Day, dr.Domain, dr.Results); err != nil {
 			errs = append(errs, err)
-			r.unsaved = append(r.unsaved, todo[i])
+			r.unsaved = append(r.unsaved, batch[i])
 		}
 	}
 	return errors.Join(errs...)
