@@ -2,15 +2,12 @@ package tlsrptsend
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"net/http"
 	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -36,15 +33,7 @@ func sendRealOutcomes(t *testing.T, w *testworld.World, outcomes []Outcome, buil
 	w.DNS.TXT("_smtp._tls.two.test", "v=TLSRPTv1; rua=mailto:tlsrpt@rua.test")
 	w.DNS.Add("rua.test. MX 10 mx.rua.test.")
 	mx := w.SMTP("mx.rua.test", testworld.SMTPOptions{})
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyRecord, err := DKIMKeyRecord(key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.DNS.TXT("tlsrpt._domainkey.sender.test", keyRecord)
+	signing := publishDKIMKey(t, w)
 
 	day := Day(outcomes[0].Time)
 	clock := testclock.New(day.Add(24*time.Hour + 10*time.Minute))
@@ -69,7 +58,7 @@ func sendRealOutcomes(t *testing.T, w *testworld.World, outcomes []Outcome, buil
 	s := &Sender{
 		Store: store, Submitter: testSubmitter, DNS: dns, HTTPS: &HTTPSDeliverer{Client: client},
 		Mail: DirectMail{&deliver.Sender{DNS: dns, Dial: w.DialContext, Opportunistic: true, HeloName: "sender.test", Timeout: 5 * time.Second}},
-		DKIM: &dkim.SignOptions{Domain: "sender.test", Selector: "tlsrpt", Signer: key},
+		DKIM: signing,
 		Now:  clock.Now,
 	}
 	res, err := s.SendDay(t.Context(), day, true)
@@ -102,9 +91,5 @@ func sendRealOutcomes(t *testing.T, w *testworld.World, outcomes []Outcome, buil
 	if diff := cmp.Diff(built["two.test"].Report, mr.Report, opts, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("two.test's report mailed (-built from the log +received):\n%s", diff)
 	}
-	lookup := func(name string) ([]string, error) { return dns.LookupTXT(t.Context(), name) }
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msgs[0].Data), &dkim.VerifyOptions{LookupTXT: lookup})
-	if err != nil || len(verifs) != 1 || verifs[0].Err != nil {
-		t.Errorf("DKIM verification of the report mail: %+v, %v", verifs, err)
-	}
+	verifyDKIM(t, dns, msgs[0].Data)
 }

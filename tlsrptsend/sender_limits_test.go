@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/reportstore"
 )
@@ -102,18 +103,9 @@ func TestSendDaySuppressesFailingRUA(t *testing.T) {
 func TestSendDayRelayDKIM(t *testing.T) {
 	sw := newSendWorld(t, sqliteURL(t))
 	relay := sw.w.SMTP("relay.sender.test", testworld.SMTPOptions{})
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := DKIMKeyRecord(key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sw.w.DNS.TXT("tlsrpt._domainkey.sender.test", rec)
 	s := sw.sender("one")
 	s.Mail = &Relay{Addr: "relay.sender.test:25", TLSConfig: &tls.Config{ServerName: "relay.sender.test", RootCAs: sw.w.RootCAs()}, Dial: sw.w.DialContext}
-	s.DKIM = &dkim.SignOptions{Domain: "sender.test", Selector: "tlsrpt", Signer: key}
+	s.DKIM = publishDKIMKey(t, sw.w)
 	res, err := s.SendDay(t.Context(), sendDay, true)
 	if err != nil || res.Deliveries.Delivered != 2 { // the https report and the mail
 		t.Fatalf("SendDay: %+v, %v", res, err)
@@ -122,9 +114,33 @@ func TestSendDayRelayDKIM(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].TLS == nil || len(sw.mx.Messages()) != 0 {
 		t.Fatalf("%d mails at the relay (TLS %v), %d at the MX", len(msgs), len(msgs) == 1 && msgs[0].TLS != nil, len(sw.mx.Messages()))
 	}
-	lookup := func(name string) ([]string, error) { return sw.dns.LookupTXT(t.Context(), name) }
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msgs[0].Data), &dkim.VerifyOptions{LookupTXT: lookup})
+	verifyDKIM(t, sw.dns, msgs[0].Data)
+}
+
+// publishDKIMKey makes an Ed25519 key, publishes it in w's DNS as the
+// selector tlsrpt of sender.test, as RFC 8460 §3 asks, and returns the
+// options that sign with it.
+func publishDKIMKey(t *testing.T, w *testworld.World) *dkim.SignOptions {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := DKIMKeyRecord(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.DNS.TXT("tlsrpt._domainkey.sender.test", rec)
+	return &dkim.SignOptions{Domain: "sender.test", Selector: "tlsrpt", Signer: key}
+}
+
+// verifyDKIM checks that msg bears one valid signature of sender.test,
+// its key looked up through dns.
+func verifyDKIM(t *testing.T, dns *dnsx.Client, msg []byte) {
+	t.Helper()
+	lookup := func(name string) ([]string, error) { return dns.LookupTXT(t.Context(), name) }
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{LookupTXT: lookup})
 	if err != nil || len(verifs) != 1 || verifs[0].Err != nil || verifs[0].Domain != "sender.test" {
-		t.Errorf("DKIM: %+v, %v", verifs, err)
+		t.Errorf("DKIM verification of the report mail: %+v, %v", verifs, err)
 	}
 }
