@@ -5,12 +5,16 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -135,12 +139,50 @@ func publishDKIMKey(t *testing.T, w *testworld.World) *dkim.SignOptions {
 }
 
 // verifyDKIM checks that msg bears one valid signature of sender.test,
-// its key looked up through dns.
-func verifyDKIM(t *testing.T, dns *dnsx.Client, msg []byte) {
+// its key looked up through dc.
+func verifyDKIM(t *testing.T, dc *dnsx.Client, msg []byte) {
 	t.Helper()
-	lookup := func(name string) ([]string, error) { return dns.LookupTXT(t.Context(), name) }
+	lookup := func(name string) ([]string, error) { return dc.LookupTXT(t.Context(), name) }
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{LookupTXT: lookup})
 	if err != nil || len(verifs) != 1 || verifs[0].Err != nil || verifs[0].Domain != "sender.test" {
 		t.Errorf("DKIM verification of the report mail: %+v, %v", verifs, err)
+	}
+}
+
+// refusingSession refuses every recipient with 550, as a rua address
+// that does not exist.
+type refusingSession struct{}
+
+func (refusingSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (refusingSession) Rcpt(string, *smtp.RcptOptions) error {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+}
+func (refusingSession) Data(io.Reader) error { return nil }
+func (refusingSession) Reset()               {}
+func (refusingSession) Logout() error        { return nil }
+
+// TestSendDayMailRefused: the rua domain's MX refuses the report mail's
+// recipient with a 5yz reply: the delivery is given up at once, not
+// retried for 24 hours, and with MaxFailures 1 the rua is suppressed.
+func TestSendDayMailRefused(t *testing.T) {
+	sw := newSendWorld(t, sqliteURL(t))
+	sw.w.DNS.Add("refusing.example. MX 10 mx.refusing.example.")
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return refusingSession{}, nil }))
+	srv.Domain = "mx.refusing.example"
+	l := sw.w.Listen("mx.refusing.example", 25)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	sw.w.DNS.Remove("_smtp._tls.b.example", dns.TypeTXT)
+	sw.w.DNS.TXT("_smtp._tls.b.example", "v=TLSRPTv1; rua=mailto:nobody@refusing.example")
+
+	s := sw.sender("one")
+	s.MaxFailures = 1
+	res, err := s.SendDay(t.Context(), sendDay, true)
+	if err != nil || res.Deliveries != (Deliveries{Delivered: 1, Failed: 1}) {
+		t.Fatalf("SendDay = %+v, %v; want the mail given up", res.Deliveries, err)
+	}
+	sup, err := sw.store.Suppressed(t.Context(), "mailto:nobody@refusing.example", s.MaxFailures)
+	if err != nil || sup == nil || !strings.Contains(sup.Reason, "550") {
+		t.Errorf("suppression of the refusing rua: %+v, %v", sup, err)
 	}
 }
