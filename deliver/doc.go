@@ -26,6 +26,10 @@
 //   - dane: nothing is sent (ErrDANE, temporary): DANE (RFC 7672) is not
 //     implemented here, and MTA-STS must not override it (§2).
 //
+// A Sender with Opportunistic set asks for no policy and sends as under
+// none, for mail with TLS-Required: No (RFC 8689 §5) such as TLS reports
+// (RFC 8460 §5.3), which must reach a domain even when its TLS is broken.
+//
 // Result lists one Attempt per MX host with its Outcome and, under enforce
 // and testing, the RFC 8460 §4.3 result type of its failure, so that a
 // TLS-RPT sender can count sessions per policy domain. It also says which

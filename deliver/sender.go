@@ -47,6 +47,15 @@ type Sender struct {
 	Now func() time.Time
 	// Port is the SMTP port; empty means "25".
 	Port string
+	// Opportunistic sends without looking up or applying the recipient
+	// domain's MTA-STS policy: STARTTLS when offered, any certificate
+	// accepted, plaintext otherwise, and Resolver may be nil. It is for
+	// mail that must reach a domain whatever its TLS, as a message with
+	// TLS-Required: No (RFC 8689 §5) asks, such as a TLS report (RFC 8460
+	// §5.3): the report may be about that very TLS being broken, and
+	// holding it back under the domain's policy would hide the problem
+	// from the one who can fix it. Attempts carry no ResultType.
+	Opportunistic bool
 	// Shuffle permutes the MX hosts of equal preference, which RFC 5321
 	// §5.1 asks to try in random order, as rand.Shuffle does; nil means
 	// math/rand/v2's rand.Shuffle. Tests set it for a known order. It must
@@ -79,6 +88,9 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, msg []byte)
 		return nil, err
 	}
 	res := &Result{Domain: domain}
+	if s.Opportunistic {
+		return s.sendTo(ctx, modeOpportunistic, resolver.Decision{Domain: domain}, from, to, msg, res)
+	}
 	d, err := s.Resolver.Decide(ctx, domain)
 	res.Decision = d
 	if err != nil {
@@ -96,7 +108,13 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, msg []byte)
 	case resolver.Testing:
 		m = modeTesting
 	}
+	return s.sendTo(ctx, m, d, from, to, msg, res)
+}
 
+// sendTo walks the MX hosts of res.Domain under the decision d, taken in
+// mode m, and fills in res.
+func (s *Sender) sendTo(ctx context.Context, m mode, d resolver.Decision, from string, to []string, msg []byte, res *Result) (*Result, error) {
+	domain := res.Domain
 	hosts, implicit, err := s.lookupMX(ctx, domain)
 	res.ImplicitMX = implicit
 	if err != nil {

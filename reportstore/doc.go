@@ -39,6 +39,20 @@
 // tlsrpt.MaxSessionCount, but a report stored before it did, or built in
 // Go, may hold any count.
 //
+// # The reports we send
+//
+// The store also serves the sending side of RFC 8460 (package
+// tlsrptsend): the TLS outcomes of our own MTAs, summed per UTC day,
+// policy domain and policy as they are added ([Store.AddOutcomes]), so
+// that several MTAs feed one reporter; the days whose reports are built
+// ([Store.MarkDayBuilt]); one queued delivery per report and rua URI,
+// with the report's bytes and the sender's delivery state
+// ([Store.Enqueue], [Store.UpdateQueued]); a lease that lets one of
+// several senders sharing the store work at a time, taken over by another
+// once it expires ([Store.AcquireLease]); and the suppression list of
+// domains and rua URIs that get no report ([Store.Suppress],
+// [Store.CountFailure]).
+//
 // # Days
 //
 // RFC 8460 §4.1 asks for one report per policy domain and UTC day. A

@@ -154,6 +154,70 @@ var migrations = []migration{
 		`UPDATE tlsrpt_quarantine SET stored = LENGTH(data)`,
 		`CREATE INDEX tlsrpt_quarantine_evict ON tlsrpt_quarantine (report_like, id)`,
 	}},
+	// The sending side of RFC 8460 (outcomes.go, sendqueue.go, lease.go,
+	// suppress.go): the outcomes our MTAs saw, summed per UTC day, policy
+	// domain and policy; the days whose reports are built; one delivery
+	// per report and rua; the lease of the one sender; the suppression
+	// list. IF NOT EXISTS: a test that takes the schema back to version 1
+	// runs this again.
+	{version: 5, stmts: []string{
+		`CREATE TABLE IF NOT EXISTS tlsrpt_out_policy (
+			day            TEXT NOT NULL,
+			policy_domain  TEXT NOT NULL,
+			policy_key     TEXT NOT NULL,
+			policy_type    TEXT NOT NULL,
+			policy_strings TEXT NOT NULL,
+			mx_hosts       TEXT NOT NULL,
+			successful     BIGINT NOT NULL,
+			failed         BIGINT NOT NULL,
+			PRIMARY KEY (day, policy_domain, policy_key)
+		){{without_rowid}}`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_out_failure (
+			day           TEXT NOT NULL,
+			policy_domain TEXT NOT NULL,
+			policy_key    TEXT NOT NULL,
+			result_type   TEXT NOT NULL,
+			sending_ip    TEXT NOT NULL,
+			mx_host       TEXT NOT NULL,
+			receiving_ip  TEXT NOT NULL,
+			additional    TEXT NOT NULL,
+			reason_code   TEXT NOT NULL,
+			failed_count  BIGINT NOT NULL,
+			PRIMARY KEY (day, policy_domain, policy_key, result_type, sending_ip, mx_host, receiving_ip, additional, reason_code)
+		){{without_rowid}}`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_send_day (
+			day      TEXT PRIMARY KEY,
+			built_at BIGINT NOT NULL,
+			reports  BIGINT NOT NULL,
+			skipped  BIGINT NOT NULL
+		){{without_rowid}}`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_send_queue (
+			day           TEXT NOT NULL,
+			policy_domain TEXT NOT NULL,
+			uri           TEXT NOT NULL,
+			report_id     TEXT NOT NULL,
+			filename      TEXT NOT NULL,
+			report        {{blob}} NOT NULL,
+			status        TEXT NOT NULL,
+			next_attempt  BIGINT NOT NULL,
+			state         TEXT NOT NULL,
+			updated_at    BIGINT NOT NULL,
+			PRIMARY KEY (day, policy_domain, uri)
+		)`,
+		`CREATE INDEX IF NOT EXISTS tlsrpt_send_queue_due ON tlsrpt_send_queue (status, next_attempt)`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_send_lease (
+			name    TEXT PRIMARY KEY,
+			holder  TEXT NOT NULL,
+			expires BIGINT NOT NULL
+		){{without_rowid}}`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_send_suppression (
+			target     TEXT PRIMARY KEY,
+			manual     INTEGER NOT NULL,
+			failures   BIGINT NOT NULL,
+			reason     TEXT NOT NULL,
+			updated_at BIGINT NOT NULL
+		){{without_rowid}}`,
+	}},
 	// The audit log of policy mode changes (rollout_audit.go), written by
 	// "mtasts promote" and "mtasts demote".
 	{version: 6, stmts: []string{

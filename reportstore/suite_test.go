@@ -198,6 +198,7 @@ func runSuite(t *testing.T, open opener) {
 
 	t.Run("Queries", func(t *testing.T) { testQueries(t, open(t)) })
 	t.Run("Rollup", func(t *testing.T) { testRollup(t, open(t)) })
+	t.Run("Sending", func(t *testing.T) { testSending(t, open) })
 
 	t.Run("BatchSurvivesFailingWrite", func(t *testing.T) {
 		s := open(t)

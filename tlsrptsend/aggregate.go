@@ -112,7 +112,37 @@ func (a *Aggregator) Domains(day time.Time) []string {
 func (a *Aggregator) Results(day time.Time, domain string) []tlsrpt.PolicyResult {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	byPolicy := slices.Clone(a.days[dayDomain{Day(day).Unix(), normalDomain(domain)}])
+	return results(a.days[dayDomain{Day(day).Unix(), normalDomain(domain)}])
+}
+
+// DayResults are the policy results of one policy domain on one UTC day.
+type DayResults struct {
+	Day     time.Time // midnight UTC
+	Domain  string
+	Results []tlsrpt.PolicyResult
+}
+
+// Take returns everything recorded, by day and domain, and empties the
+// Aggregator: what a Recorder that stores outcomes writes out.
+func (a *Aggregator) Take() []DayResults {
+	a.mu.Lock()
+	days := a.days
+	a.days = map[dayDomain][]*policyTotals{}
+	a.mu.Unlock()
+	out := make([]DayResults, 0, len(days))
+	for dd, pts := range days {
+		out = append(out, DayResults{Day: time.Unix(dd.day, 0).UTC(), Domain: dd.domain, Results: results(pts)})
+	}
+	slices.SortFunc(out, func(x, y DayResults) int {
+		return cmp.Or(x.Day.Compare(y.Day), strings.Compare(x.Domain, y.Domain))
+	})
+	return out
+}
+
+// results returns the report's "policies" of the totals of one domain
+// and day, in a stable order.
+func results(pts []*policyTotals) []tlsrpt.PolicyResult {
+	byPolicy := slices.Clone(pts)
 	slices.SortFunc(byPolicy, func(x, y *policyTotals) int { return strings.Compare(policyKey(x.policy), policyKey(y.policy)) })
 	var out []tlsrpt.PolicyResult
 	for _, pt := range byPolicy {

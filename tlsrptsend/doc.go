@@ -9,8 +9,9 @@
 //     policy applied (RFC 8460 §4.4 "policy"), the MX host and its IP,
 //     the sending MTA's IP, and success or a result type of §4.3. A
 //     Source produces outcomes into a Recorder: PostfixLog reads them
-//     from Postfix's log; the enforce service's decisions and the deliver
-//     package's observer are to feed the same interface.
+//     from Postfix's log, DeliverObserver from the deliver package's
+//     results; the enforce service's decisions are to feed the same
+//     interface.
 //   - PostfixParser reads the log lines of Postfix's smtp(8), for any
 //     Postfix version, in syslog or journald format, and joins the TLS
 //     lines of each session with the delivery status that follows
@@ -28,9 +29,21 @@
 //     nor repeats a delivery.
 //   - ComposeMail writes the DKIM-signed multipart/report mail for a
 //     mailto: rua (§5.3), with TLS-Required: No (RFC 8689) so that the
-//     report reaches a domain whose TLS is broken.
+//     report reaches a domain whose TLS is broken. DirectMail sends it to
+//     the rua domain's MX hosts with an opportunistic deliver.Sender;
+//     Relay submits it to a relay host.
+//   - StoreRecorder keeps outcomes in a reportstore.Store, summed per day,
+//     domain and policy, so that several MTAs feed one reporter;
+//     DeliverObserver turns the results of the deliver package into
+//     outcomes for Go senders.
+//   - Sender builds each day's reports from the store, looks up each
+//     domain's _smtp._tls record (§3), queues one delivery per rua in the
+//     store and makes them, under a lease in the store so that of several
+//     senders sharing it one works at a time, each delivery's state
+//     stored before and after every attempt. Scheduler runs it daily
+//     after a random delay past midnight (§4.1), for a daemon.
 //
-// The package does no I/O of its own beyond reading the log it is given
-// and posting to the rua it is given; clocks, sleeps and HTTP clients are
+// The package does no I/O beyond the log, the store, the DNS client and
+// the transports it is given; clocks, sleeps and HTTP clients are
 // injected.
 package tlsrptsend

@@ -20,6 +20,10 @@ const (
 	DeliveryPending   DeliveryStatus = "pending"   // to be attempted at Next
 	DeliveryDelivered DeliveryStatus = "delivered" // the receiver accepted it
 	DeliveryFailed    DeliveryStatus = "failed"    // given up: refused, or 24 hours of failures
+	// DeliverySending is stored by Sender before each attempt and
+	// replaced after it: found by the next holder of the lease, it says
+	// that the last one stopped during the attempt, which is made again.
+	DeliverySending DeliveryStatus = "sending"
 )
 
 // DeliveryState is the persisted state of delivering one report to one
@@ -106,32 +110,9 @@ func (d *HTTPSDeliverer) Deliver(ctx context.Context, st *DeliveryState, report 
 				return err
 			}
 		}
-		now := d.now()
-		if st.First.IsZero() {
-			st.First = now
-		}
-		st.Attempts++
-		err := d.post(ctx, st, report)
-		now = d.now()
-		var final error
-		switch {
-		case err == nil:
-			st.Status, st.Done, st.LastError = DeliveryDelivered, now, ""
-		case errors.Is(err, ErrRefused):
-			final = err
-			st.Status, st.Done, st.LastError = DeliveryFailed, now, err.Error()
-		case ctx.Err() != nil:
-			st.Attempts-- // cancelled, not attempted
-			return ctx.Err()
-		case !now.Before(st.First.Add(RetryWindow)):
-			final = fmt.Errorf("%w: %w", ErrGaveUp, err)
-			st.Status, st.Done, st.LastError = DeliveryFailed, now, final.Error()
-		default:
-			st.LastError = err.Error()
-			st.Next = now.Add(d.backoff(st.Attempts))
-			if end := st.First.Add(RetryWindow); st.Next.After(end) {
-				st.Next = end // one last attempt at the end of the window
-			}
+		final, err := st.attempt(ctx, d.now, d.backoff, func(ctx context.Context) error { return d.post(ctx, st, report) })
+		if err != nil {
+			return err
 		}
 		if d.Save != nil {
 			if err := d.Save(st); err != nil {
@@ -142,6 +123,45 @@ func (d *HTTPSDeliverer) Deliver(ctx context.Context, st *DeliveryState, report 
 			return final
 		}
 	}
+}
+
+// attempt makes one attempt with try and updates st with its result: a
+// delivery, a refusal (an error wrapping ErrRefused) or the end of
+// RetryWindow end it, other errors schedule a retry after backoff. final
+// is the error of a delivery given up; err is ctx's error if it was
+// cancelled, st then unchanged.
+func (st *DeliveryState) attempt(ctx context.Context, now func() time.Time, backoff func(int) time.Duration, try func(context.Context) error) (final, err error) {
+	t := now()
+	if st.First.IsZero() {
+		st.First = t
+	}
+	first := st.First
+	st.Attempts++
+	tryErr := try(ctx)
+	t = now()
+	switch {
+	case tryErr == nil:
+		st.Status, st.Done, st.LastError = DeliveryDelivered, t, ""
+	case errors.Is(tryErr, ErrRefused):
+		final = tryErr
+		st.Status, st.Done, st.LastError = DeliveryFailed, t, tryErr.Error()
+	case ctx.Err() != nil:
+		st.Attempts-- // cancelled, not attempted
+		if st.Attempts == 0 {
+			st.First = time.Time{}
+		}
+		return nil, ctx.Err()
+	case !t.Before(first.Add(RetryWindow)):
+		final = fmt.Errorf("%w: %w", ErrGaveUp, tryErr)
+		st.Status, st.Done, st.LastError = DeliveryFailed, t, final.Error()
+	default:
+		st.LastError = tryErr.Error()
+		st.Next = t.Add(backoff(st.Attempts))
+		if end := first.Add(RetryWindow); st.Next.After(end) {
+			st.Next = end // one last attempt at the end of the window
+		}
+	}
+	return final, nil
 }
 
 // post makes one attempt.
@@ -184,16 +204,25 @@ func (d *HTTPSDeliverer) backoff(attempts int) time.Duration {
 	return b
 }
 
-func (d *HTTPSDeliverer) now() time.Time {
-	if d.Now != nil {
-		return d.Now()
+func (d *HTTPSDeliverer) now() time.Time { return clockNow(d.Now) }
+
+func (d *HTTPSDeliverer) sleep(ctx context.Context, wait time.Duration) error {
+	return sleepWith(ctx, d.Sleep, wait)
+}
+
+// clockNow is now(), or time.Now() if now is nil.
+func clockNow(now func() time.Time) time.Time {
+	if now != nil {
+		return now()
 	}
 	return time.Now()
 }
 
-func (d *HTTPSDeliverer) sleep(ctx context.Context, wait time.Duration) error {
-	if d.Sleep != nil {
-		return d.Sleep(ctx, wait)
+// sleepWith waits with sleep, or with a timer if sleep is nil, for wait
+// or until ctx is done.
+func sleepWith(ctx context.Context, sleep func(context.Context, time.Duration) error, wait time.Duration) error {
+	if sleep != nil {
+		return sleep(ctx, wait)
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -36,8 +36,8 @@ type Outcome struct {
 // Success reports whether the session met its policy.
 func (o *Outcome) Success() bool { return o.Result == "" }
 
-// Recorder takes outcomes as they are observed. Aggregator is one; the
-// report store will be another. Implementations are safe for concurrent
+// Recorder takes outcomes as they are observed. Aggregator is one;
+// StoreRecorder, over the report store, another. Implementations are safe for concurrent
 // use.
 type Recorder interface {
 	Record(Outcome)

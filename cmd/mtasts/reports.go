@@ -49,10 +49,7 @@ makes that many in a day). "mtasts reports delete" removes a stored report.`,
   mtasts reports export --format csv --since 2026-11-01 > reports.csv
   mtasts reports list --db postgres://mtasts@db.example.com/mtasts`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.db, "db", "", "report store URL: sqlite:///path/file.db or postgres://… (default: reports.db in the data directory)")
-	pf.StringVar(&f.dataDir, "data-dir", "", "data directory (default: $XDG_DATA_HOME/mtasts, ~/.local/share/mtasts, or /var/lib/mtasts as root)")
-	pf.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	f.register(cmd)
 	cmd.AddCommand(
 		newReportsImportCmd(e, f),
 		newReportsListCmd(e, f),
@@ -63,6 +60,14 @@ makes that many in a day). "mtasts reports delete" removes a stored report.`,
 		newReportsDeleteCmd(e, f),
 	)
 	return cmd
+}
+
+// register adds the store flags and --json to cmd and its subcommands.
+func (f *reportsFlags) register(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.db, "db", "", "report store URL: sqlite:///path/file.db or postgres://… (default: reports.db in the data directory)")
+	pf.StringVar(&f.dataDir, "data-dir", "", "data directory (default: $XDG_DATA_HOME/mtasts, ~/.local/share/mtasts, or /var/lib/mtasts as root)")
+	pf.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 }
 
 // defaultDataDir is where mtasts keeps its data: /var/lib/mtasts for root,

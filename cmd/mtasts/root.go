@@ -101,6 +101,7 @@ Exit status of commands that give a verdict:
 		newServeCmd(e),
 		newCheckCmd(e),
 		newReportsCmd(e),
+		newTlsrptCmd(e),
 		newWebCmd(e),
 		newManCmd(e),
 		newPromoteCmd(e), newDemoteCmd(e),

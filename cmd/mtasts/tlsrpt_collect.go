@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrpt"
+	"github.com/mtasts/mtasts/tlsrptsend"
+)
+
+func newTlsrptCollectCmd(e *env, f *tlsrptFlags) *cobra.Command {
+	var logPath, sendingIP string
+	var follow bool
+	var flush time.Duration
+	cmd := &cobra.Command{
+		Use:   "collect --postfix-log FILE|-",
+		Short: "Collect TLS outcomes from Postfix's log into the report store",
+		Long: `Read the log of Postfix's smtp(8) (any Postfix version, smtp_tls_loglevel 1 or
+more, syslog or journald's short-iso format) and add one outcome per SMTP
+session with an MX host to the report store: success, or the RFC 8460 §4.3
+result type of its TLS failure, with the MX host's name and IP.
+
+The report states the policy applied to each domain. Without the daemon to
+ask, collect fetches each recipient domain's MTA-STS policy itself
+(RFC 8461 §3, through --resolver and --ca-file), once per run: a domain
+with a valid policy is reported under it (type sts), one without under
+no-policy-found. Run collect close to the deliveries, so that the policy
+fetched is the one Postfix applied.
+
+--postfix-log - reads standard input to its end (journalctl -o short-iso
+-f never ends: stop it with a signal, which flushes what was read).
+--follow follows a log file across rotation and truncation until stopped.
+Outcomes are summed in memory and written every --flush-interval and at
+the end.
+
+Exit status: 0 done, 3 could not run.`,
+		Example: `  mtasts tlsrpt collect --postfix-log /var/log/mail.log --sending-ip 192.0.2.1
+  mtasts tlsrpt collect --postfix-log /var/log/mail.log --follow --sending-ip 192.0.2.1
+  journalctl -u postfix -o short-iso -f | mtasts tlsrpt collect --postfix-log - --sending-ip 192.0.2.1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if logPath == "" {
+				return usageError(fmt.Errorf("--postfix-log FILE or - is required"))
+			}
+			var ip netip.Addr
+			if sendingIP != "" {
+				var err error
+				if ip, err = netip.ParseAddr(sendingIP); err != nil {
+					return usageError(fmt.Errorf("--sending-ip: %w", err))
+				}
+			}
+			return runTlsrptCollect(cmd.Context(), e, f, logPath, follow, ip, flush)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&logPath, "postfix-log", "", "Postfix log file to read, or - for standard input")
+	fl.BoolVar(&follow, "follow", false, "follow the log file across rotation until stopped, rather than read it to its end")
+	fl.StringVar(&sendingIP, "sending-ip", "", "this MTA's IP address, sending-mta-ip of the reports (RFC 8460 §4.4; required for failures to be reported)")
+	fl.DurationVar(&flush, "flush-interval", time.Minute, "how often outcomes read are written to the store")
+	f.net.register(cmd)
+	return cmd
+}
+
+func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath string, follow bool, ip netip.Addr, flush time.Duration) error {
+	policies, err := newFetchedPolicies(ctx, e, &f.net)
+	if err != nil {
+		return usageError(err)
+	}
+	store, err := f.store.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	parser := tlsrptsend.NewPostfixParser(policies, ip, time.Local, e.now)
+	src := &tlsrptsend.PostfixLog{Parser: parser}
+	switch {
+	case logPath == "-":
+		src.Reader = e.stdinUntil(ctx)
+	case follow:
+		src.Path = logPath
+	default:
+		file, err := os.Open(logPath)
+		if err != nil {
+			return &exitError{code: exitCannotRun, err: err}
+		}
+		defer file.Close()
+		src.Reader = file
+	}
+	rec := tlsrptsend.NewStoreRecorder(store)
+	rec.Start(flush)
+	runErr := src.Run(ctx, rec)
+	if err := rec.Close(context.WithoutCancel(ctx)); err != nil {
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	if runErr != nil && ctx.Err() == nil {
+		return &exitError{code: exitCannotRun, err: runErr}
+	}
+	st := parser.Stats()
+	if f.store.asJSON {
+		return writeJSON(e.stdout, st)
+	}
+	w := &errWriter{w: e.stdout}
+	w.printf("%d lines read, %d sessions recorded, %d lines malformed, %d sessions without delivery status\n",
+		st.Lines, st.Sessions, st.Malformed, st.Orphaned)
+	return w.err
+}
+
+// fetchedPolicies is the PolicyLookup of collect: each domain's MTA-STS
+// policy, fetched on first use (RFC 8461 §3) and kept for the run.
+type fetchedPolicies struct {
+	ctx  context.Context
+	dns  sts.Resolver
+	opts sts.FetchOptions
+
+	mu    sync.Mutex
+	known map[string]tlsrpt.Policy
+}
+
+func newFetchedPolicies(ctx context.Context, e *env, nf *netFlags) (*fetchedPolicies, error) {
+	dns, err := nf.dnsClient()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := nf.fetchOptions(e)
+	if err != nil {
+		return nil, err
+	}
+	return &fetchedPolicies{ctx: ctx, dns: dns, opts: opts, known: map[string]tlsrpt.Policy{}}, nil
+}
+
+// PolicyAt returns the policy of domain: sts if it has a valid one whose
+// mode is not none, else no-policy-found.
+func (p *fetchedPolicies) PolicyAt(domain string, _ time.Time) (tlsrpt.Policy, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pol, ok := p.known[domain]; ok {
+		return pol, true
+	}
+	pol := tlsrpt.Policy{Type: tlsrpt.PolicyNoPolicyFound, Domain: domain}
+	if _, fetched, err := sts.Get(p.ctx, p.dns, domain, p.opts); err == nil && fetched.Policy.Mode != sts.ModeNone {
+		pol = tlsrptsend.STSPolicy(domain, fetched.Policy)
+	}
+	p.known[domain] = pol
+	return pol, true
+}

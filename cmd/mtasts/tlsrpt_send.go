@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtasts/mtasts/tlsrptsend"
+)
+
+// sendJSON is the output of tlsrpt send.
+type sendJSON struct {
+	Day        string                `json:"day"`
+	DryRun     bool                  `json:"dry_run"`
+	Built      bool                  `json:"built"`
+	Reports    []sentReportJSON      `json:"reports"`
+	Skipped    []tlsrptsend.Skip     `json:"skipped"`
+	Deliveries tlsrptsend.Deliveries `json:"deliveries"`
+}
+
+// sentReportJSON is one report built.
+type sentReportJSON struct {
+	Domain     string   `json:"domain"`
+	ReportID   string   `json:"report_id"`
+	Filename   string   `json:"filename"`
+	Size       int      `json:"size"`
+	Successful int64    `json:"successful"`
+	Failed     int64    `json:"failed"`
+	RUA        []string `json:"rua"`
+}
+
+func newTlsrptSendCmd(e *env, f *tlsrptFlags) *cobra.Command {
+	var date, archive string
+	var now, dryRun bool
+	var maxSize int
+	var maxFailures int64
+	cmd := &cobra.Command{
+		Use:   "send",
+		Short: "Build a day's reports and deliver them, and retry what is due",
+		Long: `Build the reports of one UTC day (yesterday by default) for every policy
+domain with outcomes and a valid _smtp._tls record (RFC 8460 §3, §4), queue
+one delivery per rua, and make every delivery that is due, of that day and
+of earlier ones (RFC 8460 §5.5: retries for 24 hours; run send again, or
+the daemon, for the retries). A day's reports are built once: sending
+again only retries.
+
+Unless --now, send first waits 5 minutes and a random delay of up to an
+hour after the end of the day, which spreads the load on receivers (RFC
+8460 §4.1) and leaves collectors the time to store the day's last outcomes.
+--dry-run builds the reports and shows them, sending and storing nothing.
+Only one sender works on a store at a time: another one running makes
+send exit with status 2.
+
+Exit status: 0 done (deliveries may wait for a retry), 1 some deliveries
+given up, suppressed or without transport, 2 another sender holds the
+store, 3 could not run.`,
+		Example: `  mtasts tlsrpt send --org "Example Mail" --contact postmaster@example.net --submitter example.net
+  mtasts tlsrpt send --date 2026-12-06 --now --dry-run --org X --contact x@example.net --submitter example.net
+  mtasts tlsrpt send --relay smtp.example.net:587 --relay-user reports --relay-password-file /etc/mtasts/relay.pw ...`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			day, err := parseDay(date, e.now())
+			if err != nil {
+				return err
+			}
+			sub, err := f.submitterOf()
+			if err != nil {
+				return err
+			}
+			s, err := f.sender(e, sub)
+			if err != nil {
+				return err
+			}
+			s.ArchiveDir, s.MaxReportSize, s.MaxFailures = archive, maxSize, maxFailures
+			return runTlsrptSend(cmd.Context(), e, f, s, day, now, dryRun)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&date, "date", "", "the UTC day to report on, YYYY-MM-DD (default: yesterday)")
+	fl.BoolVar(&now, "now", false, "send at once, without the random delay after midnight")
+	fl.BoolVar(&dryRun, "dry-run", false, "build and show the reports; send and store nothing")
+	fl.StringVar(&archive, "archive", "", "directory receiving a copy of every report built")
+	fl.IntVar(&maxSize, "max-size", 10<<20, "largest gzipped report sent, in bytes")
+	fl.Int64Var(&maxFailures, "suppress-after", 5, "suppress a rua after this many deliveries in a row given up (0: never)")
+	f.net.register(cmd)
+	return cmd
+}
+
+func runTlsrptSend(ctx context.Context, e *env, f *tlsrptFlags, s *tlsrptsend.Sender, day time.Time, now, dryRun bool) error {
+	if !e.now().After(day.Add(24 * time.Hour)) {
+		return usageError(fmt.Errorf("%w: %s (RFC 8460 §4.1: a report covers a whole UTC day)", tlsrptsend.ErrTooEarly, day.Format(time.DateOnly)))
+	}
+	store, err := f.store.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	s.Store = store
+	out := sendJSON{Day: day.Format(time.DateOnly), DryRun: dryRun, Reports: []sentReportJSON{}, Skipped: []tlsrptsend.Skip{}}
+	var reports []tlsrptsend.Planned
+	if dryRun {
+		reports, out.Skipped, err = s.Plan(ctx, day)
+	} else {
+		var res *tlsrptsend.DayResult
+		res, err = s.SendDay(ctx, day, now)
+		if res != nil {
+			reports, out.Built, out.Deliveries = res.Reports, res.Built, res.Deliveries
+			out.Skipped = append(out.Skipped, res.Skipped...)
+		}
+	}
+	switch {
+	case errors.Is(err, tlsrptsend.ErrLeaseHeld):
+		return &exitError{code: exitErrors, err: err}
+	case err != nil:
+		return &exitError{code: exitCannotRun, err: err}
+	}
+	for _, p := range reports {
+		r := sentReportJSON{Domain: p.Built.Domain, ReportID: p.Built.Report.ReportID, Filename: p.Built.Filename, Size: len(p.Built.Gzip), RUA: []string{}}
+		for _, pr := range p.Built.Report.Policies {
+			r.Successful, r.Failed = r.Successful+pr.Summary.Successful, r.Failed+pr.Summary.Failed
+		}
+		for _, u := range p.RUA {
+			r.RUA = append(r.RUA, u.String())
+		}
+		out.Reports = append(out.Reports, r)
+	}
+	if f.store.asJSON {
+		err = writeJSON(e.stdout, out)
+	} else {
+		err = printSend(e, out)
+	}
+	if err != nil {
+		return err
+	}
+	if d := out.Deliveries; d.Failed+d.Suppressed+d.Unsendable > 0 {
+		return exitWith(exitWarnings)
+	}
+	return nil
+}
+
+// printSend prints what send did, as text.
+func printSend(e *env, out sendJSON) error {
+	w := &errWriter{w: e.stdout}
+	switch {
+	case out.DryRun:
+		w.printf("%s: %d reports would be sent (dry run)\n", out.Day, len(out.Reports))
+	case out.Built:
+		w.printf("%s: %d reports built\n", out.Day, len(out.Reports))
+	default:
+		w.printf("%s: reports built before; retrying what is due\n", out.Day)
+	}
+	for _, r := range out.Reports {
+		w.printf("  %-30s  %d successful, %d failed  %d bytes  to %s\n", r.Domain, r.Successful, r.Failed, r.Size, strings.Join(r.RUA, ", "))
+	}
+	for _, s := range out.Skipped {
+		w.printf("  %-30s  skipped: %s\n", s.Domain, s.Reason)
+	}
+	if !out.DryRun {
+		d := out.Deliveries
+		w.printf("deliveries: %d delivered, %d to retry, %d given up, %d suppressed, %d without transport\n",
+			d.Delivered, d.Retrying, d.Failed, d.Suppressed, d.Unsendable)
+	}
+	return w.err
+}
