@@ -60,10 +60,6 @@ func countDomains(name string) int64 {
 // *bulkProgress draws nothing.
 type bulkProgress struct {
 	bar *progressbar.ProgressBar
-	// The first second's results are held back, so that the rate shown
-	// is never that of the first few domains over a few microseconds.
-	start   time.Time
-	pending int
 	// clearEach clears the bar before each result is written, for when
 	// standard output is the same terminal.
 	clearEach bool
@@ -82,17 +78,12 @@ func newBulkProgress(w io.Writer, file string, clearEach bool) *bulkProgress {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
-	return &bulkProgress{bar: bar, clearEach: clearEach, start: time.Now()}
+	return &bulkProgress{bar: bar, clearEach: clearEach}
 }
 
 func (p *bulkProgress) add() {
-	if p == nil {
-		return
-	}
-	p.pending++
-	if time.Since(p.start) >= time.Second {
-		_ = p.bar.Add(p.pending)
-		p.pending = 0
+	if p != nil {
+		_ = p.bar.Add(1)
 	}
 }
 
@@ -104,7 +95,6 @@ func (p *bulkProgress) clear() {
 
 func (p *bulkProgress) close() {
 	if p != nil {
-		_ = p.bar.Add(p.pending)
 		_ = p.bar.Finish()
 		_ = p.bar.Close()
 	}
