@@ -11,6 +11,7 @@ import (
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/rollout"
 	"github.com/mtasts/mtasts/serve"
@@ -195,7 +196,7 @@ func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th 
 	}
 	if !apply || (v.Status != rollout.Ready && !force) {
 		if f.asJSON {
-			if err := writeJSON(e.stdout, v); err != nil {
+			if err := textout.WriteJSON(e.stdout, v); err != nil {
 				return err
 			}
 		} else if err := printVerdict(e, &v); err != nil {
@@ -211,7 +212,7 @@ func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th 
 		return err
 	}
 	if f.asJSON {
-		return writeJSON(e.stdout, struct {
+		return textout.WriteJSON(e.stdout, struct {
 			rollout.Verdict
 			Change *rollout.Change `json:"change"`
 		}{v, c})
@@ -259,7 +260,7 @@ Exit status: 0 demoted, 3 the command could not run.`,
 				return err
 			}
 			if f.asJSON {
-				return writeJSON(e.stdout, c)
+				return textout.WriteJSON(e.stdout, c)
 			}
 			return printChange(e, r, c)
 		},
@@ -271,21 +272,21 @@ Exit status: 0 demoted, 3 the command could not run.`,
 
 // printChange says what changed and what to publish.
 func printChange(e *env, r *rolloutRun, c *rollout.Change) error {
-	w := &errWriter{w: e.stdout}
-	w.printf("\n%s: mode %s → %s, policy id %s → %s\n", c.Domain, c.Old.Mode, c.New.Mode, c.Old.ID, orPending(c.New.ID))
+	w := &textout.Writer{W: e.stdout}
+	w.Printf("\n%s: mode %s → %s, policy id %s → %s\n", c.Domain, c.Old.Mode, c.New.Mode, c.Old.ID, orPending(c.New.ID))
 	if rec := c.Record(); rec != "" {
-		w.printf("Publish the new id (RFC 8461 §3.1):\n  %s\n", rec)
+		w.Printf("Publish the new id (RFC 8461 §3.1):\n  %s\n", rec)
 		if r.cfg.DNSUpdate.Server != "" {
-			w.printf("mtasts serve publishes it itself by RFC 2136 update ([serve.dns_update]) as soon as it serves the new id, unless the domain has dns_update = false.\n")
+			w.Printf("mtasts serve publishes it itself by RFC 2136 update ([serve.dns_update]) as soon as it serves the new id, unless the domain has dns_update = false.\n")
 		}
 	} else {
-		w.printf("The running mtasts serve has not loaded the change yet: reload it (SIGHUP), then \"mtasts policy records %s\" gives the record to publish.\n", c.Domain)
+		w.Printf("The running mtasts serve has not loaded the change yet: reload it (SIGHUP), then \"mtasts policy records %s\" gives the record to publish.\n", c.Domain)
 	}
 	if !c.RemovableAt.IsZero() {
-		w.printf("Keep serving this policy and its record until %s (the old max_age, RFC 8461 §8.3); then remove the _mta-sts record first, the policy host after.\n",
+		w.Printf("Keep serving this policy and its record until %s (the old max_age, RFC 8461 §8.3); then remove the _mta-sts record first, the policy host after.\n",
 			c.RemovableAt.UTC().Format(time.RFC3339))
 	}
-	return w.err
+	return w.Err
 }
 
 func orPending(id string) string {
@@ -298,14 +299,14 @@ func orPending(id string) string {
 // printVerdict renders a verdict for people: the verdict, the reasons,
 // then the evidence.
 func printVerdict(e *env, v *rollout.Verdict) error {
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	ev := &v.Evidence
-	w.printf("%s: %s (last %d days; served mode %s, policy id %s)\n", v.Domain, v.Status, v.WindowDays, ev.Policy.Mode, ev.Policy.ID)
+	w.Printf("%s: %s (last %d days; served mode %s, policy id %s)\n", v.Domain, v.Status, v.WindowDays, ev.Policy.Mode, ev.Policy.ID)
 	for _, r := range v.Reasons {
-		w.printf("  %s: %s\n", r.Code, r.Message)
+		w.Printf("  %s: %s\n", r.Code, r.Message)
 	}
-	w.printf("\nEvidence: %s, %d failed, %s with reports, %s.\n", plural(ev.Sessions, "session"), ev.Failures,
-		plural(ev.Days, "day"), plural(len(ev.ByOrganization), "organisation"))
+	w.Printf("\nEvidence: %s, %d failed, %s with reports, %s.\n", textout.Plural(ev.Sessions, "session"), ev.Failures,
+		textout.Plural(ev.Days, "day"), textout.Plural(len(ev.ByOrganization), "organisation"))
 	tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
 	tally := func(title string, ts []rollout.Tally) {
 		if len(ts) == 0 {
@@ -329,10 +330,10 @@ func printVerdict(e *env, v *rollout.Verdict) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t\n", mx.Host, yesNo(mx.Covered), yesNo(len(mx.Problems) == 0))
 		}
 	}
-	if err := tw.Flush(); err != nil && w.err == nil {
-		w.err = err
+	if err := tw.Flush(); err != nil && w.Err == nil {
+		w.Err = err
 	}
-	return w.err
+	return w.Err
 }
 
 func yesNo(b bool) string {
@@ -349,7 +350,7 @@ func printHistory(ctx context.Context, e *env, r *rolloutRun, asJSON bool) error
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if asJSON {
-		return writeJSON(e.stdout, entries)
+		return textout.WriteJSON(e.stdout, entries)
 	}
 	if len(entries) == 0 {
 		_, err := fmt.Fprintf(e.stdout, "%s: no change recorded\n", r.domain)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/reportstore"
 )
@@ -54,20 +55,20 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, page)
+		return textout.WriteJSON(e.stdout, page)
 	}
-	w := &errWriter{w: e.stdout}
-	w.textf("%6s  %-10s  %-24s  %-24s  %9s  %8s  %s\n", "ID", "DAY", "ORGANISATION", "DOMAINS", "SESSIONS", "SUCCESS", "DKIM")
+	w := &textout.Writer{W: e.stdout}
+	w.Textf("%6s  %-10s  %-24s  %-24s  %9s  %8s  %s\n", "ID", "DAY", "ORGANISATION", "DOMAINS", "SESSIONS", "SUCCESS", "DKIM")
 	for _, r := range page.Reports {
 		dkim := string(r.DKIM)
 		if dkim == "" {
 			dkim = "-"
 		}
-		w.textf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
+		w.Textf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
 			r.Sessions(), percent(r.SuccessRate()), dkim)
 	}
-	w.textf("%d of %s\n", len(page.Reports), plural(page.Total, "report"))
-	return w.err
+	w.Textf("%d of %s\n", len(page.Reports), textout.Plural(page.Total, "report"))
+	return w.Err
 }
 
 // clip escapes s (untrusted.Escape) and shortens it to n runes for a table
@@ -134,48 +135,48 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 		return writeRaw(e, r.Raw)
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, r)
+		return textout.WriteJSON(e.stdout, r)
 	}
-	w := &errWriter{w: e.stdout}
-	w.textf("report %d: %s, report-id %s\n", r.ID, r.Organization, r.ReportID)
-	w.textf("  period      %s to %s (day %s)\n", r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("2006-01-02 15:04:05Z"), r.Day)
-	w.textf("  contact     %s\n", r.ContactInfo)
-	w.textf("  received    %s by %s from %s (%s)\n", r.Received.Format("2006-01-02 15:04:05Z"), r.Source, r.Origin, r.RawType)
+	w := &textout.Writer{W: e.stdout}
+	w.Textf("report %d: %s, report-id %s\n", r.ID, r.Organization, r.ReportID)
+	w.Textf("  period      %s to %s (day %s)\n", r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("2006-01-02 15:04:05Z"), r.Day)
+	w.Textf("  contact     %s\n", r.ContactInfo)
+	w.Textf("  received    %s by %s from %s (%s)\n", r.Received.Format("2006-01-02 15:04:05Z"), r.Source, r.Origin, r.RawType)
 	if m := r.Mail; m != nil {
-		w.textf("  mail        domain %s, submitter %s, DKIM %s %s\n", m.Domain, m.Submitter, m.DKIM, m.DKIMDomain)
-		w.textf("  subject     %s\n", m.Subject)
+		w.Textf("  mail        domain %s, submitter %s, DKIM %s %s\n", m.Domain, m.Submitter, m.DKIM, m.DKIMDomain)
+		w.Textf("  subject     %s\n", m.Subject)
 	}
 	if r.Duplicates > 0 {
-		w.textf("  duplicates  received %s more\n", plural(r.Duplicates, "time"))
+		w.Textf("  duplicates  received %s more\n", textout.Plural(r.Duplicates, "time"))
 	}
 	for _, p := range r.Report.Policies {
-		w.textf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
+		w.Textf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
 			p.Summary.Successful, p.Summary.Failed, percent(successRate(p.Summary.Successful, p.Summary.Failed)))
 		if len(p.Policy.MXHosts) > 0 {
-			w.textf("    mx-host  %s\n", strings.Join(p.Policy.MXHosts, ", "))
+			w.Textf("    mx-host  %s\n", strings.Join(p.Policy.MXHosts, ", "))
 		}
 		for _, s := range p.Policy.Strings {
-			w.textf("    policy   %s\n", s)
+			w.Textf("    policy   %s\n", s)
 		}
 		for _, f := range p.FailureDetails {
-			w.textf("    failure  %d × %s: MX %s (%s) from %s", f.FailedSessionCount, f.ResultType, orDash(f.ReceivingMXHostname),
+			w.Textf("    failure  %d × %s: MX %s (%s) from %s", f.FailedSessionCount, f.ResultType, orDash(f.ReceivingMXHostname),
 				addrOrDash(f.ReceivingIP), addrOrDash(f.SendingMTAIP))
 			if f.FailureReasonCode != "" {
-				w.textf(", reason %s", f.FailureReasonCode)
+				w.Textf(", reason %s", f.FailureReasonCode)
 			}
 			if f.AdditionalInformation != "" {
-				w.textf(", %s", f.AdditionalInformation)
+				w.Textf(", %s", f.AdditionalInformation)
 			}
-			w.textf("\n")
+			w.Textf("\n")
 		}
 	}
 	if len(r.Diagnostics) > 0 {
-		w.textf("\n  deviations from RFC 8460 tolerated:\n")
+		w.Textf("\n  deviations from RFC 8460 tolerated:\n")
 		for _, d := range r.Diagnostics {
-			w.textf("    %s\n", d)
+			w.Textf("    %s\n", d)
 		}
 	}
-	return w.err
+	return w.Err
 }
 
 func successRate(ok, failed int64) float64 {
@@ -233,12 +234,12 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, page)
+		return textout.WriteJSON(e.stdout, page)
 	}
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	for _, q := range page.Entries {
-		w.textf("%d  %s  %s %s (%s, %s): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, plural(q.Size, "byte"), plural(q.Attempts, "attempt"), q.Reason)
+		w.Textf("%d  %s  %s %s (%s, %s): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, textout.Plural(q.Size, "byte"), textout.Plural(q.Attempts, "attempt"), q.Reason)
 	}
-	w.textf("%d of %d entries\n", len(page.Entries), page.Total)
-	return w.err
+	w.Textf("%d of %d entries\n", len(page.Entries), page.Total)
+	return w.Err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -95,37 +96,37 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 		out = append(out, s)
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, map[string]any{"domains": out})
+		return textout.WriteJSON(e.stdout, map[string]any{"domains": out})
 	}
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	if len(out) == 0 {
-		w.textf("no reports%s\n", outsideFilter(ctx, store, f))
+		w.Textf("no reports%s\n", outsideFilter(ctx, store, f))
 	}
 	for i, d := range out {
 		if i > 0 {
-			w.textf("\n")
+			w.Textf("\n")
 		}
 		mode := string(d.PolicyType)
 		if d.Mode != "" {
 			mode += " " + d.Mode
 		}
-		w.textf("%s: %s, %s successful, %s from %s, policy %s\n",
-			d.Domain, plural(d.Sessions, "session"), percent(d.SuccessRate), plural(d.Reports, "report"), plural(d.Organizations, "organisation"), mode)
-		w.textf("  %-10s  %10s  %10s  %8s\n", "DAY", "SESSIONS", "FAILED", "SUCCESS")
+		w.Textf("%s: %s, %s successful, %s from %s, policy %s\n",
+			d.Domain, textout.Plural(d.Sessions, "session"), percent(d.SuccessRate), textout.Plural(d.Reports, "report"), textout.Plural(d.Organizations, "organisation"), mode)
+		w.Textf("  %-10s  %10s  %10s  %8s\n", "DAY", "SESSIONS", "FAILED", "SUCCESS")
 		for _, day := range d.Days {
-			w.textf("  %-10s  %10d  %10d  %8s\n", day.Day, day.Sessions, day.Failed, percent(day.SuccessRate))
+			w.Textf("  %-10s  %10d  %10d  %8s\n", day.Day, day.Sessions, day.Failed, percent(day.SuccessRate))
 		}
 		if d.Failed == 0 {
 			continue
 		}
 		for _, b := range summaryBreakdowns {
-			w.textf("  failures by %s:\n", b.title)
+			w.Textf("  failures by %s:\n", b.title)
 			for _, c := range d.Failures[b.by] {
-				w.textf("    %10d  %s\n", c.Failed, orDash(strings.TrimSpace(c.Key)))
+				w.Textf("    %10d  %s\n", c.Failed, orDash(strings.TrimSpace(c.Key)))
 			}
 		}
 	}
-	return w.err
+	return w.Err
 }
 
 // outsideFilter says, when f selects nothing, what the store holds
@@ -154,5 +155,5 @@ func outsideFilter(ctx context.Context, store *reportstore.Store, f reportstore.
 			}
 		}
 	}
-	return fmt.Sprintf(" selected, but the store holds %s (days %s to %s): widen --since, --until, --domain or --organization", plural(page.Total, "report"), first, last)
+	return fmt.Sprintf(" selected, but the store holds %s (days %s to %s): widen --since, --until, --domain or --organization", textout.Plural(page.Total, "report"), first, last)
 }

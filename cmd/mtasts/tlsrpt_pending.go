@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
@@ -91,22 +92,22 @@ func runTlsrptPending(ctx context.Context, e *env, f *tlsrptFlags) error {
 			ReportID: q.ReportID, Status: q.Status, Attempts: st.Attempts, Next: q.NextAttempt, Error: st.LastError})
 	}
 	if f.store.asJSON {
-		return writeJSON(e.stdout, out)
+		return textout.WriteJSON(e.stdout, out)
 	}
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	if len(out.Days) == 0 && len(out.Deliveries) == 0 {
-		w.printf("nothing to send\n")
-		return w.err
+		w.Printf("nothing to send\n")
+		return w.Err
 	}
 	for _, d := range out.Days {
-		w.printf("%s  %-30s  %d successful, %d failed  (%s)\n", d.Day, d.Domain, d.Successful, d.Failed, d.State)
+		w.Printf("%s  %-30s  %d successful, %d failed  (%s)\n", d.Day, d.Domain, d.Successful, d.Failed, d.State)
 	}
 	for _, d := range out.Deliveries {
-		w.printf("%s  %-30s  %s  %s, %d attempts, next %s", d.Day, d.Domain, d.URI, d.Status, d.Attempts, d.Next.Format(time.RFC3339))
+		w.Printf("%s  %-30s  %s  %s, %d attempts, next %s", d.Day, d.Domain, d.URI, d.Status, d.Attempts, d.Next.Format(time.RFC3339))
 		if d.Error != "" {
-			w.printf(": %s", d.Error)
+			w.Printf(": %s", d.Error)
 		}
-		w.printf("\n")
+		w.Printf("\n")
 	}
-	return w.err
+	return w.Err
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
@@ -129,7 +130,7 @@ func runTlsrptSend(ctx context.Context, e *env, f *tlsrptFlags, s *tlsrptsend.Se
 		out.Reports = append(out.Reports, r)
 	}
 	if f.store.asJSON {
-		err = writeJSON(e.stdout, out)
+		err = textout.WriteJSON(e.stdout, out)
 	} else {
 		err = printSend(e, out)
 	}
@@ -144,25 +145,25 @@ func runTlsrptSend(ctx context.Context, e *env, f *tlsrptFlags, s *tlsrptsend.Se
 
 // printSend prints what send did, as text.
 func printSend(e *env, out sendJSON) error {
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	switch {
 	case out.DryRun:
-		w.printf("%s: %d reports would be sent (dry run)\n", out.Day, len(out.Reports))
+		w.Printf("%s: %d reports would be sent (dry run)\n", out.Day, len(out.Reports))
 	case out.Built:
-		w.printf("%s: %d reports built\n", out.Day, len(out.Reports))
+		w.Printf("%s: %d reports built\n", out.Day, len(out.Reports))
 	default:
-		w.printf("%s: reports built before; retrying what is due\n", out.Day)
+		w.Printf("%s: reports built before; retrying what is due\n", out.Day)
 	}
 	for _, r := range out.Reports {
-		w.printf("  %-30s  %d successful, %d failed  %d bytes  to %s\n", r.Domain, r.Successful, r.Failed, r.Size, strings.Join(r.RUA, ", "))
+		w.Printf("  %-30s  %d successful, %d failed  %d bytes  to %s\n", r.Domain, r.Successful, r.Failed, r.Size, strings.Join(r.RUA, ", "))
 	}
 	for _, s := range out.Skipped {
-		w.printf("  %-30s  skipped: %s\n", s.Domain, s.Reason)
+		w.Printf("  %-30s  skipped: %s\n", s.Domain, s.Reason)
 	}
 	if !out.DryRun {
 		d := out.Deliveries
-		w.printf("deliveries: %d delivered, %d to retry, %d given up, %d suppressed, %d without transport\n",
+		w.Printf("deliveries: %d delivered, %d to retry, %d given up, %d suppressed, %d without transport\n",
 			d.Delivered, d.Retrying, d.Failed, d.Suppressed, d.Unsendable)
 	}
-	return w.err
+	return w.Err
 }
