@@ -187,7 +187,7 @@ func printFetch(e *env, r *fetchResult) error {
 			w.Printf("%-12s %s, certificate %s, valid until %s\n", "TLS", f.TLSVersion, f.CertSubject, f.CertExpiry)
 		}
 		if f.Status != 0 {
-			w.Printf("%-12s %d, %s, %d bytes, %d ms\n", "HTTP", f.Status, orDash(f.ContentType), f.Bytes, f.DurationMS)
+			w.Printf("%-12s %d, %s, %d bytes, %d ms\n", "HTTP", f.Status, textout.OrDash(f.ContentType), f.Bytes, f.DurationMS)
 		}
 	}
 	if p := r.Policy; p != nil {
@@ -206,11 +206,4 @@ func printFetch(e *env, r *fetchResult) error {
 		}
 	}
 	return w.Err
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

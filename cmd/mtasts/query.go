@@ -132,9 +132,9 @@ func printQuery(e *env, res enforce.Result) error {
 	}
 	w.Printf("%s: %s — %s\n\n", name, d.Kind, decisionText[d.Kind])
 	if d.Policy != nil {
-		w.Printf("%-9s mode %s, max_age %d, id %s\n", "policy", d.Policy.Mode, d.Policy.MaxAge, orDash(d.ID))
+		w.Printf("%-9s mode %s, max_age %d, id %s\n", "policy", d.Policy.Mode, d.Policy.MaxAge, textout.OrDash(d.ID))
 		w.Printf("%-9s fetched %s, expires %s\n", "", d.Fetched.UTC().Format(time.RFC3339), d.Expires.UTC().Format(time.RFC3339))
-		w.Printf("%-9s %s\n", "mx", orDash(strings.Join(d.MX, ", ")))
+		w.Printf("%-9s %s\n", "mx", textout.OrDash(strings.Join(d.MX, ", ")))
 	}
 	w.Printf("%-9s %s\n", "source", d.Source)
 	w.Printf("%-9s %s\n", "reason", d.Reason)

@@ -70,7 +70,7 @@ func runReportsDelete(ctx context.Context, e *env, rf *reportsFlags, id int64, r
 	}
 	w := &textout.Writer{W: e.stdout}
 	if !yes {
-		yes, err := confirm(ctx, e, fmt.Sprintf("Delete %s? [y/N] ", describeReport(info)))
+		yes, err := confirm(ctx, e, fmt.Sprintf("Delete %s? [y/N] ", info.Describe()))
 		if err != nil {
 			return &exitError{code: exitCannotRun, err: fmt.Errorf("report %d not deleted: %w", info.ID, err)}
 		}
@@ -91,7 +91,7 @@ func runReportsDelete(ctx context.Context, e *env, rf *reportsFlags, id int64, r
 	if rf.asJSON {
 		return textout.WriteJSON(e.stdout, map[string]any{"deleted": info})
 	}
-	w.Textf("deleted %s\n", describeReport(info))
+	w.Textf("deleted %s\n", info.Describe())
 	return w.Err
 }
 
@@ -123,12 +123,6 @@ func findReport(ctx context.Context, store *reportstore.Store, id int64, reportI
 	}
 	return nil, &exitError{code: exitErrors, err: fmt.Errorf("%d reports have report-id %s (IDs %s); delete one by its ID",
 		len(found), untrusted.Quote(reportID), strings.Join(ids, ", "))}
-}
-
-// describeReport names a report for people, escaped.
-func describeReport(r *reportstore.ReportInfo) string {
-	return untrusted.Escape(fmt.Sprintf("report %d (%s, report-id %s, day %s, %s, %d sessions)",
-		r.ID, r.Organization, r.ReportID, r.Day, strings.Join(r.Domains, ","), r.Sessions()))
 }
 
 // confirm asks question on standard error and reports whether the answer

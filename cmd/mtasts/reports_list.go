@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/textout"
-	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -57,29 +54,7 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 	if rf.asJSON {
 		return textout.WriteJSON(e.stdout, page)
 	}
-	w := &textout.Writer{W: e.stdout}
-	w.Textf("%6s  %-10s  %-24s  %-24s  %9s  %8s  %s\n", "ID", "DAY", "ORGANISATION", "DOMAINS", "SESSIONS", "SUCCESS", "DKIM")
-	for _, r := range page.Reports {
-		dkim := string(r.DKIM)
-		if dkim == "" {
-			dkim = "-"
-		}
-		w.Textf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
-			r.Sessions(), percent(r.SuccessRate()), dkim)
-	}
-	w.Textf("%d of %s\n", len(page.Reports), textout.Plural(page.Total, "report"))
-	return w.Err
-}
-
-// clip escapes s (untrusted.Escape) and shortens it to n runes for a table
-// column.
-func clip(s string, n int) string {
-	s = untrusted.Escape(s)
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
+	return page.WriteText(e.stdout)
 }
 
 func parseID(arg string) (int64, error) {
@@ -137,58 +112,7 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 	if rf.asJSON {
 		return textout.WriteJSON(e.stdout, r)
 	}
-	w := &textout.Writer{W: e.stdout}
-	w.Textf("report %d: %s, report-id %s\n", r.ID, r.Organization, r.ReportID)
-	w.Textf("  period      %s to %s (day %s)\n", r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("2006-01-02 15:04:05Z"), r.Day)
-	w.Textf("  contact     %s\n", r.ContactInfo)
-	w.Textf("  received    %s by %s from %s (%s)\n", r.Received.Format("2006-01-02 15:04:05Z"), r.Source, r.Origin, r.RawType)
-	if m := r.Mail; m != nil {
-		w.Textf("  mail        domain %s, submitter %s, DKIM %s %s\n", m.Domain, m.Submitter, m.DKIM, m.DKIMDomain)
-		w.Textf("  subject     %s\n", m.Subject)
-	}
-	if r.Duplicates > 0 {
-		w.Textf("  duplicates  received %s more\n", textout.Plural(r.Duplicates, "time"))
-	}
-	for _, p := range r.Report.Policies {
-		w.Textf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
-			p.Summary.Successful, p.Summary.Failed, percent(successRate(p.Summary.Successful, p.Summary.Failed)))
-		if len(p.Policy.MXHosts) > 0 {
-			w.Textf("    mx-host  %s\n", strings.Join(p.Policy.MXHosts, ", "))
-		}
-		for _, s := range p.Policy.Strings {
-			w.Textf("    policy   %s\n", s)
-		}
-		for _, f := range p.FailureDetails {
-			w.Textf("    failure  %d × %s: MX %s (%s) from %s", f.FailedSessionCount, f.ResultType, orDash(f.ReceivingMXHostname),
-				addrOrDash(f.ReceivingIP), addrOrDash(f.SendingMTAIP))
-			if f.FailureReasonCode != "" {
-				w.Textf(", reason %s", f.FailureReasonCode)
-			}
-			if f.AdditionalInformation != "" {
-				w.Textf(", %s", f.AdditionalInformation)
-			}
-			w.Textf("\n")
-		}
-	}
-	if len(r.Diagnostics) > 0 {
-		w.Textf("\n  deviations from RFC 8460 tolerated:\n")
-		for _, d := range r.Diagnostics {
-			w.Textf("    %s\n", d)
-		}
-	}
-	return w.Err
-}
-
-func successRate(ok, failed int64) float64 {
-	return (&reportstore.DaySummary{Successful: ok, Failed: failed}).SuccessRate()
-}
-
-// addrOrDash formats an address a sender may have left out.
-func addrOrDash(a netip.Addr) string {
-	if !a.IsValid() {
-		return "-"
-	}
-	return a.String()
+	return r.WriteText(e.stdout)
 }
 
 func newReportsQuarantineCmd(e *env, rf *reportsFlags) *cobra.Command {
@@ -236,10 +160,5 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 	if rf.asJSON {
 		return textout.WriteJSON(e.stdout, page)
 	}
-	w := &textout.Writer{W: e.stdout}
-	for _, q := range page.Entries {
-		w.Textf("%d  %s  %s %s (%s, %s): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, textout.Plural(q.Size, "byte"), textout.Plural(q.Attempts, "attempt"), q.Reason)
-	}
-	w.Textf("%d of %d entries\n", len(page.Entries), page.Total)
-	return w.Err
+	return page.WriteText(e.stdout)
 }

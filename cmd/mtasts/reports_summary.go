@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,36 +10,11 @@ import (
 	"github.com/mtasts/mtasts/reportstore"
 )
 
-// summaryBreakdowns are the failure breakdowns summary prints, with their
-// headings.
-var summaryBreakdowns = []struct {
-	by    reportstore.Breakdown
-	title string
-}{
-	{reportstore.ByResultType, "result type"},
-	{reportstore.ByOrganization, "sending organisation"},
-	{reportstore.ByMXHost, "MX host"},
-	{reportstore.ByReceivingIP, "receiving IP"},
-}
-
 // summaryTop is how many groups of each breakdown summary prints.
 const summaryTop = 10
 
-// daySummaryJSON is one day in the JSON output of summary.
-type daySummaryJSON struct {
-	reportstore.DaySummary
-	Sessions    int64   `json:"sessions"`
-	SuccessRate float64 `json:"success_rate"`
-}
-
 // domainSummaryJSON is one domain in the JSON output of summary.
-type domainSummaryJSON struct {
-	reportstore.DomainOverview
-	Days        []daySummaryJSON                                     `json:"days"`
-	Sessions    int64                                                `json:"sessions"`
-	SuccessRate float64                                              `json:"success_rate"`
-	Failures    map[reportstore.Breakdown][]reportstore.FailureCount `json:"failures"`
-}
+type domainSummaryJSON = reportstore.DomainSummary
 
 func newReportsSummaryCmd(e *env, rf *reportsFlags) *cobra.Command {
 	var p periodFlags
@@ -73,60 +47,18 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 		return err
 	}
 	defer store.Close()
-	domains, err := store.Domains(ctx, f)
+	out, err := store.Summary(ctx, f, summaryTop)
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
-	}
-	out := []domainSummaryJSON{}
-	for _, d := range domains {
-		s := domainSummaryJSON{DomainOverview: d, Sessions: d.Sessions(), SuccessRate: d.SuccessRate(),
-			Failures: map[reportstore.Breakdown][]reportstore.FailureCount{}}
-		for _, day := range d.Days {
-			s.Days = append(s.Days, daySummaryJSON{DaySummary: day, Sessions: day.Sessions(), SuccessRate: day.SuccessRate()})
-		}
-		df := f
-		df.Domain = d.Domain
-		for _, b := range summaryBreakdowns {
-			counts, err := store.Failures(ctx, df, b.by, summaryTop)
-			if err != nil {
-				return &exitError{code: exitCannotRun, err: err}
-			}
-			s.Failures[b.by] = counts
-		}
-		out = append(out, s)
 	}
 	if rf.asJSON {
 		return textout.WriteJSON(e.stdout, map[string]any{"domains": out})
 	}
-	w := &textout.Writer{W: e.stdout}
+	none := ""
 	if len(out) == 0 {
-		w.Textf("no reports%s\n", outsideFilter(ctx, store, f))
+		none = outsideFilter(ctx, store, f)
 	}
-	for i, d := range out {
-		if i > 0 {
-			w.Textf("\n")
-		}
-		mode := string(d.PolicyType)
-		if d.Mode != "" {
-			mode += " " + d.Mode
-		}
-		w.Textf("%s: %s, %s successful, %s from %s, policy %s\n",
-			d.Domain, textout.Plural(d.Sessions, "session"), percent(d.SuccessRate), textout.Plural(d.Reports, "report"), textout.Plural(d.Organizations, "organisation"), mode)
-		w.Textf("  %-10s  %10s  %10s  %8s\n", "DAY", "SESSIONS", "FAILED", "SUCCESS")
-		for _, day := range d.Days {
-			w.Textf("  %-10s  %10d  %10d  %8s\n", day.Day, day.Sessions, day.Failed, percent(day.SuccessRate))
-		}
-		if d.Failed == 0 {
-			continue
-		}
-		for _, b := range summaryBreakdowns {
-			w.Textf("  failures by %s:\n", b.title)
-			for _, c := range d.Failures[b.by] {
-				w.Textf("    %10d  %s\n", c.Failed, orDash(strings.TrimSpace(c.Key)))
-			}
-		}
-	}
-	return w.Err
+	return reportstore.WriteSummaryText(e.stdout, out, none)
 }
 
 // outsideFilter says, when f selects nothing, what the store holds

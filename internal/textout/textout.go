@@ -49,3 +49,11 @@ func WriteJSON(w io.Writer, v any) error {
 func (w *Writer) Textf(format string, args ...any) {
 	w.Printf(format, untrusted.EscapeArgs(args)...)
 }
+
+// OrDash returns s, or "-" for a value left out.
+func OrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
