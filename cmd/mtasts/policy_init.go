@@ -109,8 +109,8 @@ func runPolicyInit(e *env, domainArg string, f *policyInitFlags) error {
 		w.Printf("\n")
 	}
 	w.Printf("; DNS records to publish in the %s zone:\n", domain)
-	w.Printf("_mta-sts.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, quoteTXT(stsRecord.String()))
-	w.Printf("_smtp._tls.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, quoteTXT(rpt.String()))
+	w.Printf("_mta-sts.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, policyhost.QuoteTXT(stsRecord.String()))
+	w.Printf("_smtp._tls.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, policyhost.QuoteTXT(rpt.String()))
 	w.Printf(";\n; Serve the policy file at https://mta-sts.%s/.well-known/mta-sts.txt\n", domain)
 	w.Printf("; with Content-Type text/plain, status 200 and no redirect; mta-sts.%s needs\n", domain)
 	w.Printf("; an A/AAAA (or CNAME) record and a certificate valid for that name.\n")
@@ -137,20 +137,6 @@ func writeNewFile(name string, data []byte, force bool) error {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	return fh.Close()
-}
-
-// quoteTXT renders s as the character-strings of a TXT record in zone-file
-// syntax: quoted, with quotes and backslashes escaped, split every 255
-// bytes (RFC 1035 §3.3.14).
-func quoteTXT(s string) string {
-	var parts []string
-	for len(s) > 0 {
-		n := min(len(s), 255)
-		r := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s[:n])
-		parts = append(parts, `"`+r+`"`)
-		s = s[n:]
-	}
-	return strings.Join(parts, " ")
 }
 
 // usageError marks err as a problem with the command's arguments.
