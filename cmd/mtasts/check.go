@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mtasts/mtasts/check"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/sts"
 )
@@ -297,7 +298,7 @@ func (o *checkOutput) writeJSON(v any) error {
 		_, err = o.e.stdout.Write(append(line, '\n'))
 		return err
 	}
-	return writeJSON(o.e.stdout, v)
+	return textout.WriteJSON(o.e.stdout, v)
 }
 
 // finish removes the progress bar.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -129,7 +130,7 @@ func runPolicyFetch(ctx context.Context, e *env, domainArg string, nf *netFlags,
 	}
 
 	if asJSON {
-		if err := writeJSON(e.stdout, res); err != nil {
+		if err := textout.WriteJSON(e.stdout, res); err != nil {
 			return err
 		}
 	} else if err := printFetch(e, res); err != nil {
@@ -170,46 +171,39 @@ var verdictText = map[string]string{
 }
 
 func printFetch(e *env, r *fetchResult) error {
-	w := &errWriter{w: e.stdout}
-	w.printf("%s: %s — %s\n\n", r.Domain, r.Verdict, verdictText[r.Verdict])
+	w := &textout.Writer{W: e.stdout}
+	w.Printf("%s: %s — %s\n\n", r.Domain, r.Verdict, verdictText[r.Verdict])
 	switch len(r.Record.TXT) {
 	case 0:
-		w.printf("%-12s %s: no TXT record\n", "record", r.Record.Name)
+		w.Printf("%-12s %s: no TXT record\n", "record", r.Record.Name)
 	default:
 		for _, t := range r.Record.TXT {
-			w.printf("%-12s %s TXT %q\n", "record", r.Record.Name, t)
+			w.Printf("%-12s %s TXT %q\n", "record", r.Record.Name, t)
 		}
 	}
 	if f := r.Fetch; f != nil {
-		w.printf("%-12s %s\n", "policy URL", f.URL)
+		w.Printf("%-12s %s\n", "policy URL", f.URL)
 		if f.TLSVersion != "" {
-			w.printf("%-12s %s, certificate %s, valid until %s\n", "TLS", f.TLSVersion, f.CertSubject, f.CertExpiry)
+			w.Printf("%-12s %s, certificate %s, valid until %s\n", "TLS", f.TLSVersion, f.CertSubject, f.CertExpiry)
 		}
 		if f.Status != 0 {
-			w.printf("%-12s %d, %s, %d bytes, %d ms\n", "HTTP", f.Status, orDash(f.ContentType), f.Bytes, f.DurationMS)
+			w.Printf("%-12s %d, %s, %d bytes, %d ms\n", "HTTP", f.Status, textout.OrDash(f.ContentType), f.Bytes, f.DurationMS)
 		}
 	}
 	if p := r.Policy; p != nil {
-		w.printf("%-12s mode %s, max_age %d, mx %s\n", "policy", p.Mode, p.MaxAge, strings.Join(p.MX, ", "))
+		w.Printf("%-12s mode %s, max_age %d, mx %s\n", "policy", p.Mode, p.MaxAge, strings.Join(p.MX, ", "))
 	}
 	if f := r.Fetch; f != nil && f.Text != "" {
-		w.printf("\n")
+		w.Printf("\n")
 		for _, line := range strings.Split(strings.TrimRight(strings.ReplaceAll(f.Text, "\r\n", "\n"), "\n"), "\n") {
-			w.printf("  | %s\n", line)
+			w.Printf("  | %s\n", line)
 		}
 	}
 	if len(r.Problems) > 0 {
-		w.printf("\n")
+		w.Printf("\n")
 		for _, p := range r.Problems {
-			w.printf("%s: %s\n", p.Severity, p.text)
+			w.Printf("%s: %s\n", p.Severity, p.text)
 		}
 	}
-	return w.err
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return w.Err
 }

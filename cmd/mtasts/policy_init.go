@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/sts"
 	"github.com/mtasts/mtasts/tlsrpt"
@@ -97,24 +98,24 @@ func runPolicyInit(e *env, domainArg string, f *policyInitFlags) error {
 	}
 
 	stsRecord := &sts.Record{Version: "STSv1", ID: policyhost.NewID(e.now(), "")}
-	w := &errWriter{w: records}
+	w := &textout.Writer{W: records}
 	if f.output != "-" {
-		w.printf("Wrote %s (mode %s, max_age %d, %d mx).\n\n", f.output, p.Mode, p.MaxAge, len(p.MX))
+		w.Printf("Wrote %s (mode %s, max_age %d, %d mx).\n\n", f.output, p.Mode, p.MaxAge, len(p.MX))
 	}
 	for _, warn := range warnings {
-		w.printf("warning: %s\n", warn)
+		w.Printf("warning: %s\n", warn)
 	}
 	if len(warnings) > 0 {
-		w.printf("\n")
+		w.Printf("\n")
 	}
-	w.printf("; DNS records to publish in the %s zone:\n", domain)
-	w.printf("_mta-sts.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, quoteTXT(stsRecord.String()))
-	w.printf("_smtp._tls.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, quoteTXT(rpt.String()))
-	w.printf(";\n; Serve the policy file at https://mta-sts.%s/.well-known/mta-sts.txt\n", domain)
-	w.printf("; with Content-Type text/plain, status 200 and no redirect; mta-sts.%s needs\n", domain)
-	w.printf("; an A/AAAA (or CNAME) record and a certificate valid for that name.\n")
-	w.printf("; Publish the TXT record only once the file is served; change its id whenever the policy changes.\n")
-	return w.err
+	w.Printf("; DNS records to publish in the %s zone:\n", domain)
+	w.Printf("_mta-sts.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, policyhost.QuoteTXT(stsRecord.String()))
+	w.Printf("_smtp._tls.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, policyhost.QuoteTXT(rpt.String()))
+	w.Printf(";\n; Serve the policy file at https://mta-sts.%s/.well-known/mta-sts.txt\n", domain)
+	w.Printf("; with Content-Type text/plain, status 200 and no redirect; mta-sts.%s needs\n", domain)
+	w.Printf("; an A/AAAA (or CNAME) record and a certificate valid for that name.\n")
+	w.Printf("; Publish the TXT record only once the file is served; change its id whenever the policy changes.\n")
+	return w.Err
 }
 
 // writeNewFile writes data to name, refusing to replace an existing file
@@ -136,32 +137,6 @@ func writeNewFile(name string, data []byte, force bool) error {
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
 	return fh.Close()
-}
-
-// quoteTXT renders s as the character-strings of a TXT record in zone-file
-// syntax: quoted, with quotes and backslashes escaped, split every 255
-// bytes (RFC 1035 §3.3.14).
-func quoteTXT(s string) string {
-	var parts []string
-	for len(s) > 0 {
-		n := min(len(s), 255)
-		r := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s[:n])
-		parts = append(parts, `"`+r+`"`)
-		s = s[n:]
-	}
-	return strings.Join(parts, " ")
-}
-
-// errWriter remembers the first write error so output code stays linear.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (w *errWriter) printf(format string, args ...any) {
-	if w.err == nil {
-		_, w.err = fmt.Fprintf(w.w, format, args...)
-	}
 }
 
 // usageError marks err as a problem with the command's arguments.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/ctxio"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -90,25 +91,25 @@ func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error 
 	sortProblems(res.Problems)
 
 	if asJSON {
-		if err := writeJSON(e.stdout, res); err != nil {
+		if err := textout.WriteJSON(e.stdout, res); err != nil {
 			return err
 		}
 		return exitWith(verdictCode(res.Problems))
 	}
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	switch {
 	case !res.Valid:
-		w.textf("%s: invalid, %s\n", name, plural(len(errs), "error"))
+		w.Textf("%s: invalid, %s\n", name, textout.Plural(len(errs), "error"))
 	case len(warnings) > 0:
-		w.printf("%s: valid, %s (mode %s, max_age %d, %d mx)\n", name, plural(len(warnings), "warning"), p.Mode, p.MaxAge, len(p.MX))
+		w.Printf("%s: valid, %s (mode %s, max_age %d, %d mx)\n", name, textout.Plural(len(warnings), "warning"), p.Mode, p.MaxAge, len(p.MX))
 	default:
-		w.printf("%s: valid (mode %s, max_age %d, %d mx)\n", name, p.Mode, p.MaxAge, len(p.MX))
+		w.Printf("%s: valid (mode %s, max_age %d, %d mx)\n", name, p.Mode, p.MaxAge, len(p.MX))
 	}
 	for _, pr := range res.Problems {
-		w.textf("  %s: %s\n", pr.Severity, pr.text)
+		w.Textf("  %s: %s\n", pr.Severity, pr.text)
 	}
-	if w.err != nil {
-		return w.err
+	if w.Err != nil {
+		return w.Err
 	}
 	return exitWith(verdictCode(res.Problems))
 }

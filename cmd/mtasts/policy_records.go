@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
@@ -92,10 +93,10 @@ func runPolicyRecords(ctx context.Context, e *env, config, only string, nf *netF
 		fmt.Fprintf(e.stderr, "warning: %s: the running mtasts serve has not loaded this policy yet; id %s is provisional: reload serve (SIGHUP) and run this again\n", p.Domain, p.ID)
 	}
 	if asJSON {
-		if err := writeJSON(e.stdout, results); err != nil {
+		if err := textout.WriteJSON(e.stdout, results); err != nil {
 			return err
 		}
-	} else if err := printRecords(e, cfg.Records.TTL, results); err != nil {
+	} else if err := policyhost.WriteZone(e.stdout, cfg.Records.TTL, results); err != nil {
 		return err
 	}
 	return exitWith(recordsCode(results))
@@ -116,43 +117,4 @@ func recordsCode(results []policyhost.DomainRecords) int {
 		}
 	}
 	return code
-}
-
-func printRecords(e *env, ttl int, results []policyhost.DomainRecords) error {
-	w := &errWriter{w: e.stdout}
-	published, total := 0, 0
-	for i, r := range results {
-		if i > 0 {
-			w.printf("\n")
-		}
-		w.printf("; %s: policy id %s\n", r.Domain, r.ID)
-		for _, rec := range r.Records {
-			total++
-			value := rec.Value
-			if rec.Type == "TXT" {
-				value = quoteTXT(value)
-			}
-			comment := string(rec.Status)
-			if len(rec.Live) > 0 && rec.Status != policyhost.StatusPublished {
-				comment += "; DNS has " + strings.Join(rec.Live, ", ")
-			}
-			if rec.Detail != "" {
-				comment += "; " + rec.Detail
-			}
-			prefix := ""
-			if strings.HasPrefix(value, "<") { // a placeholder, not zone-file syntax
-				prefix = "; "
-			}
-			if rec.Status == policyhost.StatusPublished {
-				published++
-			}
-			w.printf("%s%s\t%d\tIN\t%s\t%s\t; %s\n", prefix, rec.Name, ttl, rec.Type, value, comment)
-		}
-	}
-	w.printf("\n; %d of %d records published.", published, total)
-	if published < total {
-		w.printf(" Publish the policy host first, then the _mta-sts record: senders fetch the policy as soon as they see it.")
-	}
-	w.printf("\n")
-	return w.err
 }

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
-	"io"
 	"slices"
 	"strings"
 
@@ -102,13 +101,6 @@ func verdictCode(ps []problem) int {
 		}
 	}
 	return code
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // "<" stays "<" for the people and tools reading it
-	return enc.Encode(v)
 }
 
 // marshalJSON is json.Marshal without escaping "<", ">" and "&": the

@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/rollout"
 	"github.com/mtasts/mtasts/serve"
@@ -195,10 +194,10 @@ func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th 
 	}
 	if !apply || (v.Status != rollout.Ready && !force) {
 		if f.asJSON {
-			if err := writeJSON(e.stdout, v); err != nil {
+			if err := textout.WriteJSON(e.stdout, v); err != nil {
 				return err
 			}
-		} else if err := printVerdict(e, &v); err != nil {
+		} else if err := v.WriteText(e.stdout); err != nil {
 			return err
 		}
 		if apply {
@@ -211,15 +210,15 @@ func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th 
 		return err
 	}
 	if f.asJSON {
-		return writeJSON(e.stdout, struct {
+		return textout.WriteJSON(e.stdout, struct {
 			rollout.Verdict
 			Change *rollout.Change `json:"change"`
 		}{v, c})
 	}
-	if err := printVerdict(e, &v); err != nil {
+	if err := v.WriteText(e.stdout); err != nil {
 		return err
 	}
-	return printChange(e, r, c)
+	return c.WriteText(e.stdout, r.cfg.DNSUpdate.Server != "")
 }
 
 func newDemoteCmd(e *env) *cobra.Command {
@@ -259,87 +258,14 @@ Exit status: 0 demoted, 3 the command could not run.`,
 				return err
 			}
 			if f.asJSON {
-				return writeJSON(e.stdout, c)
+				return textout.WriteJSON(e.stdout, c)
 			}
-			return printChange(e, r, c)
+			return c.WriteText(e.stdout, r.cfg.DNSUpdate.Server != "")
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&to, "to", "", `the mode to switch to: "testing" or "none" (required)`)
 	return cmd
-}
-
-// printChange says what changed and what to publish.
-func printChange(e *env, r *rolloutRun, c *rollout.Change) error {
-	w := &errWriter{w: e.stdout}
-	w.printf("\n%s: mode %s → %s, policy id %s → %s\n", c.Domain, c.Old.Mode, c.New.Mode, c.Old.ID, orPending(c.New.ID))
-	if rec := c.Record(); rec != "" {
-		w.printf("Publish the new id (RFC 8461 §3.1):\n  %s\n", rec)
-		if r.cfg.DNSUpdate.Server != "" {
-			w.printf("mtasts serve publishes it itself by RFC 2136 update ([serve.dns_update]) as soon as it serves the new id, unless the domain has dns_update = false.\n")
-		}
-	} else {
-		w.printf("The running mtasts serve has not loaded the change yet: reload it (SIGHUP), then \"mtasts policy records %s\" gives the record to publish.\n", c.Domain)
-	}
-	if !c.RemovableAt.IsZero() {
-		w.printf("Keep serving this policy and its record until %s (the old max_age, RFC 8461 §8.3); then remove the _mta-sts record first, the policy host after.\n",
-			c.RemovableAt.UTC().Format(time.RFC3339))
-	}
-	return w.err
-}
-
-func orPending(id string) string {
-	if id == "" {
-		return "(pending)"
-	}
-	return id
-}
-
-// printVerdict renders a verdict for people: the verdict, the reasons,
-// then the evidence.
-func printVerdict(e *env, v *rollout.Verdict) error {
-	w := &errWriter{w: e.stdout}
-	ev := &v.Evidence
-	w.printf("%s: %s (last %d days; served mode %s, policy id %s)\n", v.Domain, v.Status, v.WindowDays, ev.Policy.Mode, ev.Policy.ID)
-	for _, r := range v.Reasons {
-		w.printf("  %s: %s\n", r.Code, r.Message)
-	}
-	w.printf("\nEvidence: %s, %d failed, %s with reports, %s.\n", plural(ev.Sessions, "session"), ev.Failures,
-		plural(ev.Days, "day"), plural(len(ev.ByOrganization), "organisation"))
-	tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
-	tally := func(title string, ts []rollout.Tally) {
-		if len(ts) == 0 {
-			return
-		}
-		fmt.Fprintf(tw, "\n%s\tsessions\tfailed\trate\n", title)
-		for _, t := range ts {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f %%\n", t.Key, t.Sessions, t.Failures, 100*t.FailureRate)
-		}
-	}
-	tally("organisation", v.Evidence.ByOrganization)
-	tally("result type", v.Evidence.ByResultType)
-	var hosts []rollout.Tally
-	for _, h := range v.Evidence.ByMXHost {
-		hosts = append(hosts, h.Tally)
-	}
-	tally("MX host", hosts)
-	if len(ev.LiveMX) > 0 {
-		fmt.Fprintf(tw, "\nlive MX host\tcovered\tvalidates\t\n")
-		for _, mx := range ev.LiveMX {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\n", mx.Host, yesNo(mx.Covered), yesNo(len(mx.Problems) == 0))
-		}
-	}
-	if err := tw.Flush(); err != nil && w.err == nil {
-		w.err = err
-	}
-	return w.err
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 // printHistory lists the audit log of the domain.
@@ -349,30 +275,7 @@ func printHistory(ctx context.Context, e *env, r *rolloutRun, asJSON bool) error
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if asJSON {
-		return writeJSON(e.stdout, entries)
+		return textout.WriteJSON(e.stdout, entries)
 	}
-	if len(entries) == 0 {
-		_, err := fmt.Fprintf(e.stdout, "%s: no change recorded\n", r.domain)
-		return err
-	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "time\tactor\taction\tmode\tpolicy id\tverdict\n")
-	for _, en := range entries {
-		verdict := en.Verdict
-		if en.Forced {
-			verdict += " (forced)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s → %s\t%s → %s\t%s\n", en.Time.UTC().Format(time.RFC3339), en.Actor, en.Action,
-			textMode(en.OldPolicy), textMode(en.NewPolicy), en.OldID, orPending(en.NewID), strings.TrimSpace(verdict))
-	}
-	return tw.Flush()
-}
-
-// textMode returns the mode of a policy text, or "?".
-func textMode(text string) string {
-	p, err := sts.ParsePolicy([]byte(text))
-	if err != nil {
-		return "?"
-	}
-	return string(p.Mode)
+	return rollout.WriteHistory(e.stdout, r.domain, entries)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/enforce"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/resolver"
 )
 
@@ -109,7 +110,7 @@ type queryJSON struct {
 // writeQueryJSON prints res as queryJSON. The reply is written without the
 // space that the protocol puts after NOTFOUND.
 func writeQueryJSON(e *env, res enforce.Result) error {
-	return writeJSON(e.stdout, queryJSON{res.Decision.JSON(), strings.TrimRight(res.Reply.String(), " ")})
+	return textout.WriteJSON(e.stdout, queryJSON{res.Decision.JSON(), strings.TrimRight(res.Reply.String(), " ")})
 }
 
 // decisionText explains each kind of decision in a few words.
@@ -124,22 +125,22 @@ var decisionText = map[resolver.Kind]string{
 
 func printQuery(e *env, res enforce.Result) error {
 	d := res.Decision
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	name := d.Domain
 	if name == "" {
 		name = res.Key
 	}
-	w.printf("%s: %s — %s\n\n", name, d.Kind, decisionText[d.Kind])
+	w.Printf("%s: %s — %s\n\n", name, d.Kind, decisionText[d.Kind])
 	if d.Policy != nil {
-		w.printf("%-9s mode %s, max_age %d, id %s\n", "policy", d.Policy.Mode, d.Policy.MaxAge, orDash(d.ID))
-		w.printf("%-9s fetched %s, expires %s\n", "", d.Fetched.UTC().Format(time.RFC3339), d.Expires.UTC().Format(time.RFC3339))
-		w.printf("%-9s %s\n", "mx", orDash(strings.Join(d.MX, ", ")))
+		w.Printf("%-9s mode %s, max_age %d, id %s\n", "policy", d.Policy.Mode, d.Policy.MaxAge, textout.OrDash(d.ID))
+		w.Printf("%-9s fetched %s, expires %s\n", "", d.Fetched.UTC().Format(time.RFC3339), d.Expires.UTC().Format(time.RFC3339))
+		w.Printf("%-9s %s\n", "mx", textout.OrDash(strings.Join(d.MX, ", ")))
 	}
-	w.printf("%-9s %s\n", "source", d.Source)
-	w.printf("%-9s %s\n", "reason", d.Reason)
+	w.Printf("%-9s %s\n", "source", d.Source)
+	w.Printf("%-9s %s\n", "reason", d.Reason)
 	if res.Note != "" {
-		w.printf("%-9s %s\n", "note", res.Note)
+		w.Printf("%-9s %s\n", "note", res.Note)
 	}
-	w.printf("%-9s %s\n", "postfix", res.Reply.String())
-	return w.err
+	w.Printf("%-9s %s\n", "postfix", res.Reply.String())
+	return w.Err
 }

@@ -171,6 +171,3 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	}
 	return now.Add(-d), nil
 }
-
-// percent formats a success rate.
-func percent(rate float64) string { return strconv.FormatFloat(100*rate, 'f', 2, 64) + "%" }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/reportstore"
 )
@@ -67,16 +68,16 @@ func runReportsDelete(ctx context.Context, e *env, rf *reportsFlags, id int64, r
 	if err != nil {
 		return err
 	}
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	if !yes {
-		yes, err := confirm(ctx, e, fmt.Sprintf("Delete %s? [y/N] ", describeReport(info)))
+		yes, err := confirm(ctx, e, fmt.Sprintf("Delete %s? [y/N] ", info.Describe()))
 		if err != nil {
 			return &exitError{code: exitCannotRun, err: fmt.Errorf("report %d not deleted: %w", info.ID, err)}
 		}
 		if !yes {
-			w.textf("report %d not deleted\n", info.ID)
-			if w.err != nil {
-				return w.err
+			w.Textf("report %d not deleted\n", info.ID)
+			if w.Err != nil {
+				return w.Err
 			}
 			return exitWith(exitDeclined)
 		}
@@ -88,10 +89,10 @@ func runReportsDelete(ctx context.Context, e *env, rf *reportsFlags, id int64, r
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, map[string]any{"deleted": info})
+		return textout.WriteJSON(e.stdout, map[string]any{"deleted": info})
 	}
-	w.textf("deleted %s\n", describeReport(info))
-	return w.err
+	w.Textf("deleted %s\n", info.Describe())
+	return w.Err
 }
 
 // findReport returns the report named by id, or else by reportID.
@@ -122,12 +123,6 @@ func findReport(ctx context.Context, store *reportstore.Store, id int64, reportI
 	}
 	return nil, &exitError{code: exitErrors, err: fmt.Errorf("%d reports have report-id %s (IDs %s); delete one by its ID",
 		len(found), untrusted.Quote(reportID), strings.Join(ids, ", "))}
-}
-
-// describeReport names a report for people, escaped.
-func describeReport(r *reportstore.ReportInfo) string {
-	return untrusted.Escape(fmt.Sprintf("report %d (%s, report-id %s, day %s, %s, %d sessions)",
-		r.ID, r.Organization, r.ReportID, r.Day, strings.Join(r.Domains, ","), r.Sessions()))
 }
 
 // confirm asks question on standard error and reports whether the answer

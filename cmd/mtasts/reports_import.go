@@ -11,6 +11,7 @@ import (
 
 	"github.com/mtasts/mtasts/ingest"
 	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrpt"
 )
@@ -110,7 +111,7 @@ func runReportsImport(ctx context.Context, e *env, rf *reportsFlags, paths []str
 		}
 	}
 	res := importJSON{Files: []importFileJSON{}}
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	err = in.Import(ctx, paths, opts, func(r ingest.FileResult) {
 		f := importFile(r)
 		res.Files = append(res.Files, f)
@@ -130,26 +131,26 @@ func runReportsImport(ctx context.Context, e *env, rf *reportsFlags, paths []str
 		if bar != nil && writerIsTerminal(e.stdout) {
 			_ = bar.Clear()
 		}
-		w.textf("%s\n", importLine(f))
+		w.Textf("%s\n", importLine(f))
 	})
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if err != nil {
 		if !rf.asJSON {
-			w.textf("%d accepted, %d duplicates, %d quarantined, %d not stored before the import was interrupted\n",
+			w.Textf("%d accepted, %d duplicates, %d quarantined, %d not stored before the import was interrupted\n",
 				res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
 		}
 		return &exitError{code: exitCannotRun, err: fmt.Errorf("import interrupted: %w", err)}
 	}
 	if rf.asJSON {
-		if err := writeJSON(e.stdout, res); err != nil {
+		if err := textout.WriteJSON(e.stdout, res); err != nil {
 			return err
 		}
 	} else {
-		w.textf("%d accepted, %d duplicates, %d quarantined, %d not stored\n", res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
-		if w.err != nil {
-			return w.err
+		w.Textf("%d accepted, %d duplicates, %d quarantined, %d not stored\n", res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
+		if w.Err != nil {
+			return w.Err
 		}
 	}
 	if res.Quarantined+res.Errors > 0 {
@@ -180,7 +181,7 @@ func importLine(f importFileJSON) string {
 			extra = ", DKIM " + f.DKIM
 		}
 		if n := len(f.Diagnostics); n > 0 {
-			extra += ", " + plural(n, "deviation") + " tolerated"
+			extra += ", " + textout.Plural(n, "deviation") + " tolerated"
 		}
 		return fmt.Sprintf("accepted     %s (report %d%s)", f.Path, f.ID, extra)
 	case string(reportstore.Duplicate):

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/untrusted"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -54,31 +52,9 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, page)
+		return textout.WriteJSON(e.stdout, page)
 	}
-	w := &errWriter{w: e.stdout}
-	w.textf("%6s  %-10s  %-24s  %-24s  %9s  %8s  %s\n", "ID", "DAY", "ORGANISATION", "DOMAINS", "SESSIONS", "SUCCESS", "DKIM")
-	for _, r := range page.Reports {
-		dkim := string(r.DKIM)
-		if dkim == "" {
-			dkim = "-"
-		}
-		w.textf("%6d  %-10s  %-24s  %-24s  %9d  %8s  %s\n", r.ID, r.Day, clip(r.Organization, 24), clip(strings.Join(r.Domains, ","), 24),
-			r.Sessions(), percent(r.SuccessRate()), dkim)
-	}
-	w.textf("%d of %s\n", len(page.Reports), plural(page.Total, "report"))
-	return w.err
-}
-
-// clip escapes s (untrusted.Escape) and shortens it to n runes for a table
-// column.
-func clip(s string, n int) string {
-	s = untrusted.Escape(s)
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
+	return page.WriteText(e.stdout)
 }
 
 func parseID(arg string) (int64, error) {
@@ -134,60 +110,9 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 		return writeRaw(e, r.Raw)
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, r)
+		return textout.WriteJSON(e.stdout, r)
 	}
-	w := &errWriter{w: e.stdout}
-	w.textf("report %d: %s, report-id %s\n", r.ID, r.Organization, r.ReportID)
-	w.textf("  period      %s to %s (day %s)\n", r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("2006-01-02 15:04:05Z"), r.Day)
-	w.textf("  contact     %s\n", r.ContactInfo)
-	w.textf("  received    %s by %s from %s (%s)\n", r.Received.Format("2006-01-02 15:04:05Z"), r.Source, r.Origin, r.RawType)
-	if m := r.Mail; m != nil {
-		w.textf("  mail        domain %s, submitter %s, DKIM %s %s\n", m.Domain, m.Submitter, m.DKIM, m.DKIMDomain)
-		w.textf("  subject     %s\n", m.Subject)
-	}
-	if r.Duplicates > 0 {
-		w.textf("  duplicates  received %s more\n", plural(r.Duplicates, "time"))
-	}
-	for _, p := range r.Report.Policies {
-		w.textf("\n  policy %s for %s: %d successful, %d failed sessions (%s)\n", p.Policy.Type, p.Policy.Domain,
-			p.Summary.Successful, p.Summary.Failed, percent(successRate(p.Summary.Successful, p.Summary.Failed)))
-		if len(p.Policy.MXHosts) > 0 {
-			w.textf("    mx-host  %s\n", strings.Join(p.Policy.MXHosts, ", "))
-		}
-		for _, s := range p.Policy.Strings {
-			w.textf("    policy   %s\n", s)
-		}
-		for _, f := range p.FailureDetails {
-			w.textf("    failure  %d × %s: MX %s (%s) from %s", f.FailedSessionCount, f.ResultType, orDash(f.ReceivingMXHostname),
-				addrOrDash(f.ReceivingIP), addrOrDash(f.SendingMTAIP))
-			if f.FailureReasonCode != "" {
-				w.textf(", reason %s", f.FailureReasonCode)
-			}
-			if f.AdditionalInformation != "" {
-				w.textf(", %s", f.AdditionalInformation)
-			}
-			w.textf("\n")
-		}
-	}
-	if len(r.Diagnostics) > 0 {
-		w.textf("\n  deviations from RFC 8460 tolerated:\n")
-		for _, d := range r.Diagnostics {
-			w.textf("    %s\n", d)
-		}
-	}
-	return w.err
-}
-
-func successRate(ok, failed int64) float64 {
-	return (&reportstore.DaySummary{Successful: ok, Failed: failed}).SuccessRate()
-}
-
-// addrOrDash formats an address a sender may have left out.
-func addrOrDash(a netip.Addr) string {
-	if !a.IsValid() {
-		return "-"
-	}
-	return a.String()
+	return r.WriteText(e.stdout)
 }
 
 func newReportsQuarantineCmd(e *env, rf *reportsFlags) *cobra.Command {
@@ -233,12 +158,7 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, page)
+		return textout.WriteJSON(e.stdout, page)
 	}
-	w := &errWriter{w: e.stdout}
-	for _, q := range page.Entries {
-		w.textf("%d  %s  %s %s (%s, %s): %s\n", q.ID, q.Received.Format("2006-01-02 15:04:05Z"), q.Source, q.Origin, plural(q.Size, "byte"), plural(q.Attempts, "attempt"), q.Reason)
-	}
-	w.textf("%d of %d entries\n", len(page.Entries), page.Total)
-	return w.err
+	return page.WriteText(e.stdout)
 }

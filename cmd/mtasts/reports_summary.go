@@ -3,43 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 )
-
-// summaryBreakdowns are the failure breakdowns summary prints, with their
-// headings.
-var summaryBreakdowns = []struct {
-	by    reportstore.Breakdown
-	title string
-}{
-	{reportstore.ByResultType, "result type"},
-	{reportstore.ByOrganization, "sending organisation"},
-	{reportstore.ByMXHost, "MX host"},
-	{reportstore.ByReceivingIP, "receiving IP"},
-}
 
 // summaryTop is how many groups of each breakdown summary prints.
 const summaryTop = 10
 
-// daySummaryJSON is one day in the JSON output of summary.
-type daySummaryJSON struct {
-	reportstore.DaySummary
-	Sessions    int64   `json:"sessions"`
-	SuccessRate float64 `json:"success_rate"`
-}
-
 // domainSummaryJSON is one domain in the JSON output of summary.
-type domainSummaryJSON struct {
-	reportstore.DomainOverview
-	Days        []daySummaryJSON                                     `json:"days"`
-	Sessions    int64                                                `json:"sessions"`
-	SuccessRate float64                                              `json:"success_rate"`
-	Failures    map[reportstore.Breakdown][]reportstore.FailureCount `json:"failures"`
-}
+type domainSummaryJSON = reportstore.DomainSummary
 
 func newReportsSummaryCmd(e *env, rf *reportsFlags) *cobra.Command {
 	var p periodFlags
@@ -72,60 +47,18 @@ func runReportsSummary(ctx context.Context, e *env, rf *reportsFlags, f reportst
 		return err
 	}
 	defer store.Close()
-	domains, err := store.Domains(ctx, f)
+	out, err := store.Summary(ctx, f, summaryTop)
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	out := []domainSummaryJSON{}
-	for _, d := range domains {
-		s := domainSummaryJSON{DomainOverview: d, Sessions: d.Sessions(), SuccessRate: d.SuccessRate(),
-			Failures: map[reportstore.Breakdown][]reportstore.FailureCount{}}
-		for _, day := range d.Days {
-			s.Days = append(s.Days, daySummaryJSON{DaySummary: day, Sessions: day.Sessions(), SuccessRate: day.SuccessRate()})
-		}
-		df := f
-		df.Domain = d.Domain
-		for _, b := range summaryBreakdowns {
-			counts, err := store.Failures(ctx, df, b.by, summaryTop)
-			if err != nil {
-				return &exitError{code: exitCannotRun, err: err}
-			}
-			s.Failures[b.by] = counts
-		}
-		out = append(out, s)
-	}
 	if rf.asJSON {
-		return writeJSON(e.stdout, map[string]any{"domains": out})
+		return textout.WriteJSON(e.stdout, map[string]any{"domains": out})
 	}
-	w := &errWriter{w: e.stdout}
+	none := ""
 	if len(out) == 0 {
-		w.textf("no reports%s\n", outsideFilter(ctx, store, f))
+		none = outsideFilter(ctx, store, f)
 	}
-	for i, d := range out {
-		if i > 0 {
-			w.textf("\n")
-		}
-		mode := string(d.PolicyType)
-		if d.Mode != "" {
-			mode += " " + d.Mode
-		}
-		w.textf("%s: %s, %s successful, %s from %s, policy %s\n",
-			d.Domain, plural(d.Sessions, "session"), percent(d.SuccessRate), plural(d.Reports, "report"), plural(d.Organizations, "organisation"), mode)
-		w.textf("  %-10s  %10s  %10s  %8s\n", "DAY", "SESSIONS", "FAILED", "SUCCESS")
-		for _, day := range d.Days {
-			w.textf("  %-10s  %10d  %10d  %8s\n", day.Day, day.Sessions, day.Failed, percent(day.SuccessRate))
-		}
-		if d.Failed == 0 {
-			continue
-		}
-		for _, b := range summaryBreakdowns {
-			w.textf("  failures by %s:\n", b.title)
-			for _, c := range d.Failures[b.by] {
-				w.textf("    %10d  %s\n", c.Failed, orDash(strings.TrimSpace(c.Key)))
-			}
-		}
-	}
-	return w.err
+	return reportstore.WriteSummaryText(e.stdout, out, none)
 }
 
 // outsideFilter says, when f selects nothing, what the store holds
@@ -154,5 +87,5 @@ func outsideFilter(ctx context.Context, store *reportstore.Store, f reportstore.
 			}
 		}
 	}
-	return fmt.Sprintf(" selected, but the store holds %s (days %s to %s): widen --since, --until, --domain or --organization", plural(page.Total, "report"), first, last)
+	return fmt.Sprintf(" selected, but the store holds %s (days %s to %s): widen --since, --until, --domain or --organization", textout.Plural(page.Total, "report"), first, last)
 }

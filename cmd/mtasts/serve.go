@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/serve"
 )
 
@@ -100,16 +101,16 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 		return &exitError{code: exitErrors, err: err}
 	}
 	if f.check {
-		w := &errWriter{w: e.stdout}
-		w.printf("%s: configuration valid, %d domain(s)\n", f.config, len(cfg.Domains))
+		w := &textout.Writer{W: e.stdout}
+		w.Printf("%s: configuration valid, %d domain(s)\n", f.config, len(cfg.Domains))
 		for _, d := range cfg.Domains {
 			mx := fmt.Sprint(d.MX)
 			if d.MXAuto {
 				mx += " + auto"
 			}
-			w.printf("  %s: mode %s, max_age %d, mx %s\n", d.Domain, d.Mode, d.MaxAge, mx)
+			w.Printf("  %s: mode %s, max_age %d, mx %s\n", d.Domain, d.Mode, d.MaxAge, mx)
 		}
-		return w.err
+		return w.Err
 	}
 	resolver, err := dnsx.NewFromAddr(f.resolver)
 	if err != nil {

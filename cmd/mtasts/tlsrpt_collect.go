@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/sts"
 	"github.com/mtasts/mtasts/tlsrpt"
 	"github.com/mtasts/mtasts/tlsrptsend"
@@ -104,12 +105,12 @@ func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath strin
 	}
 	st := parser.Stats()
 	if f.store.asJSON {
-		return writeJSON(e.stdout, st)
+		return textout.WriteJSON(e.stdout, st)
 	}
-	w := &errWriter{w: e.stdout}
-	w.printf("%d lines read, %d sessions recorded, %d lines malformed, %d sessions without delivery status\n",
+	w := &textout.Writer{W: e.stdout}
+	w.Printf("%d lines read, %d sessions recorded, %d lines malformed, %d sessions without delivery status\n",
 		st.Lines, st.Sessions, st.Malformed, st.Orphaned)
-	return w.err
+	return w.Err
 }
 
 // fetchedPolicies is the PolicyLookup of collect: each domain's MTA-STS

@@ -2,42 +2,21 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
-// pendingJSON is the output of tlsrpt pending.
-type pendingJSON struct {
-	Days       []pendingDayJSON      `json:"days"`
-	Deliveries []pendingDeliveryJSON `json:"deliveries"`
-}
-
-// pendingDayJSON is a policy domain's outcomes of a day not yet built.
-type pendingDayJSON struct {
-	Day        string `json:"day"`
-	Domain     string `json:"domain"`
-	Successful int64  `json:"successful"`
-	Failed     int64  `json:"failed"`
-	// State is "collecting" for today, "to send" for a past day.
-	State string `json:"state"`
-}
-
-// pendingDeliveryJSON is a queued delivery not yet done.
-type pendingDeliveryJSON struct {
-	Day      string    `json:"day"`
-	Domain   string    `json:"domain"`
-	URI      string    `json:"rua"`
-	ReportID string    `json:"report_id"`
-	Status   string    `json:"status"`
-	Attempts int       `json:"attempts"`
-	Next     time.Time `json:"next_attempt"`
-	Error    string    `json:"last_error,omitempty"`
-}
+// pendingJSON is the output of tlsrpt pending --json; pendingDayJSON one
+// of its days.
+type (
+	pendingJSON    = tlsrptsend.Pending
+	pendingDayJSON = tlsrptsend.PendingDay
+)
 
 func newTlsrptPendingCmd(e *env, f *tlsrptFlags) *cobra.Command {
 	return &cobra.Command{
@@ -70,43 +49,13 @@ func runTlsrptPending(ctx context.Context, e *env, f *tlsrptFlags) error {
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	out := pendingJSON{Days: []pendingDayJSON{}, Deliveries: []pendingDeliveryJSON{}}
-	today := tlsrptsend.Day(e.now())
-	for _, t := range totals {
-		if t.Built {
-			continue
-		}
-		state := "to send"
-		if !t.Day.Before(today) {
-			state = "collecting"
-		}
-		out.Days = append(out.Days, pendingDayJSON{Day: t.Day.Format(time.DateOnly), Domain: t.Domain, Successful: t.Successful, Failed: t.Failed, State: state})
-	}
-	for _, q := range queued {
-		var st tlsrptsend.DeliveryState
-		if err := json.Unmarshal(q.State, &st); err != nil {
-			return &exitError{code: exitCannotRun, err: err}
-		}
-		out.Deliveries = append(out.Deliveries, pendingDeliveryJSON{Day: q.Day.Format(time.DateOnly), Domain: q.Domain, URI: q.URI,
-			ReportID: q.ReportID, Status: q.Status, Attempts: st.Attempts, Next: q.NextAttempt, Error: st.LastError})
+	var out *pendingJSON
+	out, err = tlsrptsend.NewPending(totals, queued, tlsrptsend.Day(e.now()))
+	if err != nil {
+		return &exitError{code: exitCannotRun, err: err}
 	}
 	if f.store.asJSON {
-		return writeJSON(e.stdout, out)
+		return textout.WriteJSON(e.stdout, out)
 	}
-	w := &errWriter{w: e.stdout}
-	if len(out.Days) == 0 && len(out.Deliveries) == 0 {
-		w.printf("nothing to send\n")
-		return w.err
-	}
-	for _, d := range out.Days {
-		w.printf("%s  %-30s  %d successful, %d failed  (%s)\n", d.Day, d.Domain, d.Successful, d.Failed, d.State)
-	}
-	for _, d := range out.Deliveries {
-		w.printf("%s  %-30s  %s  %s, %d attempts, next %s", d.Day, d.Domain, d.URI, d.Status, d.Attempts, d.Next.Format(time.RFC3339))
-		if d.Error != "" {
-			w.printf(": %s", d.Error)
-		}
-		w.printf("\n")
-	}
-	return w.err
+	return out.WriteText(e.stdout)
 }

@@ -4,34 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
-// sendJSON is the output of tlsrpt send.
-type sendJSON struct {
-	Day        string                `json:"day"`
-	DryRun     bool                  `json:"dry_run"`
-	Built      bool                  `json:"built"`
-	Reports    []sentReportJSON      `json:"reports"`
-	Skipped    []tlsrptsend.Skip     `json:"skipped"`
-	Deliveries tlsrptsend.Deliveries `json:"deliveries"`
-}
-
-// sentReportJSON is one report built.
-type sentReportJSON struct {
-	Domain     string   `json:"domain"`
-	ReportID   string   `json:"report_id"`
-	Filename   string   `json:"filename"`
-	Size       int      `json:"size"`
-	Successful int64    `json:"successful"`
-	Failed     int64    `json:"failed"`
-	RUA        []string `json:"rua"`
-}
+// sendJSON is the output of tlsrpt send --json.
+type sendJSON = tlsrptsend.SendView
 
 func newTlsrptSendCmd(e *env, f *tlsrptFlags) *cobra.Command {
 	var date, archive string
@@ -100,16 +82,16 @@ func runTlsrptSend(ctx context.Context, e *env, f *tlsrptFlags, s *tlsrptsend.Se
 	}
 	defer store.Close()
 	s.Store = store
-	out := sendJSON{Day: day.Format(time.DateOnly), DryRun: dryRun, Reports: []sentReportJSON{}, Skipped: []tlsrptsend.Skip{}}
-	var reports []tlsrptsend.Planned
+	var out *sendJSON
 	if dryRun {
-		reports, out.Skipped, err = s.Plan(ctx, day)
+		var reports []tlsrptsend.Planned
+		var skipped []tlsrptsend.Skip
+		reports, skipped, err = s.Plan(ctx, day)
+		out = tlsrptsend.NewPlanView(day, reports, skipped)
 	} else {
 		var res *tlsrptsend.DayResult
-		res, err = s.SendDay(ctx, day, now)
-		if res != nil {
-			reports, out.Built, out.Deliveries = res.Reports, res.Built, res.Deliveries
-			out.Skipped = append(out.Skipped, res.Skipped...)
+		if res, err = s.SendDay(ctx, day, now); res != nil {
+			out = tlsrptsend.NewSendView(day, res)
 		}
 	}
 	switch {
@@ -118,20 +100,10 @@ func runTlsrptSend(ctx context.Context, e *env, f *tlsrptFlags, s *tlsrptsend.Se
 	case err != nil:
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	for _, p := range reports {
-		r := sentReportJSON{Domain: p.Built.Domain, ReportID: p.Built.Report.ReportID, Filename: p.Built.Filename, Size: len(p.Built.Gzip), RUA: []string{}}
-		for _, pr := range p.Built.Report.Policies {
-			r.Successful, r.Failed = r.Successful+pr.Summary.Successful, r.Failed+pr.Summary.Failed
-		}
-		for _, u := range p.RUA {
-			r.RUA = append(r.RUA, u.String())
-		}
-		out.Reports = append(out.Reports, r)
-	}
 	if f.store.asJSON {
-		err = writeJSON(e.stdout, out)
+		err = textout.WriteJSON(e.stdout, out)
 	} else {
-		err = printSend(e, out)
+		err = out.WriteText(e.stdout)
 	}
 	if err != nil {
 		return err
@@ -140,29 +112,4 @@ func runTlsrptSend(ctx context.Context, e *env, f *tlsrptFlags, s *tlsrptsend.Se
 		return exitWith(exitWarnings)
 	}
 	return nil
-}
-
-// printSend prints what send did, as text.
-func printSend(e *env, out sendJSON) error {
-	w := &errWriter{w: e.stdout}
-	switch {
-	case out.DryRun:
-		w.printf("%s: %d reports would be sent (dry run)\n", out.Day, len(out.Reports))
-	case out.Built:
-		w.printf("%s: %d reports built\n", out.Day, len(out.Reports))
-	default:
-		w.printf("%s: reports built before; retrying what is due\n", out.Day)
-	}
-	for _, r := range out.Reports {
-		w.printf("  %-30s  %d successful, %d failed  %d bytes  to %s\n", r.Domain, r.Successful, r.Failed, r.Size, strings.Join(r.RUA, ", "))
-	}
-	for _, s := range out.Skipped {
-		w.printf("  %-30s  skipped: %s\n", s.Domain, s.Reason)
-	}
-	if !out.DryRun {
-		d := out.Deliveries
-		w.printf("deliveries: %d delivered, %d to retry, %d given up, %d suppressed, %d without transport\n",
-			d.Delivered, d.Retrying, d.Failed, d.Suppressed, d.Unsendable)
-	}
-	return w.err
 }

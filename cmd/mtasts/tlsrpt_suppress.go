@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -58,15 +59,15 @@ func runTlsrptSuppress(ctx context.Context, e *env, f *tlsrptFlags, targets []st
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if f.store.asJSON {
-		return writeJSON(e.stdout, map[string]any{"suppressions": append([]reportstore.Suppression{}, list...)})
+		return textout.WriteJSON(e.stdout, map[string]any{"suppressions": append([]reportstore.Suppression{}, list...)})
 	}
-	w := &errWriter{w: e.stdout}
+	w := &textout.Writer{W: e.stdout}
 	for _, s := range list {
 		how := "by hand"
 		if !s.Manual {
 			how = "after failures"
 		}
-		w.printf("%-40s  %s, %d failures in a row: %s\n", s.Target, how, s.Failures, s.Reason)
+		w.Printf("%-40s  %s, %d failures in a row: %s\n", s.Target, how, s.Failures, s.Reason)
 	}
-	return w.err
+	return w.Err
 }

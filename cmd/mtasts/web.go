@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
+	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/web"
 )
 
@@ -65,7 +66,7 @@ Exit status: 0 with the hash printed, 3 when no usable password was given.`,
 				return usageError(err)
 			}
 			if asJSON {
-				return writeJSON(e.stdout, map[string]string{"password_hash": hash})
+				return textout.WriteJSON(e.stdout, map[string]string{"password_hash": hash})
 			}
 			_, err = fmt.Fprintf(e.stdout, "%s\n", hash)
 			return err
@@ -123,7 +124,7 @@ Exit status: 0.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			token := web.NewToken()
 			if asJSON {
-				return writeJSON(e.stdout, map[string]string{"token": token})
+				return textout.WriteJSON(e.stdout, map[string]string{"token": token})
 			}
 			_, err := fmt.Fprintln(e.stdout, token)
 			return err
