@@ -47,11 +47,16 @@ func newResolver(cfg *Config, o *Options, c cache.Cache, logger *slog.Logger, ob
 	if err != nil {
 		return nil, err
 	}
+	dial := o.Dial
+	if dial == nil && cfg.Resolver != "" {
+		// The resolver setting answers the policy hosts' addresses too.
+		dial = dnsClient.Dialer(nil)
+	}
 	rc := resolver.Config{
 		DNS: dnsClient,
 		Fetch: sts.FetchOptions{
 			RootCAs:     roots,
-			DialContext: o.Dial,
+			DialContext: dial,
 			Timeout:     cfg.Timeout,
 			Now:         o.Now,
 			UserAgent:   o.UserAgent,

@@ -47,9 +47,19 @@ func (f *netFlags) fetchOptions(e *env) (sts.FetchOptions, error) {
 	if err != nil {
 		return sts.FetchOptions{}, err
 	}
+	dial := e.dial
+	if dial == nil && f.resolver != "" {
+		// --resolver answers the policy host's address too, not only
+		// the TXT record.
+		c, err := f.dnsClient()
+		if err != nil {
+			return sts.FetchOptions{}, err
+		}
+		dial = c.Dialer(nil)
+	}
 	return sts.FetchOptions{
 		RootCAs:     roots,
-		DialContext: e.dial,
+		DialContext: dial,
 		Timeout:     f.timeout,
 		Now:         e.now,
 		UserAgent:   userAgent(),

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/sts"
 	"github.com/mtasts/mtasts/tlsrpt"
@@ -253,5 +258,35 @@ func TestPolicyFetchProblemCodes(t *testing.T) {
 		if strings.Contains(r.stdout, `\u003c`) {
 			t.Errorf("%s: JSON escapes <: %s", tc.domain, r.stdout)
 		}
+	}
+}
+
+// --resolver answers the policy host's address too, not only the TXT
+// record (issue 15): the policy host here has a name only the test world's
+// DNS server knows, on the real port 443 of a loopback address.
+func TestPolicyFetchResolverForPolicyHost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testservers.Unavailable(t, "listening on port 443 needs root")
+	}
+	w := fixedWorld(t)
+	l, err := net.Listen("tcp", "127.84.61.1:443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("Content-Type", "text/plain")
+			io.WriteString(rw, worldPolicy)
+		}),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{*w.CA.Valid(t, "mta-sts.lab.test")}},
+	}
+	go srv.ServeTLS(l, "", "")
+	t.Cleanup(func() { srv.Close() })
+	w.DNS.Add(`_mta-sts.lab.test. TXT "v=STSv1; id=20261207;"`, "mta-sts.lab.test. A 127.84.61.1")
+
+	// No world dialer: the command dials as it would for a user.
+	r := runCmd(t, nil, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "lab.test")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, "lab.test: enforce") {
+		t.Errorf("code %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 }
