@@ -3,6 +3,7 @@ package policyhost
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -62,4 +63,22 @@ func loadFileCert(host, certFile, keyFile string, prev *fileCert) (*fileCert, er
 		return nil, fmt.Errorf("%s is not valid for %s: %w", certFile, host, err)
 	}
 	return &fileCert{certFile: certFile, keyFile: keyFile, certStamp: cs, keyStamp: ks, cert: &pair}, nil
+}
+
+// CheckCertFiles loads the certificate and key files of every domain of c
+// as a start would, and returns every problem found, joined: a file that
+// cannot be read, a key that does not match its certificate, a certificate
+// not valid for "mta-sts."+domain. Domains without files (ACME) are
+// skipped.
+func (c *Config) CheckCertFiles() error {
+	var errs []error
+	for _, d := range c.Domains {
+		if d.CertFile == "" {
+			continue
+		}
+		if _, err := loadFileCert("mta-sts."+d.Domain, d.CertFile, d.KeyFile, nil); err != nil {
+			errs = append(errs, fmt.Errorf("domain %s: %w", d.Domain, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -101,8 +101,12 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 		return &exitError{code: exitErrors, err: err}
 	}
 	if f.check {
+		// What a start would find too: the certificate files.
+		if err := cfg.CheckCertFiles(); err != nil {
+			return &exitError{code: exitErrors, err: fmt.Errorf("%s: %w", f.config, err)}
+		}
 		w := &textout.Writer{W: e.stdout}
-		w.Printf("%s: configuration valid, %d domain(s)\n", f.config, len(cfg.Domains))
+		w.Printf("%s: configuration valid, %s\n", f.config, textout.Plural(len(cfg.Domains), "domain"))
 		for _, d := range cfg.Domains {
 			mx := fmt.Sprint(d.MX)
 			if d.MXAuto {

@@ -120,9 +120,33 @@ func servedMode(r *serveRun, w *testworld.World, domain string) sts.Mode {
 }
 
 func TestServeCheck(t *testing.T) {
-	r := runCmd(t, nil, "", "serve", "--check", "--config", filepath.Join("..", "..", "docs", "mtasts.example.toml"))
-	if r.code != exitOK || !strings.Contains(r.stdout, "configuration valid, 2 domain(s)") || !strings.Contains(r.stdout, "example.org: mode testing") {
+	w := testworld.New(t)
+	r := runCmd(t, nil, "", "serve", "--check", "--config", serveConfig(t, w, "", "a.test", "b.test"))
+	if r.code != exitOK || !strings.Contains(r.stdout, "configuration valid, 2 domains") || !strings.Contains(r.stdout, "b.test: mode enforce") {
 		t.Errorf("code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// --check finds what a start would: the example file names
+	// certificate files that exist only on a real host (issue 15).
+	r = runCmd(t, nil, "", "serve", "--check", "--config", filepath.Join("..", "..", "docs", "mtasts.example.toml"))
+	if r.code != exitErrors || !strings.Contains(r.stderr, "domain example.com: certificate: stat /etc/mtasts/certs/mta-sts.example.com.crt") {
+		t.Errorf("example file: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A certificate for another name, and a key of another certificate.
+	cfg := serveConfig(t, w, "", "c.test")
+	dir := filepath.Dir(cfg)
+	testworld.WriteCertFiles(t, dir, "c.test", w.CA.Valid(t, "mta-sts.other.test"))
+	r = runCmd(t, nil, "", "serve", "--check", "--config", cfg)
+	if r.code != exitErrors || !strings.Contains(r.stderr, "is not valid for mta-sts.c.test") {
+		t.Errorf("certificate for another name: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	testworld.WriteCertFiles(t, dir, "c.test", w.CA.Valid(t, "mta-sts.c.test"))
+	testworld.WriteCertFiles(t, dir, "other", w.CA.Valid(t, "mta-sts.c.test"))
+	if err := os.Rename(filepath.Join(dir, "other.key"), filepath.Join(dir, "c.test.key")); err != nil {
+		t.Fatal(err)
+	}
+	r = runCmd(t, nil, "", "serve", "--check", "--config", cfg)
+	if r.code != exitErrors || !strings.Contains(r.stderr, "private key does not match public key") {
+		t.Errorf("key of another certificate: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	os.WriteFile(bad, []byte("[[domain]]\nname = \"a.example\"\nmode = \"enforce\"\nmx = [\"*.*.a.example\"]\ncert_file = \"x\"\nkey_file = \"y\"\n"), 0o644)
