@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/procenv"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/socketmap"
 )
@@ -51,15 +51,7 @@ type Options struct {
 
 // withDefaults returns o with its nil fields set.
 func (o Options) withDefaults() Options {
-	if o.Log == nil {
-		o.Log = os.Stderr
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
+	procenv.Defaults(&o.Log, &o.Now, &o.Getenv)
 	return o
 }
 
@@ -121,8 +113,7 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	}
 	s := &Service{opts: o.withDefaults(), level: new(slog.LevelVar)}
 	if s.opts.Registry == nil {
-		s.opts.Registry = prometheus.NewRegistry()
-		s.opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		s.opts.Registry = procenv.NewRegistry()
 	}
 	s.metrics = newMetrics(s.opts.Registry)
 	s.level.Set(cfg.logLevel)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/mtasts/mtasts/internal/procenv"
 	"github.com/mtasts/mtasts/policyhost"
 )
 
@@ -44,18 +44,9 @@ type Options struct {
 
 // withDefaults returns o with its nil fields set.
 func (o Options) withDefaults() Options {
-	if o.Log == nil {
-		o.Log = os.Stderr
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
+	procenv.Defaults(&o.Log, &o.Now, &o.Getenv)
 	if o.Registry == nil {
-		o.Registry = prometheus.NewRegistry()
-		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		o.Registry = procenv.NewRegistry()
 	}
 	return o
 }

@@ -82,13 +82,7 @@ func TestServeReportsAndDashboard(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", "Bearer "+auth)
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return roundTrip(t, client, req)
 	}
 	if code, page := get(dashboardToken); code != http.StatusOK || !strings.Contains(page, "example.net") {
 		t.Errorf("dashboard with token: %d\n%.500s", code, page)
@@ -241,4 +235,16 @@ func TestServeDashboardNeedsAuth(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "no anonymous access") {
 		t.Errorf("code %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// roundTrip sends req with client and returns the status and body.
+func roundTrip(t *testing.T, client *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -1,0 +1,35 @@
+// Package procenv fills in what the services (enforce, serve) take from
+// the process when a program leaves it unset in their Options: the log
+// writer, the clock, the environment and the metrics registry.
+package procenv
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Defaults sets each nil one of log, now and getenv to the process's own:
+// standard error, time.Now and os.Getenv.
+func Defaults(log *io.Writer, now *func() time.Time, getenv *func(string) string) {
+	if *log == nil {
+		*log = os.Stderr
+	}
+	if *now == nil {
+		*now = time.Now
+	}
+	if *getenv == nil {
+		*getenv = os.Getenv
+	}
+}
+
+// NewRegistry returns a metrics registry holding the Go runtime and process
+// collectors, as a service serves it when given none.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
