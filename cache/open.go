@@ -107,7 +107,10 @@ func openSQLite(ctx context.Context, u *url.URL, now func() time.Time) (*sqlStor
 	if err := sqlitefile.Prepare(path); err != nil {
 		return nil, fmt.Errorf("cache: sqlite %s: %w", path, err)
 	}
-	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"}).String()
+	dsn, err := sqlitefile.DSN(path, "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, fmt.Errorf("cache: sqlite %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("cache: sqlite: %w", err)

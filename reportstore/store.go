@@ -141,7 +141,10 @@ func (s *Store) openSQLite(u *url.URL) error {
 	// transactions take the write lock when they begin, so that they wait
 	// for each other (busy_timeout) instead of failing on upgrade.
 	open := func(pragmas string) (*sql.DB, error) {
-		dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: "_pragma=busy_timeout(15000)&_pragma=foreign_keys(1)" + pragmas}).String()
+		dsn, err := sqlitefile.DSN(path, "_pragma=busy_timeout(15000)&_pragma=foreign_keys(1)"+pragmas)
+		if err != nil {
+			return nil, err
+		}
 		return sql.Open("sqlite", dsn)
 	}
 	// WAL lets queries read while reports are written. A checkpoint every

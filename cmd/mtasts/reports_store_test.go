@@ -30,3 +30,21 @@ func TestReportsStoreCreatedOnlyWhereAsked(t *testing.T) {
 		}
 	}
 }
+
+// sqlite:relative/path, as the error messages suggest, opens a store and
+// a cache in the working directory.
+func TestSQLiteRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if r := runCmd(t, nil, "", "reports", "summary", "--db", "sqlite:reports.db"); r.code != exitOK || r.stdout != "no reports\n" {
+		t.Errorf("reports summary --db sqlite:reports.db: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCmd(t, nil, "", "daemon", "--cache", "sqlite:cache.db", "--check"); r.code != exitOK {
+		t.Errorf("daemon --cache sqlite:cache.db --check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, name := range []string{"reports.db", "cache.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s not in the working directory: %v", name, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 )
@@ -40,4 +41,16 @@ func Prepare(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// DSN returns the data source name that opens the database file path with
+// the URI parameters query ("_pragma=…&…"). A relative path is taken from
+// the working directory: a file: URI of a relative path would read its
+// first element as an authority.
+func DSN(path, query string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return (&url.URL{Scheme: "file", Path: abs, RawQuery: query}).String(), nil
 }
