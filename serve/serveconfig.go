@@ -52,6 +52,8 @@ type Config struct {
 	Reports   Reports
 	Dashboard Dashboard
 	Store     Store
+	// Monitor configures the watch over the served domains.
+	Monitor Monitor
 }
 
 // Load reads and checks the configuration file at path.
@@ -213,6 +215,9 @@ func (f *fileSyntax) config(abs func(string) string) (*Config, error) {
 	}
 	cfg.Config = pc
 	if err := f.reportsConfig(cfg, abs); err != nil {
+		return nil, err
+	}
+	if err := f.monitorConfig(cfg, abs); err != nil {
 		return nil, err
 	}
 	return cfg, nil

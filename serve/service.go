@@ -40,6 +40,8 @@ type Options struct {
 	// served on the metrics listener; one registry serves one Service.
 	// Nil means a new one, with the Go runtime and process collectors.
 	Registry *prometheus.Registry
+	// Watcher, if set, runs while the service serves (see Watcher).
+	Watcher Watcher
 }
 
 // withDefaults returns o with its nil fields set.
@@ -170,6 +172,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	s.reports.run(ctx)
+	s.startWatcher(ctx)
 	if s.opts.Load != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

@@ -37,6 +37,7 @@ type serveSyntax struct {
 	DNSUpdate dnsUpdateSyntax `toml:"dns_update"`
 	Reports   reportsSyntax   `toml:"reports"`
 	Dashboard dashboardSyntax `toml:"dashboard"`
+	Monitor   monitorSyntax   `toml:"monitor"`
 }
 
 type limitsSyntax struct {
@@ -97,6 +98,7 @@ func defaults() serveSyntax {
 	return serveSyntax{
 		Reports:       reports,
 		Dashboard:     dashboard,
+		Monitor:       defaultMonitor(),
 		ListenHTTPS:   d.ListenHTTPS,
 		ListenHTTP:    d.ListenHTTP,
 		ListenMetrics: d.ListenMetrics,
