@@ -19,6 +19,7 @@ packages=(
 	iproute2                 # network namespaces for clients that need ports 53/443
 	dovecot-imapd            # a real IMAP server for the report mailbox poller
 	chromium fonts-dejavu-core # the dashboard tested in a real headless browser
+	prometheus               # promtool check rules on contrib/prometheus/alerts.yml
 	systemd adduser          # the Debian package: systemd-analyze verify on its units, its system user
 )
 missing=()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/testenv/testclock"
@@ -37,8 +38,9 @@ type watch struct {
 	slack *hookSink
 	am    *amSink
 
-	mu sync.Mutex
-	id string // the id the server serves
+	mu  sync.Mutex
+	id  string               // the id the server serves
+	reg *prometheus.Registry // of the last monitor made
 }
 
 func newWatch(t *testing.T, storeURL string) *watch {
@@ -75,7 +77,9 @@ func (s *watch) policies() []policyhost.Policy {
 // would make it.
 func (s *watch) monitor(t *testing.T) *Monitor {
 	t.Helper()
+	s.reg = prometheus.NewRegistry()
 	m, err := New(Options{
+		Registry: s.reg,
 		Store:    s.store,
 		Check:    check.Options{Resolver: s.w.Resolver(), RootCAs: s.w.RootCAs(), Dial: s.w.DialContext, Timeout: 10 * time.Second},
 		Policies: s.policies,
@@ -263,6 +267,7 @@ func TestMonitorWorld(t *testing.T) {
 			t.Errorf("alert %d still pending for %v", a.ID, a.Pending)
 		}
 	}
+	checkMetricsAndContrib(t, s.reg)
 }
 
 func mustConditions(t *testing.T, st *reportstore.Store) []reportstore.MonitorCondition {
