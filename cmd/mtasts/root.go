@@ -104,7 +104,7 @@ Exit status of commands that give a verdict:
 		newTlsrptCmd(e),
 		newWebCmd(e),
 		newManCmd(e),
-		newPromoteCmd(e), newDemoteCmd(e),
+		newPromoteCmd(e), newDemoteCmd(e), newStatusCmd(e),
 	)
 	return root
 }

@@ -95,6 +95,7 @@ func TestServeMonitorOneWatcher(t *testing.T) {
 		return n
 	}
 
+	var configs []string
 	start := func(name string) *monitorProc {
 		dir := filepath.Join(t.TempDir(), name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -126,6 +127,7 @@ key_file = %q
 		if err := os.WriteFile(config, []byte(toml), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		configs = append(configs, config)
 		p := &monitorProc{stderr: &testenv.Buffer{}}
 		p.cmd = exec.Command(bin, "serve", "--config", config)
 		p.cmd.Stderr = p.stderr
@@ -189,5 +191,32 @@ key_file = %q
 	}
 	if _, ok := after["sts-record-id _mta-sts.example.com"]; !ok {
 		t.Errorf("no alert of the stale id: %v", after)
+	}
+
+	// mtasts status reads what the watchers wrote.
+	r := runCmd(t, nil, "", "status", "--config", configs[0], "--json")
+	var v struct {
+		Domains []struct {
+			Domain     string `json:"domain"`
+			Status     string `json:"status"`
+			Conditions []struct {
+				Kind  string `json:"kind"`
+				Fired bool   `json:"fired"`
+			} `json:"conditions"`
+		} `json:"domains"`
+		OpenAlerts int `json:"open_alerts"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	if r.code != exitErrors || len(v.Domains) != 1 || v.Domains[0].Status != "critical" || v.OpenAlerts != len(after) {
+		t.Errorf("status: code %d, %+v; want exit 2, critical, %d open alerts", r.code, v, len(after))
+	}
+	r = runCmd(t, nil, "", "status", "--config", configs[1], "example.com")
+	if r.code != exitErrors || !strings.Contains(r.stdout, "example.com: critical") || !strings.Contains(r.stdout, "sts-record-id _mta-sts.example.com") {
+		t.Errorf("status example.com: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r = runCmd(t, nil, "", "status", "--config", configs[1], "other.example"); r.code != exitCannotRun {
+		t.Errorf("status of a domain not served: code %d\n%s", r.code, r.stderr)
 	}
 }

@@ -20,5 +20,5 @@
 // so a channel that was down gets it later. When several servers share
 // one PostgreSQL store, the one holding the store's "monitor" lease
 // watches; another takes over within the lease time (a minute, or the
-// interval if shorter) after it dies.
+// interval if shorter, but at least five seconds) after it dies.
 package monitor

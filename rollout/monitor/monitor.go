@@ -25,6 +25,9 @@ import (
 const (
 	DefaultInterval    = time.Hour
 	DefaultLease       = time.Minute
+	// MinLease is the shortest lease: the store keeps lease times in
+	// whole seconds.
+	MinLease = 5 * time.Second
 	DefaultConcurrency = 8
 )
 
@@ -51,7 +54,7 @@ type Options struct {
 	Interval time.Duration
 	// Lease is how long the watching server's lease lasts unless renewed,
 	// which bounds how long a dead watcher is missed; the smaller of
-	// Interval and DefaultLease if zero.
+	// Interval and DefaultLease if zero, and at least MinLease.
 	Lease time.Duration
 	// Holder names this process in the lease; hostname, pid and a random
 	// suffix if empty.
@@ -94,6 +97,7 @@ func New(o Options) (*Monitor, error) {
 	if o.Lease <= 0 {
 		o.Lease = min(o.Interval, DefaultLease)
 	}
+	o.Lease = max(o.Lease, MinLease)
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
