@@ -238,8 +238,9 @@ var migrations = []migration{
 		`CREATE INDEX IF NOT EXISTS tlsrpt_rollout_audit_domain ON tlsrpt_rollout_audit (domain, at, id)`,
 	}},
 	// The monitor of "mtasts serve" (monitor.go): the conditions open now,
-	// one row per domain, kind and subject, and the alerts sent (or still
-	// to send, per channel) when one starts or ends, kept as history.
+	// one row per domain, kind and subject; the alerts sent (or still to
+	// send, per channel) when one starts or ends, kept as history; the
+	// last check of each domain.
 	{version: 7, stmts: []string{
 		`CREATE TABLE IF NOT EXISTS tlsrpt_monitor_condition (
 			domain   TEXT NOT NULL,
@@ -268,6 +269,15 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX IF NOT EXISTS tlsrpt_monitor_alert_domain ON tlsrpt_monitor_alert (domain, at, id)`,
 		`CREATE INDEX IF NOT EXISTS tlsrpt_monitor_alert_pending ON tlsrpt_monitor_alert (pending, id)`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_monitor_domain (
+			domain    TEXT PRIMARY KEY,
+			checked   BIGINT NOT NULL,
+			policy_id TEXT NOT NULL,
+			mode      TEXT NOT NULL,
+			findings  TEXT NOT NULL,
+			verdict   TEXT NOT NULL,
+			evidence  TEXT NOT NULL
+		){{without_rowid}}`,
 	}},
 }
 

@@ -3,6 +3,7 @@ package reportstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -203,4 +204,70 @@ func (s *Store) SetMonitorAlertPending(ctx context.Context, id int64, pending []
 		err = s.err("recording an alert delivery", sql.ErrNoRows)
 	}
 	return err
+}
+
+// MonitorDomain is the last check the monitor made of a served domain.
+type MonitorDomain struct {
+	Domain  string    `json:"domain"`
+	Checked time.Time `json:"checked"`
+	// PolicyID and Mode are those of the policy served then.
+	PolicyID string `json:"policy_id"`
+	Mode     string `json:"mode"`
+	// Findings are the findings of the check (package check), as JSON.
+	Findings json.RawMessage `json:"findings"`
+	// Verdict is the readiness verdict ("ready", "not-ready",
+	// "insufficient-data") of a domain in mode testing, else "";
+	// Evidence is the verdict with its evidence as JSON, or null.
+	Verdict  string          `json:"verdict"`
+	Evidence json.RawMessage `json:"evidence"`
+}
+
+// PutMonitorDomain records d as the last check of its domain.
+func (s *Store) PutMonitorDomain(ctx context.Context, d *MonitorDomain) error {
+	const op = "recording a domain check"
+	if d.Domain == "" {
+		return s.err(op, errors.New("domain is required"))
+	}
+	_, err := s.changed(ctx, op, `INSERT INTO tlsrpt_monitor_domain AS d (domain, checked, policy_id, mode, findings, verdict, evidence)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (domain) DO UPDATE SET checked = excluded.checked, policy_id = excluded.policy_id,
+			mode = excluded.mode, findings = excluded.findings, verdict = excluded.verdict, evidence = excluded.evidence`,
+		normDomain(d.Domain), d.Checked.Unix(), d.PolicyID, d.Mode, jsonOrNull(d.Findings), d.Verdict, jsonOrNull(d.Evidence))
+	return err
+}
+
+// jsonOrNull returns raw as text, or "null" when it is empty.
+func jsonOrNull(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "null"
+	}
+	return string(raw)
+}
+
+// MonitorDomains returns the last checks of domain ("" for every domain),
+// ordered by domain.
+func (s *Store) MonitorDomains(ctx context.Context, domain string) ([]MonitorDomain, error) {
+	const op = "reading domain checks"
+	q := `SELECT domain, checked, policy_id, mode, findings, verdict, evidence FROM tlsrpt_monitor_domain`
+	var args []any
+	if domain != "" {
+		q += ` WHERE domain = $1`
+		args = append(args, normDomain(domain))
+	}
+	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY domain`, args...)
+	if err != nil {
+		return nil, s.err(op, err)
+	}
+	defer rows.Close()
+	out := []MonitorDomain{}
+	for rows.Next() {
+		var d MonitorDomain
+		var checked int64
+		var findings, evidence string
+		if err := rows.Scan(&d.Domain, &checked, &d.PolicyID, &d.Mode, &findings, &d.Verdict, &evidence); err != nil {
+			return nil, s.err(op, err)
+		}
+		d.Checked, d.Findings, d.Evidence = unixTime(checked), json.RawMessage(findings), json.RawMessage(evidence)
+		out = append(out, d)
+	}
+	return out, s.rowsErr(op, rows)
 }

@@ -2,6 +2,7 @@ package reportstore
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -94,5 +95,28 @@ func runMonitorState(t *testing.T, s *Store) {
 	}
 	if one, err := s.MonitorAlerts(ctx, "", 1); err != nil || len(one) != 1 || one[0].ID != resolved.ID {
 		t.Errorf("newest alert: %+v, %v", one, err)
+	}
+
+	for i, v := range []string{"not-ready", "ready"} {
+		d := MonitorDomain{Domain: "Example.com", Checked: testNow.Add(time.Duration(i) * time.Hour), PolicyID: "id1", Mode: "testing",
+			Findings: json.RawMessage(`[{"code":"mx-cert-expiring"}]`), Verdict: v, Evidence: json.RawMessage(`{"status":"` + v + `"}`)}
+		if err := s.PutMonitorDomain(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutMonitorDomain(ctx, &MonitorDomain{Domain: "other.example", Checked: testNow, Mode: "enforce"}); err != nil {
+		t.Fatal(err)
+	}
+	doms, err := s.MonitorDomains(ctx, "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDom := []MonitorDomain{{Domain: "example.com", Checked: testNow.Add(time.Hour), PolicyID: "id1", Mode: "testing",
+		Findings: json.RawMessage(`[{"code":"mx-cert-expiring"}]`), Verdict: "ready", Evidence: json.RawMessage(`{"status":"ready"}`)}}
+	if diff := cmp.Diff(wantDom, doms); diff != "" {
+		t.Errorf("domain checks (-want +got):\n%s", diff)
+	}
+	if all, err := s.MonitorDomains(ctx, ""); err != nil || len(all) != 2 || string(all[1].Evidence) != "null" {
+		t.Errorf("all domain checks: %+v, %v", all, err)
 	}
 }

@@ -27,8 +27,8 @@ each with its message and fix, whether it has alerted yet, and the domain's
 recent alerts. It reads the store serve writes, so it shows what the
 running server saw; "mtasts check" checks live.
 
-Exit status: 0 nothing open, 1 warnings only, 2 a critical condition, 3 the
-command could not run.`,
+Exit status: 0 nothing open, 1 warnings only or a domain not checked yet,
+2 a critical condition, 3 the command could not run.`,
 		Example: `  mtasts status
   mtasts status example.com --json
   mtasts status --config /etc/mtasts/mtasts.toml --db postgres://mtasts@db/mtasts`,
@@ -60,7 +60,7 @@ command could not run.`,
 			if err != nil {
 				return err
 			}
-			return exitWith(map[string]int{monitor.StatusOK: exitOK, "warning": exitWarnings, "critical": exitErrors}[v.Worst()])
+			return exitWith(map[string]int{monitor.StatusOK: exitOK, monitor.StatusUnchecked: exitWarnings, "warning": exitWarnings, "critical": exitErrors}[v.Worst()])
 		},
 	}
 	fl := cmd.Flags()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,11 +24,11 @@ import (
 
 // Defaults of Options fields left zero.
 const (
-	DefaultInterval    = time.Hour
-	DefaultLease       = time.Minute
+	DefaultInterval = time.Hour
+	DefaultLease    = time.Minute
 	// MinLease is the shortest lease: the store keeps lease times in
 	// whole seconds.
-	MinLease = 5 * time.Second
+	MinLease           = 5 * time.Second
 	DefaultConcurrency = 8
 )
 
@@ -293,7 +294,30 @@ func (m *Monitor) checkDomain(ctx context.Context, checker *check.Checker, p pol
 	now := m.o.Now()
 	conds := Judge(obs, m.th, now)
 	m.metrics.observe(p.Domain, obs, conds, now)
+	if err := m.record(ctx, obs, now); err != nil {
+		return err
+	}
 	return m.reconcile(ctx, p.Domain, conds, now)
+}
+
+// record keeps the check of obs as the domain's last, with the verdict,
+// for "mtasts status" and the dashboard.
+func (m *Monitor) record(ctx context.Context, obs Observation, now time.Time) error {
+	d := reportstore.MonitorDomain{Domain: obs.Domain, Checked: now, PolicyID: obs.Served.ID, Mode: string(obs.Served.Mode)}
+	var err error
+	if d.Findings, err = json.Marshal(obs.Check.Findings); err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	if v := obs.Verdict; v != nil {
+		d.Verdict = string(v.Status)
+		if d.Evidence, err = json.Marshal(v); err != nil {
+			return fmt.Errorf("monitor: %w", err)
+		}
+	}
+	if err := m.o.Store.PutMonitorDomain(ctx, &d); err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	return nil
 }
 
 // observe checks the domain of p and reads its reports.

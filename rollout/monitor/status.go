@@ -25,8 +25,14 @@ type StatusView struct {
 // DomainStatus is the state of one served domain.
 type DomainStatus struct {
 	Domain string `json:"domain"`
-	// Status is the worst severity of its open conditions, or "ok".
+	// Status is the worst severity of its open conditions, "ok", or
+	// "unchecked" when the monitor has not checked it yet.
 	Status string `json:"status"`
+	// Checked is when the monitor last checked it; Mode the mode served
+	// then; Verdict the readiness verdict of a domain in mode testing.
+	Checked *time.Time `json:"checked,omitempty"`
+	Mode    string     `json:"mode,omitempty"`
+	Verdict string     `json:"verdict,omitempty"`
 	// Conditions are those open now; a condition that has not alerted yet
 	// (Fired false) is waiting for its hold to pass.
 	Conditions []reportstore.MonitorCondition `json:"conditions"`
@@ -37,8 +43,13 @@ type DomainStatus struct {
 // ErrUnknownDomain is the error of Status for a domain not served.
 var ErrUnknownDomain = errors.New("monitor: unknown domain")
 
-// StatusOK is the Status of a domain without open conditions.
-const StatusOK = "ok"
+// Statuses of a domain besides the severities.
+const (
+	// StatusOK: checked, and no condition is open.
+	StatusOK = "ok"
+	// StatusUnchecked: the monitor has not checked the domain yet.
+	StatusUnchecked = "unchecked"
+)
 
 // Status reads from store the state of the domains cfg serves, or of
 // domain alone if it is not "", with at most alerts recent alerts each.
@@ -64,7 +75,14 @@ func Status(ctx context.Context, store *reportstore.Store, cfg *serve.Config, do
 		if err != nil {
 			return nil, fmt.Errorf("monitor: %w", err)
 		}
-		ds := DomainStatus{Domain: d, Status: StatusOK, Conditions: conds, Alerts: hist}
+		last, err := store.MonitorDomains(ctx, d)
+		if err != nil {
+			return nil, fmt.Errorf("monitor: %w", err)
+		}
+		ds := DomainStatus{Domain: d, Status: StatusUnchecked, Conditions: conds, Alerts: hist}
+		if len(last) == 1 {
+			ds.Status, ds.Checked, ds.Mode, ds.Verdict = StatusOK, &last[0].Checked, last[0].Mode, last[0].Verdict
+		}
 		for _, c := range conds {
 			ds.Status = worse(ds.Status, c.Severity)
 			if c.Fired {
@@ -78,7 +96,7 @@ func Status(ctx context.Context, store *reportstore.Store, cfg *serve.Config, do
 
 // worse returns the worse of two statuses.
 func worse(a, b string) string {
-	order := []string{StatusOK, string(Warning), string(Critical)}
+	order := []string{StatusOK, StatusUnchecked, string(Warning), string(Critical)}
 	if slices.Index(order, b) > slices.Index(order, a) {
 		return b
 	}
@@ -105,6 +123,12 @@ func (v *StatusView) WriteText(w io.Writer) error {
 		out.Printf("%s: %s", d.Domain, d.Status)
 		if len(d.Conditions) > 0 {
 			out.Printf(", %s", textout.Plural(len(d.Conditions), "open condition"))
+		}
+		if d.Checked != nil {
+			out.Printf("; mode %s, checked %s", d.Mode, d.Checked.UTC().Format(time.DateTime))
+		}
+		if d.Verdict != "" {
+			out.Printf(", readiness %s", d.Verdict)
 		}
 		out.Printf("\n")
 		for _, c := range d.Conditions {
