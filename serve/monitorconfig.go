@@ -99,19 +99,34 @@ type monitorWebhookSyntax struct {
 	Format string `toml:"format"`
 }
 
-// defaultMonitor are the [serve.monitor] settings of a file that sets
-// none.
-func defaultMonitor() monitorSyntax {
+// DefaultMonitor returns the [serve.monitor] settings of a file that
+// sets none.
+func DefaultMonitor() Monitor {
 	const day = 24 * time.Hour
-	return monitorSyntax{
-		Interval:      duration{time.Hour},
-		CertWarning:   duration{14 * day},
-		CertCritical:  duration{3 * day},
+	return Monitor{
+		Interval:      time.Hour,
+		CertWarning:   14 * day,
+		CertCritical:  3 * day,
 		FailureRate:   0.05,
-		FailureWindow: duration{2 * day},
+		FailureWindow: 2 * day,
 		MinSessions:   100,
-		Baseline:      duration{30 * day},
-		ReadyFor:      duration{14 * day},
+		Baseline:      30 * day,
+		ReadyFor:      14 * day,
+	}
+}
+
+// defaultMonitor is DefaultMonitor as written in the file.
+func defaultMonitor() monitorSyntax {
+	d := DefaultMonitor()
+	return monitorSyntax{
+		Interval:      duration{d.Interval},
+		CertWarning:   duration{d.CertWarning},
+		CertCritical:  duration{d.CertCritical},
+		FailureRate:   d.FailureRate,
+		FailureWindow: duration{d.FailureWindow},
+		MinSessions:   d.MinSessions,
+		Baseline:      duration{d.Baseline},
+		ReadyFor:      duration{d.ReadyFor},
 	}
 }
 

@@ -24,32 +24,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 3
 fi
 
-work=$(mktemp -d)
-world=""
-cleanup() {
-	if [ -n "$world" ]; then
-		kill "$world" 2>/dev/null || true
-		wait "$world" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go test -c -o "$work/world.test" ./bench/check
+# shellcheck source=bench/check/world.sh
+. bench/check/world.sh
 go test -c -o "$work/monitor.test" ./bench/monitor
-
-MTASTS_BENCH_WORLD=$work MTASTS_BENCH_DOMAINS=$domains MTASTS_BENCH_ADDRS=$addrs \
-	"$work/world.test" -test.run '^TestServeWorld$' -test.timeout 0 >"$work/world.log" 2>&1 &
-world=$!
-for _ in $(seq 600); do
-	[ -e "$work/ready" ] && break
-	kill -0 "$world" 2>/dev/null || { cat "$work/world.log" >&2; exit 3; }
-	sleep 0.2
-done
-[ -e "$work/ready" ] || { echo "run.sh: the world did not start" >&2; exit 3; }
-
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
-echo "world:   $(cat "$work/ready")"
+start_world "$domains" "$addrs"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 MTASTS_BENCH_WORLD=$work MTASTS_BENCH_ROUNDS=$rounds MTASTS_BENCH_CONCURRENCY=$concurrency \

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/rollout"
+	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -82,7 +84,7 @@ type Condition struct {
 }
 
 // Thresholds tune the conditions; zero fields take the defaults of the
-// [serve.monitor] section.
+// [serve.monitor] section (serve.DefaultMonitor).
 type Thresholds struct {
 	CertWarning, CertCritical time.Duration
 	FailureRate               float64
@@ -92,29 +94,21 @@ type Thresholds struct {
 	ReadyFor                  time.Duration
 }
 
+// ThresholdsOf returns the thresholds mc sets.
+func ThresholdsOf(mc serve.Monitor) Thresholds {
+	return Thresholds{CertWarning: mc.CertWarning, CertCritical: mc.CertCritical, FailureRate: mc.FailureRate,
+		FailureWindow: mc.FailureWindow, MinSessions: mc.MinSessions, Baseline: mc.Baseline, ReadyFor: mc.ReadyFor}
+}
+
 func (th Thresholds) withDefaults() Thresholds {
-	const day = 24 * time.Hour
-	if th.CertWarning <= 0 {
-		th.CertWarning = 14 * day
-	}
-	if th.CertCritical <= 0 {
-		th.CertCritical = 3 * day
-	}
-	if th.FailureRate <= 0 {
-		th.FailureRate = 0.05
-	}
-	if th.FailureWindow <= 0 {
-		th.FailureWindow = 2 * day
-	}
-	if th.MinSessions <= 0 {
-		th.MinSessions = 100
-	}
-	if th.Baseline <= 0 {
-		th.Baseline = 30 * day
-	}
-	if th.ReadyFor <= 0 {
-		th.ReadyFor = 14 * day
-	}
+	d := ThresholdsOf(serve.DefaultMonitor())
+	th.CertWarning = cmp.Or(th.CertWarning, d.CertWarning)
+	th.CertCritical = cmp.Or(th.CertCritical, d.CertCritical)
+	th.FailureRate = cmp.Or(th.FailureRate, d.FailureRate)
+	th.FailureWindow = cmp.Or(th.FailureWindow, d.FailureWindow)
+	th.MinSessions = cmp.Or(th.MinSessions, d.MinSessions)
+	th.Baseline = cmp.Or(th.Baseline, d.Baseline)
+	th.ReadyFor = cmp.Or(th.ReadyFor, d.ReadyFor)
 	return th
 }
 

@@ -2,8 +2,6 @@ package monitor
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -29,24 +27,12 @@ func checkMetricsAndContrib(t *testing.T, reg *prometheus.Registry) {
 	defer srv.Close()
 	testenv.CheckMetrics(t, srv.URL, "monitor")
 
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	exposed := map[string]bool{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			name, kind, _ := strings.Cut(rest, " ")
-			exposed[name] = true
-			if kind == "histogram" {
-				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-					exposed[name+suffix] = true
-				}
+	for name, kind := range testenv.ExposedMetrics(t, srv.URL) {
+		exposed[name] = true
+		if kind == "histogram" {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				exposed[name+suffix] = true
 			}
 		}
 	}

@@ -35,9 +35,8 @@ func Watch(ctx context.Context, p serve.Parts) error {
 	}
 	m, err := New(Options{
 		Store: p.Store, Check: opts, Policies: p.Policies, Channels: Channels(mc),
-		Thresholds: Thresholds{CertWarning: mc.CertWarning, CertCritical: mc.CertCritical, FailureRate: mc.FailureRate,
-			FailureWindow: mc.FailureWindow, MinSessions: mc.MinSessions, Baseline: mc.Baseline, ReadyFor: mc.ReadyFor},
-		Interval: mc.Interval, Registry: p.Registry, Log: p.Log.With("component", "monitor"), Now: p.Now,
+		Thresholds: ThresholdsOf(mc),
+		Interval:   mc.Interval, Registry: p.Registry, Log: p.Log.With("component", "monitor"), Now: p.Now,
 	})
 	if err != nil {
 		return err
