@@ -102,7 +102,12 @@ func (m *Monitor) deliver(ctx context.Context) error {
 			}
 			m.metrics.deliveries.WithLabelValues(name, "ok").Inc()
 		}
-		if err := m.o.Store.SetMonitorAlertPending(ctx, a.ID, left); err != nil {
+		// What was sent is recorded even when ctx ends meanwhile (the
+		// server stops): else it would be sent again.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := m.o.Store.SetMonitorAlertPending(sctx, a.ID, left)
+		cancel()
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,7 +80,7 @@ type Monitor struct {
 	metrics  *metrics
 	channels map[string]Channel
 	names    []string // of channels, in order
-	leader   bool
+	leader   atomic.Bool
 
 	deliverMu sync.Mutex
 }
@@ -160,10 +161,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				if err := m.checkDomain(ctx, checker, p); err != nil && ctx.Err() == nil {
+				if err := m.checkDomain(ctx, checker, p, m.renew); err != nil && ctx.Err() == nil {
 					m.o.Log.Error("monitor: checking a domain", "domain", p.Domain, "error", err)
 				}
-				m.deliver(ctx)
+				if m.renew(ctx) {
+					_ = m.deliver(ctx) // what fails stays pending, logged
+				}
 			})
 		}
 		wg.Wait()
@@ -194,28 +197,29 @@ func (m *Monitor) waitLeading(ctx context.Context, at time.Time) bool {
 func (m *Monitor) renew(ctx context.Context) bool {
 	ok, err := m.o.Store.AcquireLease(ctx, LeaseName, m.o.Holder, m.o.Lease)
 	if err != nil {
-		if ctx.Err() == nil {
-			m.o.Log.Error("monitor: taking the lease", "error", err)
+		if ctx.Err() != nil {
+			return false // stopping: release gives the lease up
 		}
+		m.o.Log.Error("monitor: taking the lease", "error", err)
 		ok = false
 	}
-	if ok != m.leader {
+	if m.leader.Swap(ok) != ok {
 		m.o.Log.Info("monitor: lease changed", "holder", m.o.Holder, "watching", ok)
 	}
-	m.leader = ok
 	m.metrics.leader.Set(b2f(ok))
 	return ok
 }
 
 // release gives the lease up, so that another server takes over at once.
 func (m *Monitor) release() {
-	if !m.leader {
+	if !m.leader.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = m.o.Store.ReleaseLease(ctx, LeaseName, m.o.Holder)
+	m.leader.Store(false)
 	m.metrics.leader.Set(0)
+	_ = m.o.Store.ReleaseLease(ctx, LeaseName, m.o.Holder)
 }
 
 // sleep waits d or until ctx ends, and reports whether ctx is still live.
@@ -265,7 +269,7 @@ func (m *Monitor) Round(ctx context.Context) error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := m.checkDomain(ctx, checker, p); err != nil {
+			if err := m.checkDomain(ctx, checker, p, nil); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -281,8 +285,11 @@ func (m *Monitor) Round(ctx context.Context) error {
 
 // checkDomain checks the domain of p, served with p, with checker, and
 // records the conditions that start and end, with their alerts
-// (delivered later, by deliver).
-func (m *Monitor) checkDomain(ctx context.Context, checker *check.Checker, p policyhost.Policy) error {
+// (delivered later, by deliver). If leads is not nil, nothing is recorded
+// unless it reports that this process still holds the lease once the
+// check is done: a watcher that lost it during a long check leaves the
+// domain to the one that took over.
+func (m *Monitor) checkDomain(ctx context.Context, checker *check.Checker, p policyhost.Policy, leads func(context.Context) bool) error {
 	began := time.Now()
 	obs, err := m.observe(ctx, checker, p)
 	m.metrics.checkDuration.Observe(time.Since(began).Seconds())
@@ -294,6 +301,9 @@ func (m *Monitor) checkDomain(ctx context.Context, checker *check.Checker, p pol
 	now := m.o.Now()
 	conds := Judge(obs, m.th, now)
 	m.metrics.observe(p.Domain, obs, conds, now)
+	if leads != nil && !leads(ctx) {
+		return nil
+	}
 	if err := m.record(ctx, obs, now); err != nil {
 		return err
 	}
