@@ -118,9 +118,9 @@ func (s *watch) tally() tally {
 }
 
 // addReport stores a report of org for example.com on the clock's day
-// minus daysAgo, with ok successes and failed certificate-expired
-// failures at mx2.
-func (s *watch) addReport(t *testing.T, org string, daysAgo int, ok, failed int64) {
+// minus daysAgo, with ok successes and failed failures of result type rt
+// at mx2.
+func (s *watch) addReport(t *testing.T, org string, daysAgo int, ok, failed int64, rt tlsrpt.ResultType) {
 	t.Helper()
 	start := s.clock.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -daysAgo)
 	pr := tlsrpt.PolicyResult{
@@ -128,7 +128,7 @@ func (s *watch) addReport(t *testing.T, org string, daysAgo int, ok, failed int6
 		Summary: tlsrpt.Summary{Successful: ok, Failed: failed},
 	}
 	if failed > 0 {
-		pr.FailureDetails = []tlsrpt.FailureDetail{{ResultType: tlsrpt.ResultCertificateExpired, SendingMTAIP: netip.MustParseAddr("192.0.2.7"),
+		pr.FailureDetails = []tlsrpt.FailureDetail{{ResultType: rt, SendingMTAIP: netip.MustParseAddr("192.0.2.7"),
 			ReceivingMXHostname: "mx2.example.com", ReceivingIP: netip.MustParseAddr("192.0.2.25"), FailedSessionCount: failed}}
 	}
 	rep := &tlsrpt.Report{OrganizationName: org, ReportID: fmt.Sprintf("%s-%d-%d-%d", org, daysAgo, ok, failed), ContactInfo: "tlsrpt@" + org,
@@ -151,7 +151,7 @@ func TestMonitorWorld(t *testing.T) {
 	s := newWatch(t, "")
 	// A few certificate-expired failures, long ago: the result type is
 	// known, so only the rate can alert.
-	s.addReport(t, "old.example", 20, 1000, 1)
+	s.addReport(t, "old.example", 20, 1000, 1, tlsrpt.ResultCertificateExpired)
 
 	tests := []struct {
 		name   string
@@ -199,8 +199,16 @@ func TestMonitorWorld(t *testing.T) {
 		},
 		{
 			name: "failure rate", kind: KindFailureRate, sev: Critical,
-			break_: func(t *testing.T) { s.addReport(t, "big.example", 0, 900, 100) },
-			fix:    func(t *testing.T) { s.addReport(t, "huge.example", 0, 100000, 0) },
+			break_: func(t *testing.T) { s.addReport(t, "big.example", 0, 900, 100, tlsrpt.ResultCertificateExpired) },
+			fix:    func(t *testing.T) { s.addReport(t, "huge.example", 0, 100000, 0, "") },
+		},
+		{
+			// A few failures of a kind never reported before, well under
+			// the rate threshold; once they are older than the failure
+			// window they are known.
+			name: "new result type", kind: KindNewResultType, sev: Warning,
+			break_: func(t *testing.T) { s.addReport(t, "new.example", 0, 5000, 3, tlsrpt.ResultSTARTTLSNotSupported) },
+			fix:    func(t *testing.T) { s.clock.Advance(3 * 24 * time.Hour) },
 		},
 	}
 
