@@ -38,9 +38,10 @@ type watch struct {
 	slack *hookSink
 	am    *amSink
 
-	mu  sync.Mutex
-	id  string               // the id the server serves
-	reg *prometheus.Registry // of the last monitor made
+	mu     sync.Mutex
+	id     string               // the id the server serves
+	policy string               // the policy it serves
+	reg    *prometheus.Registry // of the last monitor made
 }
 
 func newWatch(t *testing.T, storeURL string) *watch {
@@ -62,7 +63,7 @@ func newWatch(t *testing.T, storeURL string) *watch {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &watch{w: w, store: store, clock: clock, host: host, id: w.PolicyID("example.com"),
+	return &watch{w: w, store: store, clock: clock, host: host, id: w.PolicyID("example.com"), policy: examplePolicy,
 		mail: newMailSink(t, w), hook: newHookSink(t), slack: newHookSink(t), am: newAMSink(t, clock.Now)}
 }
 
@@ -70,13 +71,14 @@ func newWatch(t *testing.T, storeURL string) *watch {
 func (s *watch) policies() []policyhost.Policy {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return []policyhost.Policy{{Domain: "example.com", ID: s.id, Text: []byte(examplePolicy)}}
+	return []policyhost.Policy{{Domain: "example.com", ID: s.id, Text: []byte(s.policy)}}
 }
 
 // monitor returns a new Monitor over the watch, as a server started anew
-// would make it.
-func (s *watch) monitor(t *testing.T) *Monitor {
+// would make it, with the thresholds th.
+func (s *watch) monitor(t *testing.T, th ...Thresholds) *Monitor {
 	t.Helper()
+	th = append(th, Thresholds{MinSessions: 100, FailureRate: 0.05})
 	s.reg = prometheus.NewRegistry()
 	m, err := New(Options{
 		Registry: s.reg,
@@ -90,7 +92,7 @@ func (s *watch) monitor(t *testing.T) *Monitor {
 			&Webhook{Index: 1, URL: s.slack.srv.URL, Slack: true},
 			&Alertmanager{Index: 0, URL: s.am.srv.URL},
 		},
-		Thresholds: Thresholds{MinSessions: 100, FailureRate: 0.05},
+		Thresholds: th[0],
 		Now:        s.clock.Now,
 	})
 	if err != nil {
@@ -285,4 +287,50 @@ func mustConditions(t *testing.T, st *reportstore.Store) []reportstore.MonitorCo
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// TestMonitorTestingReady serves example.com in mode testing with two
+// organisations reporting only successes for eight days: the readiness
+// verdict is ready, and once it has been for ReadyFor the monitor alerts
+// once; promoting the domain resolves it.
+func TestMonitorTestingReady(t *testing.T) {
+	s := newWatch(t, "")
+	s.policy = strings.Replace(examplePolicy, "mode: enforce", "mode: testing", 1)
+	for _, org := range []string{"Google Inc.", "Microsoft Corporation"} {
+		for day := 1; day <= 8; day++ {
+			s.addReport(t, org, day, 100, 0, "")
+		}
+	}
+	th := Thresholds{ReadyFor: 48 * time.Hour}
+	m := s.monitor(t, th)
+	s.round(t, m)
+	open := mustConditions(t, s.store)
+	if len(open) != 1 || open[0].Kind != string(KindTestingReady) || open[0].Fired {
+		t.Fatalf("open conditions: %+v, want testing-ready not alerted yet", open)
+	}
+	if got := s.tally(); got != (tally{}) {
+		t.Fatalf("alerts before the hold passed: %+v", got)
+	}
+	doms, err := s.store.MonitorDomains(context.Background(), "example.com")
+	if err != nil || len(doms) != 1 || doms[0].Verdict != "ready" || doms[0].Mode != "testing" {
+		t.Fatalf("last check: %+v, %v", doms, err)
+	}
+
+	s.clock.Advance(48 * time.Hour)
+	s.round(t, m)
+	s.round(t, s.monitor(t, th))
+	if got := s.tally(); got != (tally{1, 1, 1, 1, 0}) {
+		t.Fatalf("alerts once ready for 2 days: %+v; open: %+v", got, mustConditions(t, s.store))
+	}
+	if k, _ := alertKind(s.hook.received()[0]); k != string(KindTestingReady) {
+		t.Errorf("alert of %s, want testing-ready", k)
+	}
+
+	s.mu.Lock()
+	s.policy = examplePolicy // promoted
+	s.mu.Unlock()
+	s.round(t, m)
+	if got := s.tally(); got != (tally{2, 2, 2, 1, 1}) {
+		t.Errorf("after the promotion: %+v", got)
+	}
 }
