@@ -89,9 +89,9 @@ func runPolicyFetch(ctx context.Context, e *env, domainArg string, nf *netFlags,
 	if err != nil {
 		return usageError(fmt.Errorf("domain %q: %w", domainArg, err))
 	}
-	resolver, err := nf.dnsClient()
+	resolver, err := nf.liveDNSClient(ctx)
 	if err != nil {
-		return usageError(err)
+		return err
 	}
 	opts, err := nf.fetchOptions(e)
 	if err != nil {

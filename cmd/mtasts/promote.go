@@ -63,9 +63,9 @@ func (f *rolloutFlags) open(ctx context.Context, e *env, domain string) (*rollou
 	if !found {
 		return nil, usageError(fmt.Errorf("%s is not a domain of %s", d, f.config))
 	}
-	resolver, err := f.net.dnsClient()
+	resolver, err := f.net.liveDNSClient(ctx)
 	if err != nil {
-		return nil, usageError(err)
+		return nil, err
 	}
 	url := f.db
 	if url == "" {

@@ -83,7 +83,9 @@ Exit status of commands that give a verdict:
   0  everything is valid
   1  valid, with warnings
   2  invalid, or the policy cannot be used
-  3  the command could not run (bad arguments, DNS resolver unreachable)`,
+  3  the command could not run: bad arguments, an unreadable file, or a DNS
+     resolver that gives no reply at all (a resolver that answers SERVFAIL
+     for a domain is a verdict about that domain)`,
 		Version:       "-", // printed by the template below
 		SilenceUsage:  true,
 		SilenceErrors: true,
