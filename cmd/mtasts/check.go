@@ -291,12 +291,7 @@ func (o *checkOutput) emit(it check.Item) error {
 // writeJSON writes v as JSON Lines or indented JSON.
 func (o *checkOutput) writeJSON(v any) error {
 	if o.f.jsonl {
-		line, err := marshalJSON(v)
-		if err != nil {
-			return err
-		}
-		_, err = o.e.stdout.Write(append(line, '\n'))
-		return err
+		return textout.WriteJSONLine(o.e.stdout, v)
 	}
 	return textout.WriteJSON(o.e.stdout, v)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mtasts/mtasts/reportstore"
 )
 
 const ingestData = "../../ingest/testdata/"
@@ -162,11 +164,11 @@ func TestReportsExport(t *testing.T) {
 	}
 	// Google: 2 failure rows; Microsoft: 1 sts row, 1 tlsa failure row;
 	// Mail.Ru: 1 failure row.
-	if len(rows) != 6 || !cmp.Equal(rows[0], csvHeader) || rows[1][10] != "certificate-expired" || rows[3][7] != "sts" || rows[3][10] != "" {
+	if len(rows) != 6 || !cmp.Equal(rows[0], reportstore.CSVHeader) || rows[1][10] != "certificate-expired" || rows[3][7] != "sts" || rows[3][10] != "" {
 		t.Errorf("export csv:\n%s", r.stdout)
 	}
 	r = runCmd(t, nil, "", "reports", "export", db, "--format", "json", "--org", "Google Inc.")
-	var reps []exportJSON
+	var reps []reportstore.ExportedReport
 	if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != 1 || reps[0].Report.Policies[0].Summary.Successful != 1342 {
 		t.Errorf("export json: %v\n%s", err, r.stdout)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/mtasts/mtasts/check"
 	"io"
 	"net"
 	"os"
@@ -21,6 +22,17 @@ const (
 	exitErrors    = 2 // invalid or broken
 	exitCannotRun = 3 // the command itself could not run (bad arguments, no resolver)
 )
+
+// statusCode is the exit status of a check.Status* verdict.
+func statusCode(status string) int {
+	switch status {
+	case check.StatusError:
+		return exitErrors
+	case check.StatusWarning:
+		return exitWarnings
+	}
+	return exitOK
+}
 
 // exitError carries an exit status out of a command. A nil err means the
 // command already printed everything it had to say.
