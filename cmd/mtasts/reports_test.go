@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mtasts/mtasts/ingest"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -41,7 +43,7 @@ func TestReportsImport(t *testing.T) {
 	}
 	// Importing again: all duplicates, so nothing rejected.
 	r = runCmd(t, nil, "", "reports", "import", db, "--dkim", "off", "--json", ingestData+"mail")
-	var res importJSON
+	var res ingest.ImportSummary
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitOK {
 		t.Fatalf("import --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -236,6 +238,27 @@ func TestParseSince(t *testing.T) {
 	for _, bad := range []string{"x", "-3d", "7y", "2026-13-01"} {
 		if _, err := parseSince(bad, testNow); err == nil {
 			t.Errorf("parseSince(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestReportsImportDKIMReason checks that a DKIM result other than a pass
+// says why, and that the import says how to read it (--dkim off for
+// archives whose keys are gone).
+func TestReportsImportDKIMReason(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	r := runCmd(t, nil, "", "reports", "import", reportsDB(t), "--resolver", dead, ingestData+"mail/google.eml")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"DKIM temperror: dkim: key unavailable", dead, "1 mail with a DKIM signature that could not be verified", "--dkim off skips the check"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
 	}
 }
