@@ -222,26 +222,6 @@ func TestDefaultDataDir(t *testing.T) {
 	}
 }
 
-func TestParseSince(t *testing.T) {
-	for in, want := range map[string]time.Time{
-		"":           {},
-		"2026-11-01": time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
-		"7d":         testNow.Add(-7 * 24 * time.Hour),
-		"2w":         testNow.Add(-14 * 24 * time.Hour),
-		"36h":        testNow.Add(-36 * time.Hour),
-	} {
-		got, err := parseSince(in, testNow)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"x", "-3d", "7y", "2026-13-01"} {
-		if _, err := parseSince(bad, testNow); err == nil {
-			t.Errorf("parseSince(%q) succeeded", bad)
-		}
-	}
-}
-
 // TestReportsImportDKIMReason checks that a DKIM result other than a pass
 // says why, and that the import says how to read it (--dkim off for
 // archives whose keys are gone).
