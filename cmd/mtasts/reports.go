@@ -143,4 +143,3 @@ func (p *periodFlags) filter(now time.Time) (reportstore.Filter, error) {
 	}
 	return f, nil
 }
-
