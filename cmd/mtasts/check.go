@@ -198,7 +198,7 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 		Bulk: in != nil, Out: e.stdout, Err: e.stderr})
 	var progress *bulkProgress
 	if in != nil && writerIsTerminal(e.stderr) {
-		progress = newBulkProgress(e.stderr, f.file, writerIsTerminal(e.stdout))
+		progress = newBulkProgress(e.stderr, f.file, writerIsTerminal(e.stdout), e.now)
 	}
 	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil}, func(it check.Item) error {
 		progress.clear()
