@@ -23,6 +23,9 @@ type Domain struct {
 	Config *serve.Config
 	// Store is the report store; Close closes it.
 	Store *reportstore.Store
+	// Thresholds are the domain's, from the [rollout] section (see
+	// Config).
+	Thresholds Thresholds
 	// Resolver looks up live MX hosts (for mx auto domains).
 	Resolver policyhost.MXResolver
 	// Now is the clock; nil means time.Now.
@@ -33,7 +36,7 @@ type Domain struct {
 }
 
 // OpenDomain loads the serve configuration at configPath, checks that it
-// serves domain, and opens the report store at storeURL (the
+// serves domain, reads its thresholds, and opens the report store at storeURL (the
 // configuration's store when empty).
 func OpenDomain(ctx context.Context, configPath, storeURL, domain string, r policyhost.MXResolver, now func() time.Time) (*Domain, error) {
 	cfg, err := serve.Load(configPath)
@@ -47,6 +50,10 @@ func OpenDomain(ctx context.Context, configPath, storeURL, domain string, r poli
 	if _, err := domainIndex(cfg, d); err != nil {
 		return nil, err
 	}
+	rc, err := LoadConfig(configPath)
+	if err != nil {
+		return nil, err
+	}
 	if storeURL == "" {
 		storeURL = cfg.Store.URL
 	}
@@ -54,7 +61,7 @@ func OpenDomain(ctx context.Context, configPath, storeURL, domain string, r poli
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{Name: d, Config: cfg, Store: store, Resolver: r, Now: now}, nil
+	return &Domain{Name: d, Config: cfg, Store: store, Thresholds: rc.For(d), Resolver: r, Now: now}, nil
 }
 
 // Close closes the report store.

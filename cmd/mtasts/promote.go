@@ -85,6 +85,10 @@ now. Publish the _mta-sts record printed (or let serve publish it, with
 kept in the audit log of the store, with the verdict and its evidence;
 --history lists it.
 
+The thresholds come from the [rollout] section of the configuration file
+and its [rollout.domains."DOMAIN"] tables (docs/mtasts.example.toml);
+the flags below override them.
+
 Exit status: 0 ready (or promoted), 1 insufficient data, 2 not ready (and not
 promoted), 3 the command could not run.`,
 		Example: `  mtasts promote example.com --config /etc/mtasts/mtasts.toml
@@ -101,7 +105,20 @@ promoted), 3 the command could not run.`,
 			if history {
 				return printHistory(cmd.Context(), e, r, f.asJSON)
 			}
-			return runPromote(cmd.Context(), e, r, &f, th, apply, force)
+			thresholds := r.Thresholds
+			for name, set := range map[string]func(){
+				"window":                        func() { thresholds.Window = th.Window },
+				"min-organizations":             func() { thresholds.MinOrganizations = th.MinOrganizations },
+				"min-sessions":                  func() { thresholds.MinSessions = th.MinSessions },
+				"min-days":                      func() { thresholds.MinDays = th.MinDays },
+				"max-failure-rate":              func() { thresholds.MaxFailureRate = th.MaxFailureRate },
+				"max-organization-failure-rate": func() { thresholds.MaxOrganizationFailureRate = th.MaxOrganizationFailureRate },
+			} {
+				if cmd.Flags().Changed(name) {
+					set()
+				}
+			}
+			return runPromote(cmd.Context(), e, r, &f, thresholds, apply, force)
 		},
 	}
 	f.register(cmd)
