@@ -152,9 +152,9 @@ func EximAnswer(res Result) string {
 		field("mx", strings.Join(patterns, ":"))
 		field("uncovered", uncoveredHosts(patterns))
 	case EximDefer:
-		reason := res.Reply.Data
-		if reason == "" {
-			reason = "MTA-STS: the policy of " + d.Domain + " has no usable mx pattern"
+		reason := "MTA-STS: the policy of " + d.Domain + " has no usable mx pattern"
+		if res.Reply.Status == socketmap.StatusTemp {
+			reason = res.Reply.Data
 		}
 		field("reason", eximQuote(oneLine(reason)))
 	}

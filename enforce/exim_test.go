@@ -64,7 +64,7 @@ type eximMX struct {
 // package testexim). Each recipient domain shows one rule of RFC 8461:
 // enforce delivers only over verified TLS to covered MX hosts and defers
 // otherwise (§4, §5); testing and no policy deliver as before; a policy
-// unknown for now defers.
+// unknown for now defers, and so does a daemon that does not answer.
 func TestDaemonWithExim(t *testing.T) {
 	testexim.Require(t)
 	w := testworld.New(t)
@@ -183,6 +183,20 @@ func TestDaemonWithExim(t *testing.T) {
 		if !strings.Contains(d.log.String(), "key="+c.domain+" ") {
 			t.Errorf("the daemon was not asked about %s", c.domain)
 		}
+	}
+
+	// Without an answer from the daemon, nothing is delivered.
+	down := testexim.Start(t, ns, testexim.Options{
+		Main: doc["main"], Routers: doc["routers"], Transports: doc["transports"],
+		Macros: map[string]string{"MTASTS_SOCKET": filepath.Join(sockDir, "none.sock")},
+		CA:     ca,
+	})
+	down.Send("alice@sender.test", "down@nopolicy-plain.test", "daemon down")
+	if line := down.LogLine("== down@nopolicy-plain.test ", "R=mtasts", "no answer from the mtasts daemon"); line == "" {
+		t.Errorf("daemon down: no deferral in the log:\n%s", down.Log())
+	}
+	if n := len(servers["mx.nopolicy-plain.test"].Messages()); n != 1 {
+		t.Errorf("daemon down: mx.nopolicy-plain.test received %d messages, want the 1 from before", n)
 	}
 	if t.Failed() {
 		t.Logf("Exim log:\n%s\ndaemon log:\n%s", x.Log(), d.log)
