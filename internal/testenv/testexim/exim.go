@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -242,20 +243,11 @@ func (x *Instance) Log() string {
 // parts, or "".
 func (x *Instance) LogLine(parts ...string) string {
 	for line := range strings.Lines(x.Log()) {
-		if containsAll(line, parts) {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
 			return strings.TrimSuffix(line, "\n")
 		}
 	}
 	return ""
-}
-
-func containsAll(s string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
 }
 
 // Queue returns the output of "exim -bp": the messages in the spool and
