@@ -6,14 +6,15 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mtasts/mtasts/socketmap"
 )
 
-// eximTimeout bounds reading an Exim request and writing its answer.
-// Exim writes its request at once and gives up on the answer after the
-// readsocket timeout (5 s by default).
+// eximTimeout bounds reading an Exim request, and writing its answer.
+// Exim writes its request at once, and gives up waiting for the answer
+// after its readsocket timeout.
 const eximTimeout = 10 * time.Second
 
 // eximServer answers Exim's ${readsocket} requests (see EximAnswer): one
@@ -61,6 +62,7 @@ func (s *eximServer) Serve(l net.Listener) error {
 	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
+	var backoff time.Duration
 	for {
 		if s.slots != nil {
 			select {
@@ -75,12 +77,12 @@ func (s *eximServer) Serve(l net.Listener) error {
 			if s.isClosed() {
 				return socketmap.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if retryAccept(err, &backoff) {
 				continue
 			}
 			return err
 		}
+		backoff = 0
 		if !s.track(c) {
 			c.Close()
 			s.release()
@@ -92,6 +94,19 @@ func (s *eximServer) Serve(l net.Listener) error {
 			s.serveConn(c)
 		}()
 	}
+}
+
+// retryAccept reports whether an Accept error is worth retrying: out of
+// file descriptors, or a timeout; it first waits, longer each time in a
+// row, up to a second.
+func retryAccept(err error, backoff *time.Duration) bool {
+	var ne net.Error
+	if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) && !(errors.As(err, &ne) && ne.Timeout()) {
+		return false
+	}
+	*backoff = min(max(2**backoff, 5*time.Millisecond), time.Second)
+	time.Sleep(*backoff)
+	return true
 }
 
 // release frees a connection slot.
@@ -131,7 +146,7 @@ func (s *eximServer) untrack(c net.Conn) {
 // that is not one lookup key and a newline is answered "defer", so that
 // Exim keeps the mail rather than deliver it unchecked, and logged.
 func (s *eximServer) serveConn(c net.Conn) {
-	c.SetDeadline(time.Now().Add(eximTimeout))
+	c.SetReadDeadline(time.Now().Add(eximTimeout))
 	key, err := ReadEximRequest(c)
 	var answer string
 	if err != nil {
@@ -142,6 +157,8 @@ func (s *eximServer) serveConn(c net.Conn) {
 		s.handler.record(s.ctx, key, res)
 		answer = EximAnswer(res)
 	}
+	// The lookup may have taken up to query_timeout.
+	c.SetWriteDeadline(time.Now().Add(eximTimeout))
 	if _, err := c.Write([]byte(answer)); err != nil {
 		s.log.Debug("exim: writing the answer", "err", err)
 	}
