@@ -154,7 +154,7 @@ func TestDaemonWithExim(t *testing.T) {
 
 	for _, c := range cases {
 		rcpt := "rcpt@" + c.domain
-		x.Send("alice@sender.test", rcpt, c.domain)
+		x.Send("alice@sender.test", c.domain, rcpt)
 		mark := "=="
 		if c.delivered != "" {
 			mark = "=>"
@@ -185,18 +185,34 @@ func TestDaemonWithExim(t *testing.T) {
 		}
 	}
 
+	// One message, recipients under different policies: each is routed
+	// with its own answer.
+	x.Send("alice@sender.test", "mixed", "both@enforce-good.test", "both@enforce-uncovered.test", "both@nopolicy-plain.test")
+	for _, want := range [][]string{
+		{"=> both@enforce-good.test ", "T=mtasts_smtp", "CV=yes"},
+		{"== both@enforce-uncovered.test ", "R=dnslookup", "defer"},
+		{"both@nopolicy-plain.test ", "T=remote_smtp"}, // "->" or "=>", as Exim batches it
+	} {
+		if x.LogLine(want...) == "" {
+			t.Errorf("mixed message: no log line with %q", want)
+		}
+	}
+	if n := len(servers["mx.enforce-uncovered.test"].Messages()); n != 0 {
+		t.Errorf("mixed message: the uncovered MX received %d messages", n)
+	}
+
 	// Without an answer from the daemon, nothing is delivered.
 	down := testexim.Start(t, ns, testexim.Options{
 		Main: doc["main"], Routers: doc["routers"], Transports: doc["transports"],
 		Macros: map[string]string{"MTASTS_SOCKET": filepath.Join(sockDir, "none.sock")},
 		CA:     ca,
 	})
-	down.Send("alice@sender.test", "down@nopolicy-plain.test", "daemon down")
+	down.Send("alice@sender.test", "daemon down", "down@nopolicy-plain.test")
 	if line := down.LogLine("== down@nopolicy-plain.test ", "R=mtasts", "no answer from the mtasts daemon"); line == "" {
 		t.Errorf("daemon down: no deferral in the log:\n%s", down.Log())
 	}
-	if n := len(servers["mx.nopolicy-plain.test"].Messages()); n != 1 {
-		t.Errorf("daemon down: mx.nopolicy-plain.test received %d messages, want the 1 from before", n)
+	if n := len(servers["mx.nopolicy-plain.test"].Messages()); n != 2 {
+		t.Errorf("daemon down: mx.nopolicy-plain.test received %d messages, want the 2 from before", n)
 	}
 	if t.Failed() {
 		t.Logf("Exim log:\n%s\ndaemon log:\n%s", x.Log(), d.log)

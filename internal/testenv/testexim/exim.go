@@ -216,15 +216,16 @@ func (x *Instance) command(ctx context.Context, args ...string) *exec.Cmd {
 	return x.ns.Command(ctx, x.bin, append(append([]string{"-C", x.ConfigFile()}, x.macros...), args...)...)
 }
 
-// Send submits a message from the command line (exim -odi), which
-// receives it and delivers it before returning: what can be delivered is,
-// and what is deferred stays queued. It returns Exim's output.
-func (x *Instance) Send(from, to, subject string) string {
+// Send submits a message to one or more recipients from the command line
+// (exim -odi), which receives it and delivers it before returning: what
+// can be delivered is, and what is deferred stays queued. It returns
+// Exim's output.
+func (x *Instance) Send(from, subject string, to ...string) string {
 	x.t.Helper()
-	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\n%s\r\n", from, to, subject, subject)
+	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\n%s\r\n", from, strings.Join(to, ", "), subject, subject)
 	ctx, cancel := context.WithTimeout(x.t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := x.command(ctx, "-odi", "-f", from, "--", to)
+	cmd := x.command(ctx, append([]string{"-odi", "-f", from, "--"}, to...)...)
 	cmd.Stdin = strings.NewReader(msg)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -30,14 +30,14 @@ func TestInstanceDelivers(t *testing.T) {
 		Transports: "verified:\n  driver = smtp\n  hosts_require_tls = *\n  tls_verify_hosts = *\n  tls_verify_certificates = system\n",
 	})
 
-	x.Send("alice@sender.test", "bob@good.test", "hello")
+	x.Send("alice@sender.test", "hello", "bob@good.test")
 	if line := x.LogLine("=> bob@good.test ", "CV=yes"); line == "" {
 		t.Errorf("no verified delivery to good.test in the log:\n%s", x.Log())
 	}
 	if msgs := good.Messages(); len(msgs) != 1 || msgs[0].TLS == nil {
 		t.Errorf("good.test got %d messages", len(msgs))
 	}
-	x.Send("alice@sender.test", "carol@bad.test", "hello")
+	x.Send("alice@sender.test", "hello", "carol@bad.test")
 	if line := x.LogLine("== carol@bad.test ", "certificate"); line == "" {
 		t.Errorf("no deferral for bad.test in the log:\n%s", x.Log())
 	}
