@@ -8,19 +8,19 @@ import (
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
-// The harness itself: a private Exim in its own namespace finds the
-// world's MX through DNS on port 53, delivers to it on port 25 and trusts
-// the world's CA as its system roots; a transport that requires a verified
-// certificate defers the mail to a host with a self-signed one.
+// Exim under the harness routes by the world's MX records, connects to
+// port 25 of the MX host and takes the world's CA for the system's
+// roots: a verified delivery to a host with a certificate from it, a
+// deferral by a transport that requires verification from a host with a
+// self-signed one.
 func TestInstanceDelivers(t *testing.T) {
 	Require(t)
 	w := testworld.New(t)
-	w.DNS.Add("good.test. MX 10 mx.good.test.", "bad.test. MX 10 mx.bad.test.")
-	good := w.SMTP("mx.good.test", testworld.SMTPOptions{})
-	bad := w.SMTP("mx.bad.test", testworld.SMTPOptions{Cert: testworld.SelfSigned(t, "mx.bad.test")})
-
+	w.DNS.Add("verified.test. MX 5 mx.verified.test.", "selfsigned.test. MX 5 mx.selfsigned.test.")
+	good := w.SMTP("mx.verified.test", testworld.SMTPOptions{})
+	bad := w.SMTP("mx.selfsigned.test", testworld.SMTPOptions{Cert: testworld.SelfSigned(t, "mx.selfsigned.test")})
 	ns := testpostfix.NewNamespace(t)
-	ns.ServeWorld(w, map[string][]int{"mx.good.test": {25}, "mx.bad.test": {25}})
+	ns.ServeWorld(w, map[string][]int{"mx.verified.test": {25}, "mx.selfsigned.test": {25}})
 	ca, err := os.ReadFile(w.CAFile())
 	if err != nil {
 		t.Fatal(err)
@@ -30,18 +30,18 @@ func TestInstanceDelivers(t *testing.T) {
 		Transports: "verified:\n  driver = smtp\n  hosts_require_tls = *\n  tls_verify_hosts = *\n  tls_verify_certificates = system\n",
 	})
 
-	x.Send("alice@sender.test", "hello", "bob@good.test")
-	if line := x.LogLine("=> bob@good.test ", "CV=yes"); line == "" {
-		t.Errorf("no verified delivery to good.test in the log:\n%s", x.Log())
+	x.Send("alice@sender.test", "hello", "bob@verified.test")
+	if line := x.LogLine("=> bob@verified.test ", "CV=yes"); line == "" {
+		t.Errorf("no verified delivery to verified.test in the log:\n%s", x.Log())
 	}
 	if msgs := good.Messages(); len(msgs) != 1 || msgs[0].TLS == nil {
-		t.Errorf("good.test got %d messages", len(msgs))
+		t.Errorf("verified.test got %d messages", len(msgs))
 	}
-	x.Send("alice@sender.test", "hello", "carol@bad.test")
-	if line := x.LogLine("== carol@bad.test ", "certificate"); line == "" {
-		t.Errorf("no deferral for bad.test in the log:\n%s", x.Log())
+	x.Send("alice@sender.test", "hello", "carol@selfsigned.test")
+	if line := x.LogLine("== carol@selfsigned.test ", "certificate"); line == "" {
+		t.Errorf("no deferral for selfsigned.test in the log:\n%s", x.Log())
 	}
 	if len(bad.Messages()) != 0 {
-		t.Errorf("bad.test got a message")
+		t.Errorf("selfsigned.test got a message")
 	}
 }
