@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/buildinfo"
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/rootca"
 	"github.com/mtasts/mtasts/sts"
@@ -88,4 +89,4 @@ func (f *netFlags) fetchOptions(e *env) (sts.FetchOptions, error) {
 }
 
 // userAgent is the User-Agent of policy fetches.
-func userAgent() string { return "mtasts/" + buildVersion() }
+func userAgent() string { return "mtasts/" + buildinfo.Version() }

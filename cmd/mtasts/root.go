@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/mtasts/mtasts/check"
 	"io"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/check"
+	"github.com/mtasts/mtasts/internal/buildinfo"
 	"github.com/mtasts/mtasts/internal/ctxio"
 )
 
@@ -102,7 +103,7 @@ Exit status of commands that give a verdict:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetVersionTemplate(versionLine())
+	root.SetVersionTemplate(buildinfo.Line())
 	root.SetHelpCommand(newHelpCmd())
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
