@@ -183,6 +183,7 @@ func (f *fileSyntax) config(abs func(string) string) (*Config, error) {
 			DNS01Delay:       s.ACME.DNS01Delay.Duration,
 		},
 		MXRefresh:     s.MXRefresh.Duration,
+		MXValidate:    s.MXValidate,
 		CertCheck:     s.CertCheck.Duration,
 		ExpiryWarning: s.ExpiryWarning.Duration,
 		Records:       policyhost.RecordsConfig{Addresses: s.Records.Addresses, CNAME: s.Records.CNAME, TTL: s.Records.TTL},

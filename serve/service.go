@@ -116,7 +116,11 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	s := &Service{opts: o.withDefaults(), cfg: cfg, lock: lock}
 	var access *slog.Logger
 	s.log, access, s.flushLog = newServeLoggers(s.opts.Log, cfg)
-	s.host, err = policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now})
+	hostOpts := policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now}
+	if cfg.MXValidate {
+		hostOpts.ValidateMX = newMXValidator(nil, nil, s.opts.Now)
+	}
+	s.host, err = policyhost.New(ctx, cfg.Config, hostOpts)
 	if err != nil {
 		s.Close()
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
