@@ -49,6 +49,10 @@ type Options struct {
 	Policies func() []policyhost.Policy
 	// Thresholds tune the conditions.
 	Thresholds Thresholds
+	// Readiness returns the thresholds of the readiness verdict of a
+	// domain in mode testing (the [rollout] section, as "mtasts promote"
+	// judges it); nil means the defaults.
+	Readiness func(domain string) rollout.Thresholds
 	// Channels are where alerts go.
 	Channels []Channel
 	// Interval is how often each domain is checked; DefaultInterval if
@@ -347,11 +351,15 @@ func (m *Monitor) observe(ctx context.Context, checker *check.Checker, p policyh
 	}
 	if obs.Served.Mode == sts.ModeTesting {
 		src := rollout.Sources{Store: m.o.Store, Checker: checker, Now: m.o.Now}
-		ev, err := rollout.GatherChecked(ctx, src, p.Domain, obs.Served, rollout.Thresholds{}, res, nil)
+		var th rollout.Thresholds
+		if m.o.Readiness != nil {
+			th = m.o.Readiness(p.Domain)
+		}
+		ev, err := rollout.GatherChecked(ctx, src, p.Domain, obs.Served, th, res, nil)
 		if err != nil {
 			return obs, fmt.Errorf("monitor: %w", err)
 		}
-		v := rollout.Evaluate(ev, rollout.Thresholds{})
+		v := rollout.Evaluate(ev, th)
 		obs.Verdict = &v
 	}
 	return obs, nil

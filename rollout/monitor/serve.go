@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/mtasts/mtasts/check"
+	"github.com/mtasts/mtasts/rollout"
 	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
@@ -33,8 +34,13 @@ func Watch(ctx context.Context, p serve.Parts) error {
 			return fmt.Errorf("monitor: serve.monitor.ca_file %s: no PEM certificate", mc.CAFile)
 		}
 	}
+	// The readiness verdict as "mtasts promote" makes it.
+	readiness, err := rollout.LoadConfig(p.Config.Path)
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
 	m, err := New(Options{
-		Store: p.Store, Check: opts, Policies: p.Policies, Channels: Channels(mc),
+		Store: p.Store, Check: opts, Readiness: readiness.For, Policies: p.Policies, Channels: Channels(mc),
 		Thresholds: ThresholdsOf(mc),
 		Interval:   mc.Interval, Registry: p.Registry, Log: p.Log.With("component", "monitor"), Now: p.Now,
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/rollout"
 	"github.com/mtasts/mtasts/tlsrpt"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
@@ -39,9 +40,11 @@ type watch struct {
 	am    *amSink
 
 	mu     sync.Mutex
-	id     string               // the id the server serves
-	policy string               // the policy it serves
-	reg    *prometheus.Registry // of the last monitor made
+	id     string // the id the server serves
+	policy string // the policy it serves
+	// readiness, if set, gives the thresholds of the readiness verdict.
+	readiness func(string) rollout.Thresholds
+	reg       *prometheus.Registry // of the last monitor made
 }
 
 func newWatch(t *testing.T, storeURL string) *watch {
@@ -93,6 +96,7 @@ func (s *watch) monitor(t *testing.T, th ...Thresholds) *Monitor {
 			&Alertmanager{Index: 0, URL: s.am.srv.URL},
 		},
 		Thresholds: th[0],
+		Readiness:  s.readiness,
 		Now:        s.clock.Now,
 	})
 	if err != nil {
@@ -302,6 +306,13 @@ func TestMonitorTestingReady(t *testing.T) {
 		}
 	}
 	th := Thresholds{ReadyFor: 48 * time.Hour}
+	// Where [rollout] asks for three organisations, two are not enough.
+	s.readiness = func(string) rollout.Thresholds { return rollout.Thresholds{MinOrganizations: 3} }
+	s.round(t, s.monitor(t, th))
+	if open := mustConditions(t, s.store); len(open) != 0 {
+		t.Fatalf("open conditions with three organisations asked for: %+v", open)
+	}
+	s.readiness = nil
 	m := s.monitor(t, th)
 	s.round(t, m)
 	open := mustConditions(t, s.store)
