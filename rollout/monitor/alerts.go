@@ -94,7 +94,19 @@ func (m *Monitor) deliver(ctx context.Context) error {
 			if !ok {
 				continue
 			}
-			if err := ch.Send(ctx, a); err != nil {
+			if ctx.Err() != nil {
+				// Stopping: what is not begun stays pending.
+				left = append(left, name)
+				continue
+			}
+			// A send once begun is finished, bounded, even when ctx ends
+			// meanwhile (the server stops): a receiver that got the alert
+			// but whose reply was cut off would otherwise get it again
+			// from the next watcher.
+			sendCtx, cancelSend := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+			err := ch.Send(sendCtx, a)
+			cancelSend()
+			if err != nil {
 				m.metrics.deliveries.WithLabelValues(name, "error").Inc()
 				m.o.Log.Warn("monitor: alert not delivered; will retry", "channel", name, "domain", a.Domain, "kind", a.Kind, "error", err)
 				left = append(left, name)
@@ -128,6 +140,10 @@ func (m *Monitor) deliver(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// sendTimeout bounds the delivery of one alert to one channel, retries
+// included.
+const sendTimeout = 15 * time.Second
 
 // fired returns the conditions of cs that have alerted.
 func fired(cs []reportstore.MonitorCondition) []reportstore.MonitorCondition {
