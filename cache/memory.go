@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mtasts/mtasts/internal/lru"
@@ -20,6 +21,10 @@ type Memory struct {
 	now       func() time.Time
 	policies  *lru.Cache[string, memEntry]
 	negatives *lru.Cache[string, *Negative]
+
+	extra     sync.Mutex // guards overrides and used (override.go)
+	overrides map[string]*Override
+	used      map[string]time.Time
 }
 
 // memEntry is a stored entry and when it was stored, which Layered uses to

@@ -34,6 +34,19 @@ var sqlSchema = []string{
 		created BIGINT NOT NULL,
 		expires BIGINT NOT NULL
 	)`,
+	// Operators' overrides and the last use of each domain (override.go).
+	`CREATE TABLE IF NOT EXISTS mtasts_override (
+		domain  TEXT PRIMARY KEY,
+		mode    TEXT NOT NULL,
+		reason  TEXT NOT NULL,
+		actor   TEXT NOT NULL,
+		created BIGINT NOT NULL,
+		expires BIGINT NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS mtasts_used (
+		domain TEXT PRIMARY KEY,
+		used   BIGINT NOT NULL
+	)`,
 }
 
 // sqlStore is the backend over database/sql shared by SQLite and

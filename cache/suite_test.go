@@ -252,6 +252,8 @@ func runSuite(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("Operator", func(t *testing.T) { runOperatorSuite(t, open) })
+
 	t.Run("Concurrent", func(t *testing.T) {
 		c, clk := setup(t)
 		var wg sync.WaitGroup
