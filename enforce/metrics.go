@@ -115,7 +115,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_refreshes_total",
-			Help: "Proactive refreshes of cached policies (RFC 8461 §10.2) by outcome: ok or failed.",
+			Help: "Proactive refreshes of cached policies (RFC 8461 §10.2) by outcome: ok, failed, unused (not refetched: domain not looked up within refresh_used_within) or dropped (removed: unused for drop_unused_after).",
 		}, []string{"outcome"}),
 		refreshFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_refresh_failures_total",
@@ -150,7 +150,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	reg.MustRegister(m.queries, m.latency, m.decisions, m.cacheHits, m.cacheMisses, m.fetches, m.fetchTime,
 		m.refreshes, m.refreshFailure, m.cacheErrors)
 	// Rare events that alerts watch exist from the start, at 0.
-	for _, outcome := range []string{"ok", "failed"} {
+	for _, outcome := range []string{"ok", "failed", "unused", "dropped"} {
 		m.refreshes.WithLabelValues(outcome)
 	}
 	for _, mode := range []sts.Mode{sts.ModeEnforce, sts.ModeTesting} {
@@ -218,6 +218,15 @@ func (m *metrics) RefreshFailed(_ string, cached *sts.Policy, _ error) {
 		mode = string(cached.Mode)
 	}
 	m.refreshFailure.WithLabelValues(mode).Inc()
+}
+
+// Unused implements resolver.Observer.
+func (m *metrics) Unused(_ string, dropped bool) {
+	outcome := "unused"
+	if dropped {
+		outcome = "dropped"
+	}
+	m.refreshes.WithLabelValues(outcome).Inc()
 }
 
 // CacheError implements resolver.Observer.

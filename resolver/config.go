@@ -119,6 +119,19 @@ type Config struct {
 	// policy if there is one, else Tempfail (SourceOverload). 0 means
 	// DefaultMaxLookupsInFlight, a negative value no limit.
 	MaxLookupsInFlight int
+
+	// RefreshUsedWithin limits the proactive refresh to the policies of
+	// domains looked up within this time (see usage.go); 0 means
+	// DefaultRefreshUsedWithin, a negative value all policies.
+	RefreshUsedWithin time.Duration
+	// DropUnusedAfter removes from the cache, at their refresh time, the
+	// policies of domains not looked up for this long; 0 means
+	// DefaultDropUnusedAfter, a negative value never.
+	DropUnusedAfter time.Duration
+	// OverrideTTL is how long the overrides read from the cache are used
+	// before they are read again (see SourceOverride); 0 means
+	// DefaultOverrideTTL.
+	OverrideTTL time.Duration
 }
 
 // withDefaults returns cfg with every zero setting replaced by its
@@ -155,6 +168,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	orDefault(&cfg.RefreshInterval, DefaultRefreshInterval)
 	orDefault(&cfg.RefreshTick, DefaultRefreshTick)
 	orDefault(&cfg.Timeout, DefaultTimeout)
+	orDefault(&cfg.RefreshUsedWithin, DefaultRefreshUsedWithin)
+	orDefault(&cfg.DropUnusedAfter, DefaultDropUnusedAfter)
+	orDefault(&cfg.OverrideTTL, DefaultOverrideTTL)
 	if cfg.RefreshConcurrency <= 0 {
 		cfg.RefreshConcurrency = DefaultRefreshConcurrency
 	}

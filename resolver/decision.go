@@ -88,11 +88,15 @@ type Decision struct {
 	Source Source
 	// Reason explains the decision, for people and logs.
 	Reason string
+	// Override is the operator's override in force for the domain, if
+	// any; Source is SourceOverride when it shaped the decision.
+	Override *cache.Override
 }
 
 // DecisionJSON is the JSON view of a Decision: {"domain", "decision",
-// "mx", "id", "max_age", "fetched", "expires", "source", "reason"}, mx
-// always a list; id, max_age and the times only when a policy applies.
+// "mx", "id", "max_age", "fetched", "expires", "source", "reason",
+// "override"}, mx always a list; id, max_age and the times only when a
+// policy applies, override only when one is in force.
 // Embed it in a struct to add members, as "mtasts query --json" adds the
 // Postfix reply.
 type DecisionJSON struct {
@@ -105,6 +109,24 @@ type DecisionJSON struct {
 	Expires  time.Time `json:"expires,omitzero"`
 	Source   Source    `json:"source"`
 	Reason   string    `json:"reason"`
+	// Override is the override in force, if any (see OverrideJSON).
+	Override *OverrideJSON `json:"override,omitempty"`
+}
+
+// OverrideJSON is the JSON view of a cache.Override: {"domain", "mode",
+// "reason", "actor", "created", "expires"}.
+type OverrideJSON struct {
+	Domain  string    `json:"domain"`
+	Mode    sts.Mode  `json:"mode"`
+	Reason  string    `json:"reason"`
+	Actor   string    `json:"actor"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+}
+
+// NewOverrideJSON returns the JSON view of o.
+func NewOverrideJSON(o *cache.Override) *OverrideJSON {
+	return &OverrideJSON{Domain: o.Domain, Mode: o.Mode, Reason: o.Reason, Actor: o.Actor, Created: o.Created, Expires: o.Expires}
 }
 
 // JSON returns the JSON view of d.
@@ -115,6 +137,9 @@ func (d Decision) JSON() DecisionJSON {
 	}
 	if d.Policy != nil {
 		j.MaxAge = &d.Policy.MaxAge
+	}
+	if d.Override != nil {
+		j.Override = NewOverrideJSON(d.Override)
 	}
 	return j
 }

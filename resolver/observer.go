@@ -26,6 +26,10 @@ type Observer interface {
 	// CacheError is called when the cache fails; op names the operation
 	// ("get", "put", "due", …). The resolver keeps working without it.
 	CacheError(op string, err error)
+	// Unused is called for a cached policy due for a refresh whose domain
+	// was not looked up recently: left alone (dropped false) or removed
+	// from the cache (dropped true); see Config.RefreshUsedWithin.
+	Unused(domain string, dropped bool)
 }
 
 // NopObserver is an Observer that does nothing.
@@ -45,3 +49,6 @@ func (NopObserver) RefreshFailed(string, *sts.Policy, error) {}
 
 // CacheError implements Observer.
 func (NopObserver) CacheError(string, error) {}
+
+// Unused implements Observer.
+func (NopObserver) Unused(string, bool) {}

@@ -19,6 +19,10 @@ type RefreshResult struct {
 	Refreshed int
 	// Failed is how many could not be fetched; they stay cached.
 	Failed int
+	// Unused is how many were not refreshed because their domain was
+	// not looked up within Config.RefreshUsedWithin; Dropped how many
+	// were removed, unused for Config.DropUnusedAfter.
+	Unused, Dropped int
 }
 
 // Run refreshes cached policies ahead of their expiry (RFC 8461 §10.2):
@@ -62,6 +66,7 @@ func (r *Resolver) RefreshDue(ctx context.Context) (RefreshResult, error) {
 		}
 	}
 	res := RefreshResult{Due: len(due)}
+	due, res.Unused, res.Dropped = r.unusedFilter(ctx, due)
 	var refreshed, failed atomic.Int64
 	sem := make(chan struct{}, r.cfg.RefreshConcurrency)
 	var wg sync.WaitGroup

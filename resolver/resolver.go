@@ -23,6 +23,10 @@ type Resolver struct {
 	slots *lookupSlots                    // bounds network work in flight
 	// view is the cache's Get, or its View that does not copy the entry.
 	view func(ctx context.Context, domain string) (*cache.Entry, error)
+	// overrides are the operator's (override.go), usage the record of
+	// the domains in use (usage.go).
+	overrides *overrides
+	usage     *usage
 
 	base   context.Context // canceled by Close: ends all network work
 	stop   context.CancelFunc
@@ -41,6 +45,9 @@ func New(cfg Config) (*Resolver, error) {
 	if v, ok := cfg.Cache.(viewer); ok {
 		r.view = v.View
 	}
+	r.overrides = &overrides{ttl: cfg.OverrideTTL, now: cfg.Now, r: r}
+	r.overrides.store, _ = cfg.Cache.(cache.OverrideStore)
+	r.usage = newUsage(cfg)
 	r.base, r.stop = context.WithCancel(context.Background())
 	if cfg.DANE != nil {
 		r.dane = lru.New[string, daneVerdict](DefaultDANESize)
@@ -110,7 +117,23 @@ func (r *Resolver) decide(ctx context.Context, name string) (Decision, error) {
 			return d, nil
 		}
 	}
+	ov := r.overrides.find(ctx, domain)
+	if ov != nil && ov.Mode != sts.ModeEnforce {
+		return r.relaxed(ctx, domain, ov), nil
+	}
+	d, err := r.decidePolicy(ctx, domain)
+	if ov != nil {
+		d = enforced(d, ov)
+	}
+	return d, err
+}
+
+// decidePolicy decides by the domain's policy.
+func (r *Resolver) decidePolicy(ctx context.Context, domain string) (Decision, error) {
 	if d, ok := r.fromCache(ctx, domain); ok {
+		if r.usage.onHit {
+			r.markUsed(ctx, domain, d)
+		}
 		return d, nil
 	}
 	out := r.flight(ctx, domain, r.update)
@@ -118,6 +141,7 @@ func (r *Resolver) decide(ctx context.Context, name string) (Decision, error) {
 		return Decision{Domain: domain, Kind: Tempfail, Source: SourceDNS,
 			Reason: "gave up waiting for the policy lookup: " + ctx.Err().Error()}, ctx.Err()
 	}
+	r.markUsed(ctx, domain, out.d)
 	return out.d, nil
 }
 
