@@ -213,4 +213,3 @@ func (s *redisStore) Purge(ctx context.Context) (int, error) {
 	}
 	return len(live), nil
 }
-

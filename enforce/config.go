@@ -58,6 +58,12 @@ type Config struct {
 	// Listen; none by default.
 	EximListen []string `toml:"exim_listen"`
 
+	// RefreshUsedWithin limits the proactive refresh to domains looked up
+	// within it, DropUnusedAfter drops the policies unused for it; 0
+	// turns either off (see resolver.Config).
+	RefreshUsedWithin time.Duration `toml:"refresh_used_within"`
+	DropUnusedAfter   time.Duration `toml:"drop_unused_after"`
+
 	// Path is the file the configuration was read from, "" for none.
 	Path string `toml:"-"`
 
@@ -104,6 +110,9 @@ func DefaultConfig(getenv func(string) string) *Config {
 		Refresh:         true,
 		RecheckInterval: resolver.DefaultRecheckInterval,
 		Zone:            Zone{StrictTesting: new(false), OnDNSFailure: onDNSFailureTempfail},
+
+		RefreshUsedWithin: resolver.DefaultRefreshUsedWithin,
+		DropUnusedAfter:   resolver.DefaultDropUnusedAfter,
 	}
 }
 
@@ -197,6 +206,11 @@ func (c *Config) Validate() error {
 		"shutdown_timeout": c.ShutdownTimeout, "recheck_interval": c.RecheckInterval} {
 		if d <= 0 {
 			return bad(name, "%v: must be positive", d)
+		}
+	}
+	for name, d := range map[string]time.Duration{"refresh_used_within": c.RefreshUsedWithin, "drop_unused_after": c.DropUnusedAfter} {
+		if d < 0 {
+			return bad(name, "%v: must not be negative (0s turns it off)", d)
 		}
 	}
 	if c.PressureConnections < 0 {

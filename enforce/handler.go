@@ -144,7 +144,9 @@ func (h *Handler) Resolve(ctx context.Context, key string) Result {
 	res := Result{Key: key}
 	res.Decision, res.Err = h.Resolver.Decide(ctx, nh.Domain)
 	var o ReplyOptions
-	if k := res.Decision.Kind; h.Options != nil && (k == resolver.Enforce || k == resolver.Testing) {
+	// An override to testing is delivered as testing, strict_testing or
+	// not: the operator asked for it.
+	if k := res.Decision.Kind; h.Options != nil && (k == resolver.Enforce || k == resolver.Testing && res.Decision.Source != resolver.SourceOverride) {
 		o = h.Options(nh.Domain)
 	}
 	res.Reply, res.Answer, res.Note, res.built = h.reply(res.Decision, o)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mtasts/mtasts/cache"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/socketmap"
 	"github.com/mtasts/mtasts/sts"
@@ -94,7 +95,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"status"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_decisions_total",
-			Help: "Resolver decisions, by decision and by source (cache, fetch, stale-cache, negative-cache, dns, next-hop, overload: refused beyond max_lookups_in_flight).",
+			Help: "Resolver decisions, by decision and by source (cache, fetch, stale-cache, negative-cache, dns, next-hop, overload: refused beyond max_lookups_in_flight, override: an operator's override).",
 		}, []string{"decision", "source"}),
 		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mtasts_cache_hits_total",
@@ -133,7 +134,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, k := range kinds {
 		answers = append(answers, Answer(k))
 		for _, s := range []resolver.Source{resolver.SourceCache, resolver.SourceFetch,
-			resolver.SourceStale, resolver.SourceNegative, resolver.SourceDNS, resolver.SourceNextHop, resolver.SourceOverload} {
+			resolver.SourceStale, resolver.SourceNegative, resolver.SourceDNS, resolver.SourceNextHop, resolver.SourceOverload,
+			resolver.SourceOverride} {
 			decisions = append(decisions, decisionLabels{k, s})
 		}
 	}
@@ -235,7 +237,7 @@ func (m *metrics) CacheError(op string, _ error) { m.cacheErrors.WithLabelValues
 // watch exports the limits of the service as they stand at each scrape:
 // the socketmap server's connections (stats) and the policy lookups in
 // flight (load).
-func (m *metrics) watch(stats func() socketmap.Stats, load func() resolver.LoadStats) {
+func (m *metrics) watch(stats func() socketmap.Stats, load func() resolver.LoadStats, overrides func() []*cache.Override) {
 	counter := func(name, help string, v func(socketmap.Stats) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(stats())) })
 	}
@@ -254,5 +256,9 @@ func (m *metrics) watch(stats func() socketmap.Stats, load func() resolver.LoadS
 			Name: "mtasts_lookups_in_flight",
 			Help: "Policy lookups (DNS, HTTPS) running now; at most max_lookups_in_flight.",
 		}, func() float64 { return float64(load().InFlight) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mtasts_overrides",
+			Help: "Operators' overrides in force (mtasts override add), as last read from the cache.",
+		}, func() float64 { return float64(len(overrides())) }),
 	)
 }

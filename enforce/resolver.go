@@ -74,6 +74,8 @@ func newResolver(cfg *Config, o *Options, c cache.Cache, logger *slog.Logger, ob
 
 		RecheckInterval:    cfg.RecheckInterval,
 		MaxLookupsInFlight: cfg.MaxLookupsInFlight,
+		RefreshUsedWithin:  offIfZero(cfg.RefreshUsedWithin),
+		DropUnusedAfter:    offIfZero(cfg.DropUnusedAfter),
 	}
 	if daneOn(cfg, dnsClient, logger) {
 		rc.DANE = resolver.NewDANEResolver(dnsClient)
@@ -98,4 +100,13 @@ func daneOn(cfg *Config, c *dnsx.Client, logger *slog.Logger) bool {
 	ok, err := resolver.ValidatesDNSSEC(ctx, c)
 	logger.Info("DANE detection", "enabled", ok && err == nil, "resolver_validates_dnssec", ok, "error", err)
 	return ok && err == nil
+}
+
+// offIfZero maps a duration of the file, where 0 means off, to the
+// resolver's, where a negative value does.
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -135,7 +135,8 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	s.exim = newEximServer(h, s.log, cfg.MaxConnections)
 	s.server = &socketmap.Server{Handler: mux, Logger: s.log, Observer: s.metrics.observe,
 		MaxConnections: cfg.MaxConnections, PressureConnections: cfg.PressureConnections, PressureIdleTimeout: cfg.PressureIdleTimeout}
-	s.metrics.watch(s.server.Stats, func() resolver.LoadStats { return s.resolver.Load().Load() })
+	s.metrics.watch(s.server.Stats, func() resolver.LoadStats { return s.resolver.Load().Load() },
+		func() []*cache.Override { return s.resolver.Load().Overrides() })
 	return s, nil
 }
 
