@@ -19,9 +19,10 @@ import (
 // (Config.Cache), the one every daemon sharing it reads. Open it with
 // OpenOperator and Close it.
 type Operator struct {
-	cfg   *Config
-	cache cache.Cache
-	now   func() time.Time
+	cfg    *Config
+	cache  cache.Cache
+	now    func() time.Time
+	getenv func(string) string
 }
 
 // OpenOperator opens the cache of cfg with the clock of o.
@@ -38,7 +39,7 @@ func OpenOperator(ctx context.Context, cfg *Config, o Options) (*Operator, error
 	if err != nil {
 		return nil, err
 	}
-	return &Operator{cfg: cfg, cache: c, now: o.Now}, nil
+	return &Operator{cfg: cfg, cache: c, now: o.Now, getenv: o.Getenv}, nil
 }
 
 // Close closes the cache.
@@ -61,7 +62,7 @@ func Actor(getenv func(string) string) string {
 var ErrNothingToEnforce = errors.New("no cached policy in mode testing or enforce")
 
 // AddOverride puts an override of domain in force for the duration d,
-// replacing any other, and returns it. Mode enforce needs a cached policy
+// replacing any other, and returns it. An empty actor means Actor's. Mode enforce needs a cached policy
 // in mode testing (or enforce) to take the mx patterns from: without one
 // the error wraps ErrNothingToEnforce (see resolver.SourceOverride).
 func (op *Operator) AddOverride(ctx context.Context, domain string, mode sts.Mode, d time.Duration, reason, actor string) (*cache.Override, error) {
@@ -74,6 +75,9 @@ func (op *Operator) AddOverride(ctx context.Context, domain string, mode sts.Mod
 	}
 	if reason == "" {
 		return nil, errors.New("an override needs a reason")
+	}
+	if actor == "" {
+		actor = Actor(op.getenv)
 	}
 	now := op.now()
 	o, err := cache.ValidateOverride(&cache.Override{Domain: domain, Mode: mode, Reason: reason, Actor: actor,
@@ -108,7 +112,7 @@ func (op *Operator) RemoveOverride(ctx context.Context, domain string) error {
 		return err
 	}
 	if err := store.DeleteOverride(ctx, d); err != nil {
-		return fmt.Errorf("override of %s: %w", d, err)
+		return fmt.Errorf("no override of %s in force: %w", d, err)
 	}
 	return nil
 }
@@ -128,6 +132,15 @@ func (op *Operator) overrides() (cache.OverrideStore, error) {
 		return nil, fmt.Errorf("cache %T keeps no overrides", op.cache)
 	}
 	return s, nil
+}
+
+// PrintOverrides writes the overrides in force with WriteOverrides.
+func (op *Operator) PrintOverrides(ctx context.Context, w io.Writer, asJSON bool) error {
+	list, err := op.Overrides(ctx)
+	if err != nil {
+		return err
+	}
+	return WriteOverrides(w, list, asJSON)
 }
 
 // WriteOverrides writes overrides as a table, or as a JSON list of

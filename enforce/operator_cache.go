@@ -229,6 +229,25 @@ func (op *Operator) Export(ctx context.Context, w io.Writer, format string) erro
 	return tw.Err
 }
 
+// PrintEntries writes the cached policies with WriteEntries.
+func (op *Operator) PrintEntries(ctx context.Context, w io.Writer, asJSON bool) error {
+	list, err := op.Entries(ctx)
+	if err != nil {
+		return err
+	}
+	return WriteEntries(w, list, asJSON)
+}
+
+// PrintState writes what the cache holds about domain with
+// WriteCacheState.
+func (op *Operator) PrintState(ctx context.Context, w io.Writer, domain string, asJSON bool) error {
+	st, err := op.Show(ctx, domain)
+	if err != nil {
+		return err
+	}
+	return WriteCacheState(w, st, asJSON)
+}
+
 // WriteEntries writes cached policies as a table, or as a JSON list.
 func WriteEntries(w io.Writer, entries []CacheEntry, asJSON bool) error {
 	if asJSON {
@@ -244,7 +263,7 @@ func WriteEntries(w io.Writer, entries []CacheEntry, asJSON bool) error {
 		tw.Textf("%-30s %-8s %-20s %-20s %-20s %s\n", e.Domain, e.Policy.Mode, stamp(e.Expires), stamp(e.RefreshAt), stamp(e.LastUsed),
 			strings.TrimRight(e.Reply.String(), " "))
 	}
-	tw.Printf("%s\n", textout.Plural(len(entries), "policy"))
+	tw.Printf("%s\n", textout.Plural(len(entries), "domain"))
 	return tw.Err
 }
 

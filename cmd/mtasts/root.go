@@ -112,7 +112,7 @@ Exit status of commands that give a verdict:
 		newVersionCmd(e),
 		newPolicyCmd(e),
 		newDaemonCmd(e),
-		newQueryCmd(e),
+		newQueryCmd(e), newOverrideCmd(e), newCacheCmd(e),
 		newServeCmd(e),
 		newCheckCmd(e),
 		newReportsCmd(e),
