@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"io"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -35,22 +33,8 @@ func TestDaemon(t *testing.T) {
 	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx.enforce.test\nmax_age: 86400\n")
 	conf := testenv.WriteConfig(t, "[daemon]\ncache = \"memory:\"\nservername = false\n")
 	stderr := &testenv.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"daemon", "--config", conf, "--listen", "127.0.0.1:0", "--map", "tls",
-			"--tlsrpt", "--resolver", w.Resolver(), "--ca-file", w.CAFile()}, worldEnv(w, io.Discard, stderr))
-	}()
-	listening := regexp.MustCompile(`msg=listening addr=(\S+) maps=\[tls\]`)
-	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
-		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the daemon did not listen:\n%s", stderr)
-		}
-	}
+	addr := startDaemon(t, worldEnv(w, io.Discard, stderr), stderr, "--config", conf, "--listen", "127.0.0.1:0", "--map", "tls",
+		"--tlsrpt", "--resolver", w.Resolver(), "--ca-file", w.CAFile())
 	c, err := socketmap.Dial(t.Context(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +43,6 @@ func TestDaemon(t *testing.T) {
 	r, err := c.Lookup(t.Context(), "tls", "enforce.test")
 	if want := "OK secure match=mx.enforce.test policy_type=sts policy_domain=enforce.test"; err != nil || !strings.HasPrefix(r.String(), want) {
 		t.Errorf("lookup: %q, %v; want %q…", r, err, want)
-	}
-	cancel()
-	if code := <-done; code != exitOK {
-		t.Errorf("exit status %d after SIGTERM\n%s", code, stderr)
 	}
 }
 

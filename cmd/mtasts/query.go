@@ -139,6 +139,9 @@ func printQuery(e *env, res enforce.Result) error {
 		w.Printf("%-9s fetched %s, expires %s\n", "", d.Fetched.UTC().Format(time.RFC3339), d.Expires.UTC().Format(time.RFC3339))
 		w.Printf("%-9s %s\n", "mx", textout.OrDash(strings.Join(d.MX, ", ")))
 	}
+	if d.Override != nil {
+		w.Textf("%-9s %s\n", "override", enforce.OverrideLine(d.Override))
+	}
 	w.Printf("%-9s %s\n", "source", d.Source)
 	w.Printf("%-9s %s\n", "reason", d.Reason)
 	if res.Note != "" {
