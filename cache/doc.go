@@ -33,6 +33,14 @@
 // holds. A cached policy is never forgotten because the backend failed, so
 // a sender never answers less strictly than the policy it cached.
 //
+// Besides policies, every backend keeps operators' overrides
+// ([OverrideStore]) and when each domain was last looked up
+// ([UsageStore]); a Layered cache keeps both in its shared backend only,
+// so that all processes sharing it see the same. [Lister] lists and
+// purges the policies. SQL backends use the tables mtasts_override and
+// mtasts_used; Redis the hash <prefix>overrides and the sorted set
+// <prefix>used.
+//
 // Times are kept to the nanosecond and returned in UTC. Every backend
 // forgets entries once they expire; Get never returns an expired entry.
 package cache

@@ -16,6 +16,14 @@
 // TEMP before Postfix gives up on its own. Query answers one key the same
 // way, for "mtasts query".
 //
+// # Operators
+//
+// An Operator works on the cache of a configuration as the service reads
+// it, for "mtasts override" and "mtasts cache": overrides with an expiry,
+// which every service sharing the cache applies within
+// resolver.DefaultOverrideTTL (see resolver.SourceOverride), and the
+// cached policies with the answer the service gives from each.
+//
 // # Replies
 //
 //	enforce                 OK secure match=mx1.example.com:.mail.example.com servername=hostname

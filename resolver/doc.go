@@ -37,6 +37,11 @@
 // mail rather than exhausting the process, while cached policies are still
 // answered.
 //
+// Beyond the RFC, for operators: overrides of a domain's policy kept in
+// the cache with an expiry (SourceOverride), and a proactive refresh
+// limited to the domains looked up recently (Config.RefreshUsedWithin,
+// Config.DropUnusedAfter).
+//
 // Example:
 //
 //	c, err := cache.Open(ctx, "sqlite:///var/lib/mtasts/cache.db", cache.Options{})

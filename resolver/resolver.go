@@ -79,6 +79,8 @@ const reasonCached = "unexpired cached policy, its id compared with the TXT reco
 //
 //   - With DANE detection on, a domain whose MX hosts have
 //     DNSSEC-authenticated TLSA records is answered DANE (§2).
+//   - An operator's override in force for the domain (cache.Override)
+//     comes next: see SourceOverride.
 //   - An unexpired cached policy is answered from the cache. Once its TXT
 //     id was last compared longer than RecheckInterval ago, the id is
 //     looked up again first: the same id confirms the policy; a new id
