@@ -101,24 +101,8 @@ func (s *sqlStore) List(ctx context.Context) ([]*Entry, error) {
 	if err := s.init(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+policyColumns+` FROM mtasts_policy WHERE expires > $1 ORDER BY domain`,
+	return s.queryEntries(ctx, "list", `SELECT `+policyColumns+` FROM mtasts_policy WHERE expires > $1 ORDER BY domain`,
 		s.now().UnixNano())
-	if err != nil {
-		return nil, s.err("list", err)
-	}
-	defer rows.Close()
-	out := []*Entry{}
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, s.err("list", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.err("list", err)
-	}
-	return out, nil
 }
 
 // Purge implements Lister.

@@ -216,22 +216,27 @@ func (s *sqlStore) Due(ctx context.Context, before time.Time, limit int) ([]*Ent
 			return nil, err
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+policyColumns+` FROM mtasts_policy
+	return s.queryEntries(ctx, "due", `SELECT `+policyColumns+` FROM mtasts_policy
 		WHERE refresh_at <> 0 AND refresh_at <= $1 ORDER BY refresh_at LIMIT $2`, unixNano(before), max(limit, 0))
+}
+
+// queryEntries returns the entries a query of policyColumns selects.
+func (s *sqlStore) queryEntries(ctx context.Context, op, query string, args ...any) ([]*Entry, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, s.err("due", err)
+		return nil, s.err(op, err)
 	}
 	defer rows.Close()
-	var out []*Entry
+	out := []*Entry{}
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
-			return nil, s.err("due", err)
+			return nil, s.err(op, err)
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.err("due", err)
+		return nil, s.err(op, err)
 	}
 	return out, nil
 }

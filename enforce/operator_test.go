@@ -3,13 +3,12 @@ package enforce
 import (
 	"bytes"
 	"errors"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mtasts/mtasts/internal/testenv"
 	"github.com/mtasts/mtasts/internal/testenv/testclock"
 	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/resolver"
@@ -76,7 +75,7 @@ func operatorWithService(t *testing.T, url string) {
 	clk.Advance(resolver.DefaultOverrideTTL)
 	answers(map[string]string{"enforce.test": "NOTFOUND", "testing.test": secureTesting})
 	d.waitLog(`msg="override in force" domain=enforce.test mode=testing actor=alice reason="MX certificate expired"`)
-	metrics := scrape(t, "http://"+d.s.MetricsAddr().String()+"/metrics")
+	metrics := testenv.Scrape(t, "http://"+d.s.MetricsAddr().String()+"/metrics")
 	for _, want := range []string{"mtasts_overrides 2", `mtasts_decisions_total{decision="testing",source="override"} 1`,
 		`mtasts_decisions_total{decision="enforce",source="override"} 1`} {
 		if !strings.Contains(metrics, want) {
@@ -118,19 +117,4 @@ func operatorWithService(t *testing.T, url string) {
 	if entries, err := op.Entries(t.Context()); err != nil || len(entries) != 0 {
 		t.Errorf("after purging: %v, %v", entries, err)
 	}
-}
-
-// scrape returns the metrics at url.
-func scrape(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -35,6 +35,19 @@ func CheckMetrics(t testing.TB, url, section string) {
 // name.
 func ExposedMetrics(t testing.TB, url string) map[string]string {
 	t.Helper()
+	exposed := map[string]string{}
+	for _, line := range strings.Split(Scrape(t, url), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			name, kind, _ := strings.Cut(rest, " ")
+			exposed[name] = kind
+		}
+	}
+	return exposed
+}
+
+// Scrape returns the Prometheus metrics at url, failing t if it cannot.
+func Scrape(t testing.TB, url string) string {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +57,7 @@ func ExposedMetrics(t testing.TB, url string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exposed := map[string]string{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			name, kind, _ := strings.Cut(rest, " ")
-			exposed[name] = kind
-		}
-	}
-	return exposed
+	return string(body)
 }
 
 // metricRow is a row of a metrics table in docs/metrics.md.
