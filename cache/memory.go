@@ -149,6 +149,7 @@ func (m *Memory) DeleteNegative(_ context.Context, domain string) error {
 // Due implements Cache. It scans every entry, which takes a few
 // milliseconds for DefaultMemorySize entries.
 func (m *Memory) Due(_ context.Context, before time.Time, limit int) ([]*Entry, error) {
+	m.pruneUsed()
 	now := m.now()
 	due := m.policies.Values(func(me memEntry) bool {
 		return !me.e.RefreshAt.IsZero() && !me.e.RefreshAt.After(before) && !me.e.Expired(now)

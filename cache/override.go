@@ -134,6 +134,19 @@ func (m *Memory) DeleteOverride(_ context.Context, domain string) error {
 	return nil
 }
 
+// pruneUsed forgets the uses of domains without a policy entry, as the
+// other backends do in Due.
+func (m *Memory) pruneUsed() {
+	cached := map[string]bool{}
+	m.policies.Values(func(me memEntry) bool {
+		cached[me.e.Domain] = true
+		return false
+	})
+	m.extra.Lock()
+	defer m.extra.Unlock()
+	maps.DeleteFunc(m.used, func(d string, _ time.Time) bool { return !cached[d] })
+}
+
 // Overrides implements OverrideStore.
 func (m *Memory) Overrides(context.Context) ([]*Override, error) {
 	m.extra.Lock()

@@ -35,12 +35,17 @@ func (s *sqlStore) DeleteOverride(ctx context.Context, domain string) error {
 	return nil
 }
 
-// Overrides implements OverrideStore. It purges expired overrides.
+// usedPurge removes, in Due, the uses of domains without a policy: they
+// matter again only once a lookup fetches one, which records a use.
+const usedPurge = `DELETE FROM mtasts_used WHERE domain NOT IN (SELECT domain FROM mtasts_policy)`
+
+// Overrides implements OverrideStore. It only reads (each daemon calls it
+// every few seconds); Due purges the expired overrides.
 func (s *sqlStore) Overrides(ctx context.Context) ([]*Override, error) {
-	now := s.now().UnixNano()
-	if err := s.exec(ctx, "purge overrides", `DELETE FROM mtasts_override WHERE expires <= $1`, now); err != nil {
+	if err := s.init(ctx); err != nil {
 		return nil, err
 	}
+	now := s.now().UnixNano()
 	rows, err := s.db.QueryContext(ctx, `SELECT domain, mode, reason, actor, created, expires FROM mtasts_override
 		WHERE expires > $1 ORDER BY domain`, now)
 	if err != nil {

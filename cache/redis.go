@@ -236,7 +236,12 @@ func (s *redisStore) Due(ctx context.Context, before time.Time, limit int) ([]*E
 		out = append(out, e)
 	}
 	if len(gone) > 0 {
-		if err := s.client.ZRem(ctx, s.refreshKey(), gone...).Err(); err != nil {
+		_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRem(ctx, s.refreshKey(), gone...)
+			p.ZRem(ctx, s.usedKey(), gone...) // see UsageStore
+			return nil
+		})
+		if err != nil {
 			return nil, redisErr("due", err)
 		}
 	}

@@ -208,13 +208,18 @@ func (s *sqlStore) DeleteNegative(ctx context.Context, domain string) error {
 	return s.exec(ctx, "delete negative", `DELETE FROM mtasts_negative WHERE domain = $1`, domain)
 }
 
-// Due implements Cache. It first purges expired entries of both tables.
+// Due implements Cache. It first purges expired entries, overrides and
+// the uses of domains without a policy.
 func (s *sqlStore) Due(ctx context.Context, before time.Time, limit int) ([]*Entry, error) {
 	now := s.now().UnixNano()
-	for _, q := range []string{`DELETE FROM mtasts_policy WHERE expires <= $1`, `DELETE FROM mtasts_negative WHERE expires <= $1`} {
+	for _, q := range []string{`DELETE FROM mtasts_policy WHERE expires <= $1`, `DELETE FROM mtasts_negative WHERE expires <= $1`,
+		`DELETE FROM mtasts_override WHERE expires <= $1`} {
 		if err := s.exec(ctx, "purge", q, now); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.exec(ctx, "purge", usedPurge); err != nil {
+		return nil, err
 	}
 	return s.queryEntries(ctx, "due", `SELECT `+policyColumns+` FROM mtasts_policy
 		WHERE refresh_at <> 0 AND refresh_at <= $1 ORDER BY refresh_at LIMIT $2`, unixNano(before), max(limit, 0))

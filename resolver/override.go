@@ -58,11 +58,10 @@ type overrideSnapshot struct {
 // find returns the override in force for domain, or nil, reloading the
 // overrides when they are older than the TTL. While one caller reloads,
 // others use the copy they have.
-func (o *overrides) find(ctx context.Context, domain string) *cache.Override {
+func (o *overrides) find(ctx context.Context, domain string, now time.Time) *cache.Override {
 	if o.store == nil {
 		return nil
 	}
-	now := o.now()
 	s := o.snap.Load()
 	if s == nil || now.Sub(s.loaded) >= o.ttl || now.Before(s.loaded) {
 		s = o.reload(ctx, s, now)

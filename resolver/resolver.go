@@ -119,11 +119,12 @@ func (r *Resolver) decide(ctx context.Context, name string) (Decision, error) {
 			return d, nil
 		}
 	}
-	ov := r.overrides.find(ctx, domain)
+	now := r.cfg.Now() // one clock reading for the override and the cache
+	ov := r.overrides.find(ctx, domain, now)
 	if ov != nil && ov.Mode != sts.ModeEnforce {
 		return r.relaxed(ctx, domain, ov), nil
 	}
-	d, err := r.decidePolicy(ctx, domain)
+	d, err := r.decidePolicy(ctx, domain, now)
 	if ov != nil {
 		d = enforced(d, ov)
 	}
@@ -131,10 +132,10 @@ func (r *Resolver) decide(ctx context.Context, name string) (Decision, error) {
 }
 
 // decidePolicy decides by the domain's policy.
-func (r *Resolver) decidePolicy(ctx context.Context, domain string) (Decision, error) {
-	if d, ok := r.fromCache(ctx, domain); ok {
+func (r *Resolver) decidePolicy(ctx context.Context, domain string, now time.Time) (Decision, error) {
+	if d, ok := r.fromCache(ctx, domain, now); ok {
 		if r.usage.onHit {
-			r.markUsed(ctx, domain, d)
+			r.markUsed(ctx, domain, d, now)
 		}
 		return d, nil
 	}
@@ -143,15 +144,14 @@ func (r *Resolver) decidePolicy(ctx context.Context, domain string) (Decision, e
 		return Decision{Domain: domain, Kind: Tempfail, Source: SourceDNS,
 			Reason: "gave up waiting for the policy lookup: " + ctx.Err().Error()}, ctx.Err()
 	}
-	r.markUsed(ctx, domain, out.d)
+	r.markUsed(ctx, domain, out.d, r.cfg.Now())
 	return out.d, nil
 }
 
 // fromCache answers from the cache without network work, if it can: an
 // unexpired policy whose id was compared recently, or, with no policy
 // cached, a negative entry.
-func (r *Resolver) fromCache(ctx context.Context, domain string) (Decision, bool) {
-	now := r.cfg.Now()
+func (r *Resolver) fromCache(ctx context.Context, domain string, now time.Time) (Decision, bool) {
 	e, err := r.view(ctx, domain) // only read
 	if err == nil && e.Expired(now) {
 		err = cache.ErrNotFound // as Get would say

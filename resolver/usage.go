@@ -2,10 +2,11 @@ package resolver
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mtasts/mtasts/cache"
-	"github.com/mtasts/mtasts/internal/lru"
 )
 
 // Defaults of the refresh of what is used (Config.RefreshUsedWithin,
@@ -30,40 +31,64 @@ const (
 // A use is recorded when a decision with a policy needed the network,
 // which for a domain in use happens at each id re-check (RecheckInterval),
 // and at most once per usedResolution per domain and process; with a
-// RecheckInterval that long, decisions from the cache record it too. The
+// RecheckInterval over a quarter of the limits, decisions from the cache
+// record it too. The
 // time is kept in the cache, so that with a shared cache a policy any MTA
 // uses counts as used. A due policy whose domain has no recorded use
 // counts as used now (a cache from before this record existed).
 type usage struct {
-	store     cache.UsageStore // nil: every policy counts as used
-	marked    *lru.Cache[string, time.Time]
+	store cache.UsageStore // nil: every policy counts as used
+	// marked holds, by domain, when this process last recorded a use
+	// (*atomic.Int64 of Unix nanoseconds), read without a lock on every
+	// decision when onHit; markedN counts its keys, cleared at
+	// cache.DefaultMemorySize.
+	marked    sync.Map
+	markedN   atomic.Int64
 	onHit     bool          // record uses answered from the cache too
 	within    time.Duration // refresh only what was used within; <= 0: all
 	dropAfter time.Duration // drop what was unused for; <= 0: never
 }
 
 func newUsage(cfg Config) *usage {
-	u := &usage{marked: lru.New[string, time.Time](cache.DefaultMemorySize), onHit: cfg.RecheckInterval >= usedResolution,
-		within: cfg.RefreshUsedWithin, dropAfter: cfg.DropUnusedAfter}
+	u := &usage{within: cfg.RefreshUsedWithin, dropAfter: cfg.DropUnusedAfter}
+	// The id re-checks record uses often enough unless they are rare
+	// next to the limits; only then do the decisions from the cache,
+	// every lookup of a busy MTA, pay for it.
+	window := u.within
+	if window <= 0 || u.dropAfter > 0 && u.dropAfter < window {
+		window = u.dropAfter
+	}
+	u.onHit = window > 0 && cfg.RecheckInterval >= window/4
 	if u.within > 0 || u.dropAfter > 0 {
 		u.store, _ = cfg.Cache.(cache.UsageStore)
 	}
 	return u
 }
 
-// markUsed records that d, a decision for domain, was asked for, if it
-// applies a policy and the last record of this process is older than
-// usedResolution.
-func (r *Resolver) markUsed(ctx context.Context, domain string, d Decision) {
+// markUsed records that d, a decision for domain made at now, was asked
+// for, if it applies a policy and the last record of this process is
+// older than usedResolution.
+func (r *Resolver) markUsed(ctx context.Context, domain string, d Decision, now time.Time) {
 	u := r.usage
 	if u.store == nil || d.Policy == nil {
 		return
 	}
-	now := r.cfg.Now()
-	if t, ok := u.marked.Get(domain); ok && !now.Before(t) && now.Sub(t) < usedResolution {
-		return
+	at := now.UnixNano()
+	if v, ok := u.marked.Load(domain); ok {
+		last := v.(*atomic.Int64)
+		if t := last.Load(); at >= t && at-t < int64(usedResolution) {
+			return
+		}
+		last.Store(at)
+	} else {
+		if u.markedN.Add(1) > cache.DefaultMemorySize {
+			u.marked.Clear()
+			u.markedN.Store(1)
+		}
+		last := new(atomic.Int64)
+		last.Store(at)
+		u.marked.Store(domain, last)
 	}
-	u.marked.Put(domain, now)
 	if err := u.store.MarkUsed(ctx, domain, now); err != nil {
 		r.cacheError(ctx, "mark used", domain, err)
 	}
@@ -128,7 +153,7 @@ func (r *Resolver) drop(ctx context.Context, e *cache.Entry, idle time.Duration)
 	if err := r.usage.store.ForgetUsed(ctx, e.Domain); err != nil {
 		r.cacheError(ctx, "forget used", e.Domain, err)
 	}
-	r.usage.marked.Delete(e.Domain)
+	r.usage.marked.Delete(e.Domain) // markedN counts it still: a clear comes sooner
 	r.cfg.Logger.InfoContext(ctx, "MTA-STS policy dropped from the cache: domain not looked up recently",
 		"domain", e.Domain, "idle", idle.Round(time.Hour), "expires", e.Expires)
 	r.cfg.Observer.Unused(e.Domain, true)

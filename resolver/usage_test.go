@@ -121,3 +121,18 @@ func TestRefreshUsageOff(t *testing.T) {
 		e.refresh(resolver.RefreshResult{Due: 1, Refreshed: 1})
 	}
 }
+
+// With id re-checks rarer than a quarter of the limits, the decisions
+// answered from the cache record the uses.
+func TestRefreshCountsCacheHitsWithRareRechecks(t *testing.T) {
+	e := newEnv(t, func(c *resolver.Config) {
+		c.RefreshUsedWithin, c.DropUnusedAfter, c.RecheckInterval = 3*day, 5*day, 10*day
+	})
+	e.w.PolicyDomain("example.com", enforcePolicy)
+	e.decide("example.com")
+	for range 5 {
+		e.clk.Advance(day)
+		e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceCache)
+		e.refresh(resolver.RefreshResult{Due: 1, Refreshed: 1})
+	}
+}
