@@ -18,7 +18,7 @@ type operatorCmd struct {
 	asJSON        bool
 }
 
-func newOperatorCmd(e *env, c *cobra.Command) *operatorCmd {
+func newOperatorCmd(c *cobra.Command) *operatorCmd {
 	o := &operatorCmd{Command: c}
 	fl := c.PersistentFlags()
 	fl.StringVar(&o.config, "config", "", "daemon configuration file whose [daemon] cache is used")
@@ -49,7 +49,7 @@ func (o *operatorCmd) sub(e *env, use, short string, args cobra.PositionalArgs, 
 }
 
 func newOverrideCmd(e *env) *cobra.Command {
-	o := newOperatorCmd(e, &cobra.Command{Use: "override", Short: "Override a domain's MTA-STS policy for a while, on every MTA sharing the cache",
+	o := newOperatorCmd(&cobra.Command{Use: "override", Short: "Override a domain's MTA-STS policy for a while, on every MTA sharing the cache",
 		Long: `Override the MTA-STS policy of a recipient domain in the daemon's cache (the
 [daemon] cache of --config, or --cache): every mtasts daemon reading that
 cache applies it within 5 seconds, without a restart, until it expires, and
@@ -75,13 +75,10 @@ override, 3 the command could not run.`,
 		_, err = fmt.Fprintln(e.stdout, "override", enforce.OverrideLine(ov))
 		return err
 	})
-	add.Flags().StringVar(&mode, "mode", "", "testing, none or enforce")
-	add.Flags().DurationVar(&d, "for", 0, "how long it lasts, e.g. 48h")
-	add.Flags().StringVar(&reason, "reason", "", "why, for the log and the other operators")
+	add.Flags().StringVar(&mode, "mode", "", "testing, none or enforce (required)")
+	add.Flags().DurationVar(&d, "for", 0, "how long it lasts, e.g. 48h (required)")
+	add.Flags().StringVar(&reason, "reason", "", "why, for the log and the other operators (required)")
 	add.Flags().StringVar(&actor, "actor", "", "who sets it (default: $SUDO_USER or the OS user)")
-	for _, name := range []string{"mode", "for", "reason"} {
-		_ = add.MarkFlagRequired(name)
-	}
 	o.sub(e, "list", "List the overrides in force", cobra.NoArgs, func(c *cobra.Command, op *enforce.Operator, _ []string) error {
 		return op.PrintOverrides(c.Context(), e.stdout, o.asJSON)
 	})
@@ -95,7 +92,7 @@ override, 3 the command could not run.`,
 }
 
 func newCacheCmd(e *env) *cobra.Command {
-	o := newOperatorCmd(e, &cobra.Command{Use: "cache", Short: "List, show, purge and export the daemon's policy cache",
+	o := newOperatorCmd(&cobra.Command{Use: "cache", Short: "List, show, purge and export the daemon's policy cache",
 		Long: `Work on the policy cache of mtasts daemon (the [daemon] cache of --config, or
 --cache), any backend. Each policy comes with the answer the daemon gives
 Postfix from it now, overrides applied.
