@@ -49,10 +49,11 @@ type overrides struct {
 	load  sync.Mutex // one reload at a time
 }
 
-// overrideSnapshot is what the cache held at loaded.
+// overrideSnapshot is what the cache held at loaded, to be read again
+// from stale on (both Unix nanoseconds, compared on every decision).
 type overrideSnapshot struct {
-	byDomain map[string]*cache.Override
-	loaded   time.Time
+	byDomain      map[string]*cache.Override
+	loaded, stale int64
 }
 
 // find returns the override in force for domain, or nil, reloading the
@@ -63,7 +64,7 @@ func (o *overrides) find(ctx context.Context, domain string, now time.Time) *cac
 		return nil
 	}
 	s := o.snap.Load()
-	if s == nil || now.Sub(s.loaded) >= o.ttl || now.Before(s.loaded) {
+	if at := now.UnixNano(); s == nil || at >= s.stale || at < s.loaded {
 		s = o.reload(ctx, s, now)
 	}
 	if len(s.byDomain) == 0 {
@@ -91,7 +92,7 @@ func (o *overrides) reload(ctx context.Context, old *overrideSnapshot, now time.
 		return cur // reloaded meanwhile
 	}
 	list, err := o.store.Overrides(ctx)
-	next := &overrideSnapshot{byDomain: map[string]*cache.Override{}, loaded: now}
+	next := &overrideSnapshot{byDomain: map[string]*cache.Override{}, loaded: now.UnixNano(), stale: now.Add(o.ttl).UnixNano()}
 	switch {
 	case err != nil:
 		o.r.cacheError(ctx, "overrides", "", err)

@@ -120,25 +120,35 @@ func (r *Resolver) decide(ctx context.Context, name string) (Decision, error) {
 		}
 	}
 	now := r.cfg.Now() // one clock reading for the override and the cache
-	ov := r.overrides.find(ctx, domain, now)
-	if ov != nil && ov.Mode != sts.ModeEnforce {
-		return r.relaxed(ctx, domain, ov), nil
+	if ov := r.overrides.find(ctx, domain, now); ov != nil {
+		return r.overridden(ctx, domain, ov, now)
 	}
-	d, err := r.decidePolicy(ctx, domain, now)
-	if ov != nil {
-		d = enforced(d, ov)
-	}
-	return d, err
-}
-
-// decidePolicy decides by the domain's policy.
-func (r *Resolver) decidePolicy(ctx context.Context, domain string, now time.Time) (Decision, error) {
+	// The common case, inline: a decision from the cache.
 	if d, ok := r.fromCache(ctx, domain, now); ok {
 		if r.usage.onHit {
 			r.markUsed(ctx, domain, d, now)
 		}
 		return d, nil
 	}
+	return r.lookup(ctx, domain)
+}
+
+// overridden is the decision for a domain with an override in force.
+func (r *Resolver) overridden(ctx context.Context, domain string, ov *cache.Override, now time.Time) (Decision, error) {
+	if ov.Mode != sts.ModeEnforce {
+		return r.relaxed(ctx, domain, ov), nil
+	}
+	d, ok := r.fromCache(ctx, domain, now)
+	var err error
+	if !ok {
+		d, err = r.lookup(ctx, domain)
+	}
+	return enforced(d, ov), err
+}
+
+// lookup decides with network work, shared with the other callers for
+// domain.
+func (r *Resolver) lookup(ctx context.Context, domain string) (Decision, error) {
 	out := r.flight(ctx, domain, r.update)
 	if out.canceled {
 		return Decision{Domain: domain, Kind: Tempfail, Source: SourceDNS,
