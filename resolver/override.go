@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,11 +59,9 @@ type overrideSnapshot struct {
 
 // find returns the override in force for domain, or nil, reloading the
 // overrides when they are older than the TTL. While one caller reloads,
-// others use the copy they have.
+// others use the copy they have. It is small enough to be inlined in
+// Decide, whose common case is a fresh copy without any override.
 func (o *overrides) find(ctx context.Context, domain string, now time.Time) *cache.Override {
-	if o.store == nil {
-		return nil
-	}
 	s := o.snap.Load()
 	if at := now.UnixNano(); s == nil || at >= s.stale || at < s.loaded {
 		s = o.reload(ctx, s, now)
@@ -70,6 +69,11 @@ func (o *overrides) find(ctx context.Context, domain string, now time.Time) *cac
 	if len(s.byDomain) == 0 {
 		return nil
 	}
+	return s.get(domain, now)
+}
+
+// get returns the override of domain in force at now, or nil.
+func (s *overrideSnapshot) get(domain string, now time.Time) *cache.Override {
 	if ov := s.byDomain[domain]; ov != nil && !ov.Expired(now) {
 		return ov
 	}
@@ -90,6 +94,11 @@ func (o *overrides) reload(ctx context.Context, old *overrideSnapshot, now time.
 	defer o.load.Unlock()
 	if cur := o.snap.Load(); cur != old {
 		return cur // reloaded meanwhile
+	}
+	if o.store == nil { // the cache keeps none: never look again
+		next := &overrideSnapshot{stale: math.MaxInt64}
+		o.snap.Store(next)
+		return next
 	}
 	list, err := o.store.Overrides(ctx)
 	next := &overrideSnapshot{byDomain: map[string]*cache.Override{}, loaded: now.UnixNano(), stale: now.Add(o.ttl).UnixNano()}

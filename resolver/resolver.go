@@ -123,11 +123,7 @@ func (r *Resolver) decide(ctx context.Context, name string) (Decision, error) {
 	if ov := r.overrides.find(ctx, domain, now); ov != nil {
 		return r.overridden(ctx, domain, ov, now)
 	}
-	// The common case, inline: a decision from the cache.
 	if d, ok := r.fromCache(ctx, domain, now); ok {
-		if r.usage.onHit {
-			r.markUsed(ctx, domain, d, now)
-		}
 		return d, nil
 	}
 	return r.lookup(ctx, domain)
@@ -154,7 +150,7 @@ func (r *Resolver) lookup(ctx context.Context, domain string) (Decision, error) 
 		return Decision{Domain: domain, Kind: Tempfail, Source: SourceDNS,
 			Reason: "gave up waiting for the policy lookup: " + ctx.Err().Error()}, ctx.Err()
 	}
-	r.markUsed(ctx, domain, out.d, r.cfg.Now())
+	r.markUsed(ctx, domain, out.d.Policy != nil, r.cfg.Now())
 	return out.d, nil
 }
 
@@ -168,6 +164,9 @@ func (r *Resolver) fromCache(ctx context.Context, domain string, now time.Time) 
 	}
 	switch {
 	case err == nil && r.fresh(e, now):
+		if r.usage.onHit {
+			r.markUsed(ctx, domain, true, now)
+		}
 		return policyDecision(e, SourceCache, reasonCached), true
 	case err == nil || !errors.Is(err, cache.ErrNotFound):
 		return Decision{}, false // to check, or the cache failed: see update

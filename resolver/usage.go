@@ -65,12 +65,12 @@ func newUsage(cfg Config) *usage {
 	return u
 }
 
-// markUsed records that d, a decision for domain made at now, was asked
-// for, if it applies a policy and the last record of this process is
-// older than usedResolution.
-func (r *Resolver) markUsed(ctx context.Context, domain string, d Decision, now time.Time) {
+// markUsed records that domain was asked for at now, if a policy applies
+// to it and the last record of this process is older than
+// usedResolution.
+func (r *Resolver) markUsed(ctx context.Context, domain string, policy bool, now time.Time) {
 	u := r.usage
-	if u.store == nil || d.Policy == nil {
+	if u.store == nil || !policy {
 		return
 	}
 	at := now.UnixNano()
