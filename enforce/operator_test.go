@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtasts/mtasts/cache"
 	"github.com/mtasts/mtasts/internal/testenv"
 	"github.com/mtasts/mtasts/internal/testenv/testclock"
 	"github.com/mtasts/mtasts/internal/testenv/testservers"
@@ -116,5 +117,50 @@ func operatorWithService(t *testing.T, url string) {
 	}
 	if entries, err := op.Entries(t.Context()); err != nil || len(entries) != 0 {
 		t.Errorf("after purging: %v, %v", entries, err)
+	}
+}
+
+// AddOverride refuses what it cannot apply, with the reason; the memory
+// cache keeps overrides for the process that opened it.
+func TestOperatorAddOverrideErrors(t *testing.T) {
+	cfg, err := worldConfig(daemonWorld(t), "", func(c *Config) { c.Cache = "memory:" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := OpenOperator(t.Context(), cfg, Options{Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	for _, tc := range []struct {
+		domain, reason string
+		mode           sts.Mode
+		d              time.Duration
+		want           string
+	}{
+		{"example.com", "why", "off", time.Hour, `mode "off": want enforce, testing or none`},
+		{"example.com", "why", "", time.Hour, `mode "": want enforce, testing or none`},
+		{"example.com", "why", sts.ModeNone, 0, "must be positive"},
+		{"example.com", "", sts.ModeNone, time.Hour, "needs a reason"},
+		{"exa mple.com", "why", sts.ModeNone, time.Hour, "invalid domain"},
+		{"example.com", "why", sts.ModeEnforce, time.Hour, "no cached policy in mode testing or enforce"},
+	} {
+		if _, err := op.AddOverride(t.Context(), tc.domain, tc.mode, tc.d, tc.reason, "alice"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("AddOverride(%q, %q, %v, %q) = %v, want %q", tc.domain, tc.mode, tc.d, tc.reason, err, tc.want)
+		}
+	}
+	o, err := op.AddOverride(t.Context(), "Example.COM", sts.ModeNone, time.Hour, "why", "")
+	if err != nil || o.Domain != "example.com" || o.Actor == "" {
+		t.Fatalf("AddOverride = %+v, %v; want example.com by the OS user", o, err)
+	}
+	var out bytes.Buffer
+	if err := op.PrintOverrides(t.Context(), &out, false); err != nil || !strings.Contains(out.String(), "example.com") {
+		t.Errorf("PrintOverrides: %q, %v", out.String(), err)
+	}
+	if err := op.RemoveOverride(t.Context(), "example.com"); err != nil {
+		t.Error(err)
+	}
+	if err := op.RemoveOverride(t.Context(), "example.com"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("removing again: %v, want cache.ErrNotFound", err)
 	}
 }
