@@ -90,6 +90,14 @@ func TestOverrideReachesDaemon(t *testing.T) {
 		t.Errorf("query:\n%s", out)
 	}
 
+	var q struct {
+		Source   resolver.Source        `json:"source"`
+		Override *resolver.OverrideJSON `json:"override"`
+	}
+	if err := json.Unmarshal([]byte(op(exitOK, "query", "--cache", cacheURL, "--json", "enforce.test")), &q); err != nil ||
+		q.Source != resolver.SourceOverride || q.Override == nil || q.Override.Reason != "MX certificate expired" {
+		t.Errorf("query --json: %+v, %v", q, err)
+	}
 	var list []resolver.OverrideJSON
 	if err := json.Unmarshal([]byte(op(exitOK, "override", "list", "--json")), &list); err != nil || len(list) != 1 || list[0].Actor != "alice" {
 		t.Errorf("override list --json: %+v, %v", list, err)
