@@ -105,6 +105,11 @@ func TestOverrideReachesDaemon(t *testing.T) {
 	if out := op(exitOK, "cache", "list"); !regexp.MustCompile(`(?m)^enforce\.test +enforce .* NOTFOUND$`).MatchString(out) {
 		t.Errorf("cache list:\n%s", out)
 	}
+	var entries []struct{ Domain, Mode, Postfix string }
+	if err := json.Unmarshal([]byte(op(exitOK, "cache", "list", "--json")), &entries); err != nil || len(entries) != 1 ||
+		entries[0].Domain != "enforce.test" || entries[0].Mode != "enforce" || entries[0].Postfix != "NOTFOUND" {
+		t.Errorf("cache list --json: %+v, %v", entries, err)
+	}
 	if out := op(exitOK, "cache", "show", "enforce.test"); !strings.Contains(out, "override  enforce.test: mode testing") || !strings.Contains(out, "mx        mx.enforce.test") {
 		t.Errorf("cache show:\n%s", out)
 	}
