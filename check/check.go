@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/sts"
 )
