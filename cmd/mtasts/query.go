@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -87,10 +85,10 @@ func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, ke
 		return usageError(err)
 	}
 	if f.asJSON {
-		if err := writeQueryJSON(e, res); err != nil {
+		if err := textout.WriteJSON(e.stdout, res.JSON()); err != nil {
 			return err
 		}
-	} else if err := printQuery(e, res); err != nil {
+	} else if err := res.WriteText(e.stdout); err != nil {
 		return err
 	}
 	switch res.Decision.Kind {
@@ -101,52 +99,4 @@ func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, ke
 		return exitWith(exitErrors)
 	}
 	return nil
-}
-
-// queryJSON is the output of mtasts query --json: the decision's JSON
-// view with one more member, "postfix": the reply mtasts daemon gives.
-type queryJSON struct {
-	resolver.DecisionJSON
-	Postfix string `json:"postfix"`
-}
-
-// writeQueryJSON prints res as queryJSON. The reply is written without the
-// space that the protocol puts after NOTFOUND.
-func writeQueryJSON(e *env, res enforce.Result) error {
-	return textout.WriteJSON(e.stdout, queryJSON{res.Decision.JSON(), strings.TrimRight(res.Reply.String(), " ")})
-}
-
-// decisionText explains each kind of decision in a few words.
-var decisionText = map[resolver.Kind]string{
-	resolver.Enforce:  "deliver only over TLS validated for an MX host matching the policy",
-	resolver.Testing:  "deliver anyway; report TLS failures",
-	resolver.None:     "the domain retired its policy; deliver as without one",
-	resolver.NoPolicy: "no usable policy; opportunistic TLS",
-	resolver.Tempfail: "cannot be known now; defer the mail and try again",
-	resolver.DANE:     "DANE governs the domain's MX hosts; MTA-STS does not override it",
-}
-
-func printQuery(e *env, res enforce.Result) error {
-	d := res.Decision
-	w := &textout.Writer{W: e.stdout}
-	name := d.Domain
-	if name == "" {
-		name = res.Key
-	}
-	w.Printf("%s: %s — %s\n\n", name, d.Kind, decisionText[d.Kind])
-	if d.Policy != nil {
-		w.Printf("%-9s mode %s, max_age %d, id %s\n", "policy", d.Policy.Mode, d.Policy.MaxAge, textout.OrDash(d.ID))
-		w.Printf("%-9s fetched %s, expires %s\n", "", d.Fetched.UTC().Format(time.RFC3339), d.Expires.UTC().Format(time.RFC3339))
-		w.Printf("%-9s %s\n", "mx", textout.OrDash(strings.Join(d.MX, ", ")))
-	}
-	if d.Override != nil {
-		w.Textf("%-9s %s\n", "override", enforce.OverrideLine(d.Override))
-	}
-	w.Printf("%-9s %s\n", "source", d.Source)
-	w.Printf("%-9s %s\n", "reason", d.Reason)
-	if res.Note != "" {
-		w.Printf("%-9s %s\n", "note", res.Note)
-	}
-	w.Printf("%-9s %s\n", "postfix", res.Reply.String())
-	return w.Err
 }
