@@ -20,6 +20,7 @@ type Resolver struct {
 	cfg   Config
 	group singleflight.Group              // one update per domain at a time
 	dane  *lru.Cache[string, daneVerdict] // nil when DANE detection is off
+	mx    *lru.Cache[string, *MXHosts]    // MX hosts by domain
 	slots *lookupSlots                    // bounds network work in flight
 	// view is the cache's Get, or its View that does not copy the entry.
 	view func(ctx context.Context, domain string) (*cache.Entry, error)
@@ -37,7 +38,7 @@ func New(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight)}
+	r := &Resolver{cfg: cfg, view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight), mx: lru.New[string, *MXHosts](DefaultMXSize)}
 	if v, ok := cfg.Cache.(viewer); ok {
 		r.view = v.View
 	}
