@@ -23,7 +23,7 @@ func TestQuery(t *testing.T) {
 		postfix string
 		mx      []string
 	}{
-		{"enforce.test", resolver.Enforce, "enforce", "OK secure match=mx1.enforce.test:.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}},
+		{"enforce.test", resolver.Enforce, "enforce", "OK secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}},
 		{"testing.test", resolver.Testing, "testing", "NOTFOUND ", []string{"mx.testing.test"}},
 		{"none.test", resolver.None, "none", "NOTFOUND ", nil},
 		{"norecord.test", resolver.NoPolicy, "no-policy", "NOTFOUND ", nil},

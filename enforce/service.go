@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	}
 	s.cache = c
 	s.resolver.Store(r)
-	h := &Handler{Resolver: decideFunc(s.decide), Options: s.replyOptions, Logger: s.log, Answered: s.metrics.answered}
+	h := &Handler{Resolver: serviceResolver{s}, Options: s.replyOptions, Logger: s.log, Answered: s.metrics.answered}
 	mux := &socketmap.Mux{}
 	for _, name := range cfg.Maps {
 		mux.Handle(name, h)
@@ -148,21 +148,24 @@ func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// decideFunc is a function that implements Decider.
-type decideFunc func(ctx context.Context, domain string) (resolver.Decision, error)
+// serviceResolver is the Decider and MXResolver of a Service's Handler:
+// the current resolver, which a reload may replace, giving up after
+// query_timeout: the resolver then answers Tempfail (or an MX error) and
+// Postfix gets TEMP before its own timeout.
+type serviceResolver struct{ s *Service }
 
 // Decide implements Decider.
-func (f decideFunc) Decide(ctx context.Context, domain string) (resolver.Decision, error) {
-	return f(ctx, domain)
+func (r serviceResolver) Decide(ctx context.Context, domain string) (resolver.Decision, error) {
+	ctx, cancel := withLazyDeadline(ctx, time.Now().Add(r.s.config.Load().QueryTimeout))
+	defer cancel()
+	return r.s.resolver.Load().Decide(ctx, domain)
 }
 
-// decide decides with the current resolver, which a reload may replace,
-// giving up after query_timeout: the resolver then answers Tempfail and
-// Postfix gets TEMP before its own timeout.
-func (s *Service) decide(ctx context.Context, domain string) (resolver.Decision, error) {
-	ctx, cancel := withLazyDeadline(ctx, time.Now().Add(s.config.Load().QueryTimeout))
+// MX implements MXResolver.
+func (r serviceResolver) MX(ctx context.Context, domain string) (*resolver.MXHosts, error) {
+	ctx, cancel := withLazyDeadline(ctx, time.Now().Add(r.s.config.Load().QueryTimeout))
 	defer cancel()
-	return s.resolver.Load().Decide(ctx, domain)
+	return r.s.resolver.Load().MX(ctx, domain)
 }
 
 // replyOptions returns the Postfix reply options for a policy domain.
@@ -173,7 +176,9 @@ func (s *Service) replyOptions(domain string) ReplyOptions {
 // replyOptions returns the Postfix reply options of c for a policy domain.
 func (c *Config) replyOptions(domain string) ReplyOptions {
 	z, _ := c.zone(domain)
-	return ReplyOptions{StrictTesting: *z.StrictTesting, NoServername: !c.Servername, TLSRPT: c.TLSRPT}
+	o := c.postfixReply
+	o.StrictTesting = *z.StrictTesting
+	return o
 }
 
 // Listen opens the socketmap listeners and, if configured, the metrics

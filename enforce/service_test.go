@@ -126,6 +126,8 @@ func (r *serviceRun) stop() error {
 // scenario.
 func daemonWorld(t *testing.T) *testworld.World {
 	w := testworld.New(t)
+	w.DNS.Add("enforce.test. MX 10 mx1.enforce.test.", "enforce.test. MX 20 a.mail.enforce.test.",
+		"testing.test. MX 10 mx.testing.test.", "strict.test. MX 10 mx.strict.test.")
 	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx1.enforce.test\nmx: *.mail.enforce.test\nmax_age: 86400\n")
 	w.PolicyDomain("testing.test", "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n")
 	w.PolicyDomain("strict.test", "version: STSv1\nmode: testing\nmx: mx.strict.test\nmax_age: 86400\n")
@@ -160,8 +162,8 @@ strict_testing = true
 		status int
 		temp   bool
 	}{
-		{"enforce.test", "secure match=mx1.enforce.test:.mail.enforce.test servername=hostname\n", 0, false},
-		{"Enforce.TEST", "secure match=mx1.enforce.test:.mail.enforce.test servername=hostname\n", 0, false},
+		{"enforce.test", "secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname\n", 0, false},
+		{"Enforce.TEST", "secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname\n", 0, false},
 		// RFC 8461 §5: testing and none deliver as without a policy.
 		{"testing.test", "", 1, false},
 		{"none.test", "", 1, false},
@@ -200,6 +202,7 @@ strict_testing = true
 // one policy fetch.
 func TestDaemonOneFetchForConcurrentLookups(t *testing.T) {
 	w := testworld.New(t)
+	w.DNS.Add("flight.test. MX 10 mx.flight.test.")
 	host := w.PolicyDomain("flight.test", "version: STSv1\nmode: enforce\nmx: mx.flight.test\nmax_age: 86400\n")
 	// Slow enough that every lookup arrives while the fetch is running.
 	host.Set(testworld.PolicyPath, testworld.Response{
@@ -312,6 +315,7 @@ func TestDaemonReloadAndMetrics(t *testing.T) {
 func TestDaemonDrainsOnShutdown(t *testing.T) {
 	w := testworld.New(t)
 	policy := "version: STSv1\nmode: enforce\nmx: mx.slow.test\nmax_age: 86400\n"
+	w.DNS.Add("slow.test. MX 10 mx.slow.test.")
 	w.PolicyDomain("slow.test", policy).Set(testworld.PolicyPath, testworld.Response{
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(policy), Delay: 700 * time.Millisecond,
 	})
@@ -341,6 +345,7 @@ func TestDaemonDrainsOnShutdown(t *testing.T) {
 func TestDaemonQueryTimeout(t *testing.T) {
 	w := testworld.New(t)
 	policy := "version: STSv1\nmode: enforce\nmx: mx.slow.test\nmax_age: 86400\n"
+	w.DNS.Add("slow.test. MX 10 mx.slow.test.")
 	w.PolicyDomain("slow.test", policy).Set(testworld.PolicyPath, testworld.Response{
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(policy), Delay: 2 * time.Second,
 	})
@@ -394,7 +399,7 @@ func TestReloadKeepsRestartOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if r, err := c.Lookup(t.Context(), "postfix", "enforce.test"); err != nil || r.String() != "OK secure match=mx1.enforce.test:.mail.enforce.test" {
+	if r, err := c.Lookup(t.Context(), "postfix", "enforce.test"); err != nil || r.String() != "OK secure match=mx1.enforce.test:a.mail.enforce.test" {
 		t.Errorf("after reload: %q, %v", r, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtasts/mtasts/cache"
 	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 // Kind is what a sender does with mail for a next hop.
@@ -88,6 +89,12 @@ type Decision struct {
 	Source Source
 	// Reason explains the decision, for people and logs.
 	Reason string
+	// Failure, for NoPolicy because the domain's policy could not be
+	// fetched or parsed (RFC 8461 §3.3), is the TLS-RPT result type of
+	// that failure (RFC 8460 §4.3.2.3; see sts.ResultType); "" otherwise.
+	// A failure remembered by another process of a shared cache is
+	// sts-policy-fetch-error.
+	Failure tlsrpt.ResultType
 }
 
 // DecisionJSON is the JSON view of a Decision: {"domain", "decision",
