@@ -36,7 +36,7 @@ func TestReplies(t *testing.T) {
 	}
 	var cases []struct {
 		Name, Postfix, Policy, Failure, Want string
-		MX, Readme                         []string
+		MX, Readme                           []string
 	}
 	if err := json.Unmarshal(b, &cases); err != nil {
 		t.Fatal(err)

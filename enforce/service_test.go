@@ -60,12 +60,18 @@ func worldConfig(w *testworld.World, path string, adjust ...func(*Config)) (*Con
 // again the same way.
 func startService(t testing.TB, w *testworld.World, path string, adjust ...func(*Config)) *serviceRun {
 	t.Helper()
+	return startServiceClock(t, w, path, nil, adjust...)
+}
+
+// startServiceClock is startService with the clock now (nil: time.Now).
+func startServiceClock(t testing.TB, w *testworld.World, path string, now func() time.Time, adjust ...func(*Config)) *serviceRun {
+	t.Helper()
 	cfg, err := worldConfig(w, path, adjust...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &serviceRun{t: t, log: &testenv.Buffer{}, done: make(chan error, 1)}
-	o := Options{Log: r.log, Dial: w.DialContext, Getenv: func(string) string { return "" },
+	o := Options{Log: r.log, Dial: w.DialContext, Getenv: func(string) string { return "" }, Now: now,
 		Load: func() (*Config, error) { return worldConfig(w, path, adjust...) }}
 	s, err := New(context.Background(), cfg, o)
 	if err != nil {
