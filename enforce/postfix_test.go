@@ -197,3 +197,24 @@ func startPostfix(t *testing.T, w *testworld.World, d *serviceRun, ports map[str
 		"smtp_tls_policy_maps": "socketmap:inet:" + policyMap + ":postfix",
 	}})
 }
+
+// What the version setting guards against: Debian 12's Postfix (3.7)
+// rejects the TLSRPT attributes of Postfix 3.10 ("invalid attribute
+// name") and with them the whole policy, so mail waits (4.7.5) instead
+// of going out; with postfix_version = "3.7" (the other tests) it is
+// delivered.
+func TestPostfix37RejectsTLSRPTAttributes(t *testing.T) {
+	testpostfix.Require(t)
+	w := testworld.New(t)
+	w.DNS.Add("enforce.test. MX 10 mx.enforce.test.")
+	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx.enforce.test\nmax_age: 86400\n")
+	mx := w.SMTP("mx.enforce.test", testworld.SMTPOptions{})
+	d := startService(t, w, "", func(c *Config) { c.PostfixVersion = "3.10" })
+	pf := startPostfix(t, w, d, map[string][]int{"mx.enforce.test": {25}})
+	pf.Send("alice@sender.test", "bob@enforce.test", "to a Postfix too old for the reply")
+	pf.WaitLog(30*time.Second, `invalid attribute name: "policy_type"`)
+	pf.WaitLog(30*time.Second, "to=<bob@enforce.test>", "status=deferred")
+	if n := len(mx.Messages()); n != 0 {
+		t.Errorf("%d messages delivered, want 0", n)
+	}
+}
