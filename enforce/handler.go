@@ -36,10 +36,10 @@ const (
 	AnswerNoDomain Answer = "no-domain"
 )
 
-// needsMX reports whether the reply to d under o lists MX host names, so
-// that the MX hosts of d.Domain must be known.
-func needsMX(d resolver.Decision, o ReplyOptions) bool {
-	enforced := d.Kind == resolver.Enforce || d.Kind == resolver.Testing && o.StrictTesting
+// needsMX reports whether the reply to a decision of kind under o lists
+// MX host names, so that the MX hosts of the domain must be known.
+func needsMX(kind resolver.Kind, o ReplyOptions) bool {
+	enforced := kind == resolver.Enforce || kind == resolver.Testing && o.StrictTesting
 	return enforced && !(o.PostfixMatchesMX && o.TLSRPT)
 }
 
@@ -76,7 +76,7 @@ func Reply(d resolver.Decision, mx *resolver.MXHosts, o ReplyOptions) (socketmap
 	case resolver.Enforce:
 		patterns, text := policyOf(d)
 		var hosts []string
-		if needsMX(d, o) {
+		if needsMX(kind, o) {
 			if mx == nil {
 				err := fmt.Errorf("%w for %s", resolver.ErrMX, d.Domain)
 				return socketmap.Temp("MTA-STS: " + err.Error()), AnswerMXUnknown, err.Error()
@@ -191,18 +191,18 @@ func (h *Handler) Resolve(ctx context.Context, key string) Result {
 	}
 	res := Result{Key: key}
 	res.Decision, res.Err = h.Resolver.Decide(ctx, nh.Domain)
-	d := res.Decision
+	d := &res.Decision
 	var o ReplyOptions
 	if h.Options != nil && (d.Kind == resolver.Enforce || d.Kind == resolver.Testing || d.Failure != "") {
 		o = h.Options(nh.Domain)
 	}
-	if needsMX(d, o) {
+	if needsMX(d.Kind, o) {
 		if res.MX, err = h.mx(ctx, d.Domain); err != nil {
 			res.Reply, res.Answer, res.Note, res.built = socketmap.Temp("MTA-STS: "+oneLine(err.Error())), AnswerMXUnknown, err.Error(), true
 			return res
 		}
 	}
-	res.Reply, res.Answer, res.Note, res.built = h.reply(d, res.MX, o)
+	res.Reply, res.Answer, res.Note, res.built = h.reply(res.Decision, res.MX, o)
 	return res
 }
 
@@ -227,14 +227,27 @@ const memoMax = 10000
 
 // memoKey identifies a reply built from a policy: the policy object, which
 // a cache entry keeps for its whole life, the MX hosts answer, kept for
-// its TTL, and everything else the reply depends on but the domain, which
-// is checked on a hit instead (hashing it would cost more than comparing
-// it).
+// its TTL, and everything else the reply depends on (the decision's kind
+// and the options, packed into shape) but the domain, which is checked on
+// a hit instead (hashing it would cost more than comparing it). Three
+// words without padding hash as plain memory.
 type memoKey struct {
 	policy *sts.Policy
 	mx     *resolver.MXHosts
-	kind   resolver.Kind
-	o      ReplyOptions
+	shape  uint64
+}
+
+// shapeOf packs a decision's kind and the reply options into a memoKey's
+// shape.
+func shapeOf(kind resolver.Kind, o ReplyOptions) uint64 {
+	var v uint64
+	for i, b := range []bool{o.StrictTesting, o.NoServername, o.TLSRPT, o.PostfixMatchesMX,
+		kind == resolver.Enforce, kind == resolver.Testing, kind == resolver.None} {
+		if b {
+			v |= 1 << i
+		}
+	}
+	return v
 }
 
 // replied is a remembered result of Reply.
@@ -249,11 +262,11 @@ type replied struct {
 // that answering from the cache does not build the same policy text for
 // every lookup. built says whether the reply was built by this call.
 func (h *Handler) reply(d resolver.Decision, mx *resolver.MXHosts, o ReplyOptions) (_ socketmap.Reply, _ Answer, note string, built bool) {
-	if d.Policy == nil {
+	if d.Policy == nil || d.Kind != resolver.Enforce && d.Kind != resolver.Testing && d.Kind != resolver.None {
 		r, a, note := Reply(d, mx, o)
 		return r, a, note, true
 	}
-	key := memoKey{d.Policy, mx, d.Kind, o}
+	key := memoKey{d.Policy, mx, shapeOf(d.Kind, o)}
 	if v, ok := h.memo.Load(key); ok {
 		if r := v.(*replied); r.domain == d.Domain {
 			return r.reply, r.answer, r.note, false

@@ -22,7 +22,8 @@ var ErrNoUsableMX = errors.New("no usable mx pattern")
 var ErrNoCoveredMX = errors.New("no MX host covered by the policy")
 
 // ReplyOptions are the settings that shape a TLS policy reply, derived
-// from the Postfix version served (Config.ReplyOptions).
+// from the Postfix version served and the zone (see Config). A new field
+// must be packed by shapeOf too, which keys the replies remembered.
 type ReplyOptions struct {
 	// StrictTesting applies policies in mode testing as if they were in
 	// mode enforce, as some operators want for domains slow to move to

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,7 +102,7 @@ func (r *Resolver) MX(ctx context.Context, domain string) (*MXHosts, error) {
 		return nil, fmt.Errorf("%w: no MX lookup configured", ErrMX)
 	}
 	now := r.cfg.Now()
-	if m, ok := r.mx.Get(domain); ok && now.Before(m.Expires) {
+	if m, ok := r.mx.get(domain); ok && now.Before(m.Expires) {
 		if !now.Before(m.refreshAt) && m.refreshing.CompareAndSwap(false, true) {
 			go r.flight(context.Background(), "mx "+domain, r.lookupMX)
 		}
@@ -129,8 +130,33 @@ func (r *Resolver) lookupMX(ctx context.Context, key string) outcome {
 	ttl = min(max(ttl, 0), MaxMXTTL)
 	now := r.cfg.Now()
 	m := &MXHosts{Domain: domain, Hosts: mxHosts(domain, hosts), Expires: now.Add(ttl), refreshAt: now.Add(ttl * 3 / 4)}
-	r.mx.Put(domain, m)
+	r.mx.put(domain, m)
 	return outcome{mx: m}
+}
+
+// mxTable holds the MX hosts of up to DefaultMXSize domains; when it is
+// full it is emptied and filled anew. It is read on every lookup for
+// Postfix before 3.10.5, so reads take no lock and reorder nothing (which
+// an LRU would).
+type mxTable struct {
+	m sync.Map // domain → *MXHosts
+	n atomic.Int64
+}
+
+func (t *mxTable) get(domain string) (*MXHosts, bool) {
+	v, ok := t.m.Load(domain)
+	if !ok {
+		return nil, false
+	}
+	return v.(*MXHosts), true
+}
+
+func (t *mxTable) put(domain string, m *MXHosts) {
+	if _, loaded := t.m.Swap(domain, m); !loaded && t.n.Add(1) > DefaultMXSize {
+		t.m.Clear()
+		t.n.Store(1)
+		t.m.Store(domain, m)
+	}
 }
 
 // mxHosts cleans the hosts of domain's MX records: lower case, no

@@ -21,7 +21,7 @@ type Resolver struct {
 	cfg   Config
 	group singleflight.Group              // one update per domain at a time
 	dane  *lru.Cache[string, daneVerdict] // nil when DANE detection is off
-	mx    *lru.Cache[string, *MXHosts]    // MX hosts by domain
+	mx    mxTable                         // MX hosts by domain
 	// failures are the result types of the failed fetches of this process.
 	failures *lru.Cache[string, fetchFailure]
 	slots    *lookupSlots // bounds network work in flight
@@ -41,8 +41,7 @@ func New(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight), mx: lru.New[string, *MXHosts](DefaultMXSize),
-		failures: lru.New[string, fetchFailure](DefaultMXSize)}
+	r := &Resolver{cfg: cfg, view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight), failures: lru.New[string, fetchFailure](maxFetchFailures)}
 	if v, ok := cfg.Cache.(viewer); ok {
 		r.view = v.View
 	}
@@ -184,6 +183,10 @@ func (r *Resolver) negativeDecision(n *cache.Negative) Decision {
 	}
 	return d
 }
+
+// maxFetchFailures bounds the fetch failures whose result types are
+// remembered.
+const maxFetchFailures = 10_000
 
 // fetchFailure is the TLS-RPT result type of a failed fetch of the policy
 // of id, which negative entries do not keep.
