@@ -196,13 +196,7 @@ func (h *Handler) Resolve(ctx context.Context, key string) Result {
 	if h.Options != nil && (d.Kind == resolver.Enforce || d.Kind == resolver.Testing || d.Failure != "") {
 		o = h.Options(nh.Domain)
 	}
-	if needsMX(d.Kind, o) {
-		if res.MX, err = h.mx(ctx, d.Domain); err != nil {
-			res.Reply, res.Answer, res.Note, res.built = socketmap.Temp("MTA-STS: "+oneLine(err.Error())), AnswerMXUnknown, err.Error(), true
-			return res
-		}
-	}
-	res.Reply, res.Answer, res.Note, res.built = h.reply(res.Decision, res.MX, o)
+	h.reply(ctx, &res, o)
 	return res
 }
 
@@ -226,14 +220,13 @@ func (h *Handler) mx(ctx context.Context, domain string) (*resolver.MXHosts, err
 const memoMax = 10000
 
 // memoKey identifies a reply built from a policy: the policy object, which
-// a cache entry keeps for its whole life, the MX hosts answer, kept for
-// its TTL, and everything else the reply depends on (the decision's kind
-// and the options, packed into shape) but the domain, which is checked on
-// a hit instead (hashing it would cost more than comparing it). Three
-// words without padding hash as plain memory.
+// a cache entry keeps for its whole life, and everything else the reply
+// depends on (the decision's kind and the options, packed into shape) but
+// the domain, which is checked on a hit instead (hashing it would cost
+// more than comparing it), and the MX hosts, remembered with the reply.
+// Two words hash as plain memory.
 type memoKey struct {
 	policy *sts.Policy
-	mx     *resolver.MXHosts
 	shape  uint64
 }
 
@@ -253,32 +246,55 @@ func shapeOf(kind resolver.Kind, o ReplyOptions) uint64 {
 // replied is a remembered result of Reply.
 type replied struct {
 	domain string
+	mx     *resolver.MXHosts // the MX hosts the reply was built with, or nil
 	reply  socketmap.Reply
 	answer Answer
 	note   string
 }
 
-// reply is Reply, remembering the replies built from cached policies so
-// that answering from the cache does not build the same policy text for
-// every lookup. built says whether the reply was built by this call.
-func (h *Handler) reply(d resolver.Decision, mx *resolver.MXHosts, o ReplyOptions) (_ socketmap.Reply, _ Answer, note string, built bool) {
-	if d.Policy == nil || d.Kind != resolver.Enforce && d.Kind != resolver.Testing && d.Kind != resolver.None {
-		r, a, note := Reply(d, mx, o)
-		return r, a, note, true
-	}
-	key := memoKey{d.Policy, mx, shapeOf(d.Kind, o)}
-	if v, ok := h.memo.Load(key); ok {
-		if r := v.(*replied); r.domain == d.Domain {
-			return r.reply, r.answer, r.note, false
+// reply sets the reply of res under o: Reply, given the MX hosts when the
+// reply needs them (needsMX), or TEMP when they cannot be had. Replies
+// built from cached policies are remembered with the MX hosts they were
+// built with, so that answering from the cache neither builds the same
+// policy text nor looks for the same MX hosts at every lookup: a
+// remembered reply is used as long as its MX hosts are current (see
+// resolver.MXHosts.Current).
+func (h *Handler) reply(ctx context.Context, res *Result, o ReplyOptions) {
+	d := &res.Decision
+	memo := d.Policy != nil && (d.Kind == resolver.Enforce || d.Kind == resolver.Testing || d.Kind == resolver.None)
+	key := memoKey{d.Policy, shapeOf(d.Kind, o)}
+	var known *replied
+	if memo {
+		if v, ok := h.memo.Load(key); ok && v.(*replied).domain == d.Domain {
+			known = v.(*replied)
 		}
 	}
-	r, a, note := Reply(d, mx, o)
+	if known != nil && (known.mx == nil || known.mx.Current()) {
+		res.MX, res.Reply, res.Answer, res.Note = known.mx, known.reply, known.answer, known.note
+		return
+	}
+	if needsMX(d.Kind, o) {
+		mx, err := h.mx(ctx, d.Domain)
+		if err != nil {
+			res.Reply, res.Answer, res.Note, res.built = socketmap.Temp("MTA-STS: "+oneLine(err.Error())), AnswerMXUnknown, err.Error(), true
+			return
+		}
+		res.MX = mx
+		if known != nil && known.mx == mx {
+			res.Reply, res.Answer, res.Note = known.reply, known.answer, known.note
+			return
+		}
+	}
+	res.Reply, res.Answer, res.Note = Reply(*d, res.MX, o)
+	res.built = true
+	if !memo {
+		return
+	}
 	if h.memoSize.Add(1) > memoMax {
 		h.memo.Clear()
 		h.memoSize.Store(1)
 	}
-	h.memo.Store(key, &replied{d.Domain, r, a, note})
-	return r, a, note, true
+	h.memo.Store(key, &replied{d.Domain, res.MX, res.Reply, res.Answer, res.Note})
 }
 
 // discard is the Logger of a Handler without one.

@@ -73,8 +73,19 @@ type MXHosts struct {
 	// hosts are not used after it.
 	Expires time.Time
 
-	refreshAt  time.Time   // three quarters of the TTL: look up again in the background
-	refreshing atomic.Bool // a background lookup has started
+	refreshAt  time.Time        // three quarters of the TTL: look up again in the background
+	refreshing atomic.Bool      // a background lookup has started
+	now        func() time.Time // the resolver's clock
+}
+
+// Current reports whether the hosts may still be used without asking
+// Resolver.MX again: until three quarters of their TTL, by the clock of
+// the resolver that looked them up. A caller that keeps MXHosts (with
+// what it built from them) asks Resolver.MX again when they are not
+// current, which gives them until they expire while it looks them up
+// anew, or the new answer.
+func (m *MXHosts) Current() bool {
+	return m.now != nil && m.now().Before(m.refreshAt)
 }
 
 // Covered returns the hosts that match one of patterns (RFC 8461 §4.1),
@@ -129,7 +140,7 @@ func (r *Resolver) lookupMX(ctx context.Context, key string) outcome {
 	}
 	ttl = min(max(ttl, 0), MaxMXTTL)
 	now := r.cfg.Now()
-	m := &MXHosts{Domain: domain, Hosts: mxHosts(domain, hosts), Expires: now.Add(ttl), refreshAt: now.Add(ttl * 3 / 4)}
+	m := &MXHosts{Domain: domain, Hosts: mxHosts(domain, hosts), Expires: now.Add(ttl), refreshAt: now.Add(ttl * 3 / 4), now: r.cfg.Now}
 	r.mx.put(domain, m)
 	return outcome{mx: m}
 }

@@ -57,9 +57,15 @@ func TestMXRefreshesInBackground(t *testing.T) {
 	e := newMXEnv(t)
 	e.w.DNS.Add("example.com. 400 MX 10 mx1.example.com.")
 	old := e.mx("example.com")
+	if !old.Current() {
+		t.Error("a new answer is not current")
+	}
 	e.w.DNS.Remove("example.com", dns.TypeMX)
 	e.w.DNS.Add("example.com. 400 MX 10 mx2.example.com.")
 	e.clk.Advance(301 * time.Second)
+	if old.Current() {
+		t.Error("past 3/4 of the TTL the answer is still current")
+	}
 	if m := e.mx("example.com"); m != old {
 		t.Errorf("past 3/4 of the TTL: hosts %q, want the remembered answer at once", m.Hosts)
 	}
