@@ -101,8 +101,8 @@ func Reply(d resolver.Decision, mx *resolver.MXHosts, o ReplyOptions) (socketmap
 		// RFC 8461 §2: MTA-STS never overrides DANE.
 		return socketmap.OK("dane"), Answer(kind), ""
 	case resolver.NoPolicy:
-		if o.TLSRPT && d.Failure != "" {
-			return socketmap.OK(FailurePolicy(d.Domain, d.Failure)), Answer(kind), ""
+		if o.TLSRPT && d.Failure != resolver.NoFetchFailure {
+			return socketmap.OK(FailurePolicy(d.Domain, d.Failure.ResultType())), Answer(kind), ""
 		}
 		return socketmap.NotFound(), Answer(kind), ""
 	default: // None
@@ -193,7 +193,7 @@ func (h *Handler) Resolve(ctx context.Context, key string) Result {
 	res.Decision, res.Err = h.Resolver.Decide(ctx, nh.Domain)
 	d := &res.Decision
 	var o ReplyOptions
-	if h.Options != nil && (d.Kind == resolver.Enforce || d.Kind == resolver.Testing || d.Failure != "") {
+	if h.Options != nil && (d.Kind == resolver.Enforce || d.Kind == resolver.Testing || d.Failure != resolver.NoFetchFailure) {
 		o = h.Options(nh.Domain)
 	}
 	h.reply(ctx, &res, o)

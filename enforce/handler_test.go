@@ -85,9 +85,9 @@ func TestReply(t *testing.T) {
 		{"no policy, TLSRPT", decision("example.com", resolver.NoPolicy), ReplyOptions{TLSRPT: true}, "NOTFOUND ", "no-policy"},
 		// RFC 8461 §3.3 with RFC 8460 §4.3.2.3: delivered as without a
 		// policy, the failure reported.
-		{"fetch failed, TLSRPT", resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: "sts-webpki-invalid"}, ReplyOptions{TLSRPT: true},
+		{"fetch failed, TLSRPT", resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: resolver.WebPKIInvalid}, ReplyOptions{TLSRPT: true},
 			"OK may policy_type=sts policy_domain=example.com policy_failure=sts-webpki-invalid", "no-policy"},
-		{"fetch failed, before Postfix 3.10", resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: "sts-webpki-invalid"}, ReplyOptions{}, "NOTFOUND ", "no-policy"},
+		{"fetch failed, before Postfix 3.10", resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: resolver.WebPKIInvalid}, ReplyOptions{}, "NOTFOUND ", "no-policy"},
 		// A temporary DNS failure is not "no policy": Postfix must defer.
 		{"tempfail", resolver.Decision{Domain: "example.com", Kind: resolver.Tempfail, Reason: "SERVFAIL\nfor _mta-sts.example.com"}, ReplyOptions{},
 			"TEMP MTA-STS policy of example.com unknown for now: SERVFAIL for _mta-sts.example.com", "tempfail"},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
-	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 func mustPolicy(t *testing.T, text string) *sts.Policy {
@@ -48,7 +47,12 @@ func TestReplies(t *testing.T) {
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			d := resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: tlsrpt.ResultType(tc.Failure)}
+			d := resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy}
+			for f := resolver.NoFetchFailure; f <= resolver.WebPKIInvalid; f++ {
+				if tc.Failure != "" && string(f.ResultType()) == tc.Failure {
+					d.Failure = f
+				}
+			}
 			if tc.Policy != "" {
 				text, err := os.ReadFile(filepath.Join("testdata", tc.Policy))
 				if err != nil {

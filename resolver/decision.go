@@ -90,11 +90,54 @@ type Decision struct {
 	// Reason explains the decision, for people and logs.
 	Reason string
 	// Failure, for NoPolicy because the domain's policy could not be
-	// fetched or parsed (RFC 8461 §3.3), is the TLS-RPT result type of
-	// that failure (RFC 8460 §4.3.2.3; see sts.ResultType); "" otherwise.
-	// A failure remembered by another process of a shared cache is
-	// sts-policy-fetch-error.
-	Failure tlsrpt.ResultType
+	// fetched or parsed (RFC 8461 §3.3), says how; NoFetchFailure
+	// otherwise. A failure remembered by another process of a shared
+	// cache is FetchError.
+	Failure FetchFailure
+}
+
+// FetchFailure is how fetching a domain's policy failed, as TLS-RPT
+// reports it (RFC 8460 §4.3.2.3); ResultType gives its name there. It is
+// a byte rather than a tlsrpt.ResultType so that a Decision, which is
+// copied along every lookup, stays under the size at which Go copies
+// structs with a loop (192 bytes on amd64).
+type FetchFailure uint8
+
+// The fetch failures.
+const (
+	NoFetchFailure FetchFailure = iota
+	// FetchError: sts-policy-fetch-error, the policy could not be fetched.
+	FetchError
+	// PolicyInvalid: sts-policy-invalid, the policy does not parse.
+	PolicyInvalid
+	// WebPKIInvalid: sts-webpki-invalid, the policy host's certificate
+	// failed validation.
+	WebPKIInvalid
+)
+
+// fetchFailures are the result types of the fetch failures, by value.
+var fetchFailures = [...]tlsrpt.ResultType{"", tlsrpt.ResultSTSPolicyFetchError, tlsrpt.ResultSTSPolicyInvalid, tlsrpt.ResultSTSWebPKIInvalid}
+
+// ResultType returns the TLS-RPT result type of f, "" for NoFetchFailure.
+func (f FetchFailure) ResultType() tlsrpt.ResultType {
+	if int(f) < len(fetchFailures) {
+		return fetchFailures[f]
+	}
+	return ""
+}
+
+// String returns the result type of f.
+func (f FetchFailure) String() string { return string(f.ResultType()) }
+
+// fetchFailureOf classifies an error of sts.FetchPolicy (see
+// sts.ResultType).
+func fetchFailureOf(err error) FetchFailure {
+	for f, t := range fetchFailures {
+		if t != "" && t == sts.ResultType(err) {
+			return FetchFailure(f)
+		}
+	}
+	return NoFetchFailure
 }
 
 // DecisionJSON is the JSON view of a Decision: {"domain", "decision",

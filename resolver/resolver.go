@@ -12,7 +12,6 @@ import (
 	"github.com/mtasts/mtasts/cache"
 	"github.com/mtasts/mtasts/internal/lru"
 	"github.com/mtasts/mtasts/sts"
-	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 // Resolver decides, for each next hop, what RFC 8461 asks of a sending
@@ -177,7 +176,7 @@ func (r *Resolver) negativeDecision(n *cache.Negative) Decision {
 	d := noPolicy(n.Domain, SourceNegative, fmt.Sprintf(
 		"fetching the policy of id %s failed at %s and is not retried before %s (RFC 8461 §3.3); without a cached policy, mail goes as if the domain had none: %s",
 		n.ID, n.Created.Format(time.RFC3339), n.Expires.Format(time.RFC3339), n.Reason))
-	d.Failure = tlsrpt.ResultSTSPolicyFetchError
+	d.Failure = FetchError
 	if f, ok := r.failures.Get(n.Domain); ok && f.id == n.ID {
 		d.Failure = f.failure
 	}
@@ -192,7 +191,7 @@ const maxFetchFailures = 10_000
 // of id, which negative entries do not keep.
 type fetchFailure struct {
 	id      string
-	failure tlsrpt.ResultType
+	failure FetchFailure
 }
 
 // cacheError logs and counts a cache failure.
