@@ -85,7 +85,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg: reg,
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_queries_total",
-			Help: "Postfix TLS policy lookups answered, by answer: enforce, testing, none, no-policy, tempfail, dane, unusable (enforced policy without usable mx, answered TEMP), no-domain (key without policy domain).",
+			Help: "Postfix TLS policy lookups answered, by answer: enforce, testing, none, no-policy, tempfail, dane, unusable (enforced policy without usable mx, answered TEMP), no-covered-mx (enforced policy covering no published MX host, TEMP), mx-unknown (MX lookup failed, TEMP), no-domain (key without policy domain).",
 		}, []string{"answer"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "mtasts_socketmap_reply_seconds",
