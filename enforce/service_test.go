@@ -141,6 +141,12 @@ func daemonWorld(t *testing.T) *testworld.World {
 	w.PolicyDomain("iponly.test", "version: STSv1\nmode: enforce\nmx: 192.0.2.25\nmax_age: 86400\n")
 	// A temporary DNS failure is not the absence of a record.
 	w.DNS.SetRcode("_mta-sts.servfail.test", dns.TypeTXT, dns.RcodeServerFailure)
+	// RFC 8461 §4.1: MX hosts the policy does not cover (two labels below
+	// the wildcard), or that cannot be looked up.
+	w.DNS.Add("deep.test. MX 10 mx.in.deep.test.")
+	w.PolicyDomain("deep.test", "version: STSv1\nmode: enforce\nmx: *.deep.test\nmax_age: 86400\n")
+	w.PolicyDomain("mxfail.test", "version: STSv1\nmode: enforce\nmx: mx.mxfail.test\nmax_age: 86400\n")
+	w.DNS.SetRcode("mxfail.test", dns.TypeMX, dns.RcodeServerFailure)
 	return w
 }
 
@@ -183,6 +189,9 @@ strict_testing = true
 		// An enforce policy with only an IP address: defer, never an
 		// empty match list.
 		{"iponly.test", "", 1, true},
+		// No MX host covered, or MX hosts unknown: defer.
+		{"deep.test", "", 1, true},
+		{"mxfail.test", "", 1, true},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			out, status, err := testpostfix.Postmap(t, tc.key, table)
