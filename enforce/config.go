@@ -267,9 +267,9 @@ func (c *Config) setPostfixReply() error {
 		tlsrpt = *c.TLSRPT
 	}
 	c.postfixReply = ReplyOptions{
-		NoServername:     !c.Servername || v.Less(Postfix34),
-		TLSRPT:           tlsrpt,
-		PostfixMatchesMX: tlsrpt && !v.Less(Postfix3105),
+		NoServername: !c.Servername || v.Less(Postfix34),
+		TLSRPT:       tlsrpt,
+		MTAMatchesMX: tlsrpt && !v.Less(Postfix3105),
 	}
 	return nil
 }

@@ -125,10 +125,10 @@ func TestPostfixVersionSetting(t *testing.T) {
 		{`postfix_version = "3.3.9"`, ReplyOptions{NoServername: true}, ""},
 		{`postfix_version = "3.10"`, ReplyOptions{TLSRPT: true}, ""},
 		{`postfix_version = "3.10.4"`, ReplyOptions{TLSRPT: true}, ""},
-		{`postfix_version = "3.10.5"`, ReplyOptions{TLSRPT: true, PostfixMatchesMX: true}, ""},
-		{`postfix_version = "3.11.0"`, ReplyOptions{TLSRPT: true, PostfixMatchesMX: true}, ""},
+		{`postfix_version = "3.10.5"`, ReplyOptions{TLSRPT: true, MTAMatchesMX: true}, ""},
+		{`postfix_version = "3.11.0"`, ReplyOptions{TLSRPT: true, MTAMatchesMX: true}, ""},
 		{"postfix_version = \"3.11\"\ntlsrpt = false", ReplyOptions{}, ""},
-		{"postfix_version = \"3.11\"\nservername = false", ReplyOptions{NoServername: true, TLSRPT: true, PostfixMatchesMX: true}, ""},
+		{"postfix_version = \"3.11\"\nservername = false", ReplyOptions{NoServername: true, TLSRPT: true, MTAMatchesMX: true}, ""},
 		{"servername = false", ReplyOptions{NoServername: true}, ""},
 		// A file written before postfix_version: tlsrpt meant Postfix 3.10.
 		{"tlsrpt = true", ReplyOptions{TLSRPT: true}, ""},

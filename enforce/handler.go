@@ -40,7 +40,7 @@ const (
 // MX host names, so that the MX hosts of the domain must be known.
 func needsMX(kind resolver.Kind, o ReplyOptions) bool {
 	enforced := kind == resolver.Enforce || kind == resolver.Testing && o.StrictTesting
-	return enforced && !(o.PostfixMatchesMX && o.TLSRPT)
+	return enforced && !o.MTAMatchesMX
 }
 
 // Reply returns the socketmap reply to Postfix for a decision of the
@@ -234,7 +234,7 @@ type memoKey struct {
 // shape.
 func shapeOf(kind resolver.Kind, o ReplyOptions) uint64 {
 	var v uint64
-	for i, b := range []bool{o.StrictTesting, o.NoServername, o.TLSRPT, o.PostfixMatchesMX,
+	for i, b := range []bool{o.StrictTesting, o.NoServername, o.TLSRPT, o.MTAMatchesMX,
 		kind == resolver.Enforce, kind == resolver.Testing, kind == resolver.None} {
 		if b {
 			v |= 1 << i

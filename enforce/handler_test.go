@@ -67,7 +67,7 @@ func TestReply(t *testing.T) {
 		{"enforce", decision("example.com", resolver.Enforce, "mx1.example.com", "*.mail.example.com"), ReplyOptions{},
 			"OK secure match=a.mail.example.com:mx1.example.com servername=hostname", "enforce"},
 		{"enforce, Postfix 3.10.5 matches MX names", decision("example.com", resolver.Enforce, "mx1.example.com", "*.mail.example.com"),
-			ReplyOptions{TLSRPT: true, PostfixMatchesMX: true},
+			ReplyOptions{TLSRPT: true, MTAMatchesMX: true},
 			"OK secure match=mx1.example.com:.mail.example.com servername=hostname policy_type=sts policy_domain=example.com mx_host_pattern=mx1.example.com mx_host_pattern=*.mail.example.com", "enforce"},
 		{"enforce, no MX host covered", decision("example.com", resolver.Enforce, "*.example.net"), ReplyOptions{},
 			"TEMP MTA-STS: no MX host covered by the policy: none of the MX hosts of example.com (b.in.mail.example.com, a.mail.example.com, mx1.example.com)", AnswerNoCoveredMX},

@@ -40,13 +40,14 @@ type ReplyOptions struct {
 	// for a policy that could not be had. Older Postfix versions reject
 	// them.
 	TLSRPT bool
-	// PostfixMatchesMX says that Postfix itself connects only to MX hosts
-	// whose names match an mx_host_pattern attribute (Postfix 3.10.5 and
-	// later, smtp_tls_enforce_sts_mx_patterns = yes); it needs TLSRPT.
-	// Without it, match= lists the exact names of the MX hosts that the
-	// policy covers, since Postfix matches match= names against the
-	// certificate only.
-	PostfixMatchesMX bool
+	// MTAMatchesMX says that the MTA itself connects only to MX hosts
+	// whose names the policy covers: Postfix 3.10.5 and later given the
+	// mx_host_pattern attributes (smtp_tls_enforce_sts_mx_patterns =
+	// yes; it needs TLSRPT), Exim through the uncovered host list of
+	// EximAnswer. match= then holds the patterns. Without it, match=
+	// lists the exact names of the MX hosts that the policy covers, since
+	// Postfix matches match= names against the certificate only.
+	MTAMatchesMX bool
 }
 
 // SecurePolicy returns the Postfix TLS policy that enforces an MTA-STS
@@ -68,11 +69,11 @@ type ReplyOptions struct {
 // ErrNoCoveredMX: no MX host may be used (RFC 8461 §5), which the caller
 // answers with TEMP.
 //
-// With o.PostfixMatchesMX (and o.TLSRPT), Postfix checks the MX host
-// names against the mx_host_pattern attributes itself and replaces the
-// match list with the MX host name; hosts are then not needed, and match=
-// holds the patterns, "*.example.com" written as ".example.com", as older
-// plugins did.
+// With o.MTAMatchesMX the MTA checks the MX host names itself (Postfix
+// 3.10.5 against the mx_host_pattern attributes, replacing the match list
+// with the MX host name); hosts are then not needed, and match= holds the
+// patterns, "*.example.com" written as ".example.com", as older plugins
+// did.
 //
 // Patterns lose a trailing dot and duplicates and are lower-cased.
 // Patterns that are IP addresses are left out and returned in dropped:
@@ -90,7 +91,7 @@ func SecurePolicy(domain string, patterns, hosts []string, policyText string, o 
 		return "", dropped, fmt.Errorf("%w: the policy of %s is enforced but lists no MX host name Postfix can match (RFC 8461 §4.1)", ErrNoUsableMX, domain)
 	}
 	var match []string
-	if o.PostfixMatchesMX && o.TLSRPT {
+	if o.MTAMatchesMX {
 		for _, p := range kept {
 			match = append(match, strings.TrimPrefix(p, "*"))
 		}

@@ -93,7 +93,7 @@ func TestSecurePolicy(t *testing.T) {
 			"secure match=mx.example.com servername=hostname", 0},
 		{"postfix before 3.4", []string{"mx.example.com"}, []string{"mx.example.com"}, ReplyOptions{NoServername: true},
 			"secure match=mx.example.com", 0},
-		{"postfix 3.10.5: the patterns, policy order, wildcard as dot", []string{"mx2.example.com", "*.mail.example.com"}, nil, ReplyOptions{TLSRPT: true, PostfixMatchesMX: true},
+		{"postfix 3.10.5: the patterns, policy order, wildcard as dot", []string{"mx2.example.com", "*.mail.example.com"}, nil, ReplyOptions{TLSRPT: true, MTAMatchesMX: true},
 			"secure match=mx2.example.com:.mail.example.com servername=hostname policy_type=sts policy_domain=example.com mx_host_pattern=mx2.example.com mx_host_pattern=*.mail.example.com", 0},
 		// RFC 8461 §4.1: an IP address never matches an MX host name.
 		{"IP addresses left out", []string{"192.0.2.1", "mx.example.com", "2001:db8::1", "*.198.51.100.7"}, []string{"192.0.2.1", "mx.example.com"}, ReplyOptions{},

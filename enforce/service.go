@@ -132,7 +132,10 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	for _, name := range cfg.Maps {
 		mux.Handle(name, h)
 	}
-	s.exim = newEximServer(h, s.log, cfg.MaxConnections)
+	// Exim matches MX host names itself (EximAnswer's uncovered list) and
+	// reads no Postfix attributes: its answers need no MX lookup.
+	eximHandler := &Handler{Resolver: serviceResolver{s}, Options: s.eximOptions, Logger: s.log, Answered: s.metrics.answered}
+	s.exim = newEximServer(eximHandler, s.log, cfg.MaxConnections)
 	s.server = &socketmap.Server{Handler: mux, Logger: s.log, Observer: s.metrics.observe,
 		MaxConnections: cfg.MaxConnections, PressureConnections: cfg.PressureConnections, PressureIdleTimeout: cfg.PressureIdleTimeout}
 	s.metrics.watch(s.server.Stats, func() resolver.LoadStats { return s.resolver.Load().Load() })
@@ -171,6 +174,13 @@ func (r serviceResolver) MX(ctx context.Context, domain string) (*resolver.MXHos
 // replyOptions returns the Postfix reply options for a policy domain.
 func (s *Service) replyOptions(domain string) ReplyOptions {
 	return s.config.Load().replyOptions(domain)
+}
+
+// eximOptions returns the reply options behind the Exim answers for a
+// policy domain: the zone's, with the MX host names left to Exim.
+func (s *Service) eximOptions(domain string) ReplyOptions {
+	z, _ := s.config.Load().zone(domain)
+	return ReplyOptions{StrictTesting: *z.StrictTesting, MTAMatchesMX: true}
 }
 
 // replyOptions returns the Postfix reply options of c for a policy domain.
