@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -147,5 +148,27 @@ func TestSecurePolicyTLSRPT(t *testing.T) {
 	}
 	if strings.Contains(got, "{x}") {
 		t.Error("a line with braces reached Postfix")
+	}
+}
+
+// RFC 8461 §4.1: an MX host is covered when it equals a pattern or is one
+// label more than a "*." pattern's domain; never two labels more. Hosts
+// keep their (preference) order.
+func TestCoveredHosts(t *testing.T) {
+	hosts := []string{"mx.in.example.com", "mx1.example.com", "example.com", "mail.example.com", "mx.other.test", "a:b.example.com"}
+	for _, tc := range []struct {
+		patterns []string
+		want     []string
+	}{
+		{[]string{"*.example.com"}, []string{"mx1.example.com", "mail.example.com"}},
+		{[]string{"mail.example.com"}, []string{"mail.example.com"}},
+		{[]string{"mx.in.example.com", "mx.other.test"}, []string{"mx.in.example.com", "mx.other.test"}},
+		{[]string{"*.in.example.com", "*.mail.example.com"}, []string{"mx.in.example.com"}},
+		{[]string{"*.com"}, []string{"example.com"}},
+		{nil, nil},
+	} {
+		if got := coveredHosts(tc.patterns, hosts); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: covered %q, want %q", tc.patterns, got, tc.want)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
-	"github.com/mtasts/mtasts/sts"
 )
 
 // Defaults of the MX host cache.
@@ -86,18 +85,6 @@ type MXHosts struct {
 // anew, or the new answer.
 func (m *MXHosts) Current() bool {
 	return m.now != nil && m.now().Before(m.refreshAt)
-}
-
-// Covered returns the hosts that match one of patterns (RFC 8461 §4.1),
-// in preference order.
-func (m *MXHosts) Covered(patterns []string) []string {
-	var out []string
-	for _, h := range m.Hosts {
-		if slices.ContainsFunc(patterns, func(p string) bool { return sts.MatchPattern(p, h) }) {
-			out = append(out, h)
-		}
-	}
-	return out
 }
 
 // MX returns the MX hosts of domain, normalized as Decide expects: the

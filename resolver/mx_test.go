@@ -120,24 +120,3 @@ func TestMXAnswers(t *testing.T) {
 		t.Errorf("without MXLookup: err %v, want ErrMX", err)
 	}
 }
-
-// RFC 8461 §4.1: an MX host is covered when it equals a pattern or is one
-// label more than a "*." pattern's domain; never two labels more.
-func TestMXCovered(t *testing.T) {
-	m := &resolver.MXHosts{Hosts: []string{"mx.in.example.com", "mx1.example.com", "example.com", "mail.example.com", "mx.other.test"}}
-	for _, tc := range []struct {
-		patterns []string
-		want     []string
-	}{
-		{[]string{"*.example.com"}, []string{"mx1.example.com", "mail.example.com"}},
-		{[]string{"mail.example.com"}, []string{"mail.example.com"}},
-		{[]string{"MX.IN.example.com.", "mx.other.test"}, []string{"mx.in.example.com", "mx.other.test"}},
-		{[]string{"*.in.example.com", "*.mail.example.com"}, []string{"mx.in.example.com"}},
-		{[]string{"*.com"}, []string{"example.com"}},
-		{nil, nil},
-	} {
-		if got := m.Covered(tc.patterns); !slices.Equal(got, tc.want) {
-			t.Errorf("%q: covered %q, want %q", tc.patterns, got, tc.want)
-		}
-	}
-}
