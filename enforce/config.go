@@ -32,8 +32,16 @@ type Config struct {
 	Timeout         time.Duration `toml:"timeout"`
 	QueryTimeout    time.Duration `toml:"query_timeout"`
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+	// PostfixVersion is the release of the Postfix served, such as
+	// "3.7" or "3.10.5" ("" means DefaultPostfixVersion); replies hold
+	// only what it accepts (see ReplyOptions).
+	PostfixVersion string `toml:"postfix_version"`
+	// Servername false leaves servername=hostname out whatever the
+	// version; TLSRPT, when set, turns the TLSRPT attributes on or off
+	// (true needs Postfix 3.10; unset: on from 3.10). Both predate
+	// PostfixVersion, which alone says the same.
 	Servername      bool          `toml:"servername"`
-	TLSRPT          bool          `toml:"tlsrpt"`
+	TLSRPT          *bool         `toml:"tlsrpt"`
 	LogLevel        string        `toml:"log_level"`
 	LogFormat       string        `toml:"log_format"`
 	Refresh         bool          `toml:"refresh"`
@@ -67,8 +75,9 @@ type Config struct {
 	// Path is the file the configuration was read from, "" for none.
 	Path string `toml:"-"`
 
-	socketMode fs.FileMode // SocketMode parsed
-	logLevel   slog.Level  // LogLevel parsed
+	socketMode   fs.FileMode  // SocketMode parsed
+	logLevel     slog.Level   // LogLevel parsed
+	postfixReply ReplyOptions // what the Postfix served accepts, from PostfixVersion, Servername and TLSRPT
 }
 
 // Zone holds the per-domain options of a zone: a domain and every
@@ -222,6 +231,9 @@ func (c *Config) Validate() error {
 	if c.PressureIdleTimeout < 0 {
 		return bad("pressure_idle_timeout", "%v: must not be negative", c.PressureIdleTimeout)
 	}
+	if err := c.setPostfixReply(); err != nil {
+		return err
+	}
 	if err := c.Zone.check("default_zone"); err != nil {
 		return err
 	}
@@ -241,6 +253,38 @@ func (c *Config) Validate() error {
 		zones[d] = z
 	}
 	c.Zones = zones
+	return nil
+}
+
+// setPostfixReply derives the reply options that the Postfix served
+// accepts: servername=hostname from 3.4 (unless servername = false); the
+// TLSRPT attributes from 3.10 (unless tlsrpt = false); MX host names
+// checked by Postfix from 3.10.5 when it gets the attributes, the exact
+// names of the covered MX hosts in match= otherwise. An old file's
+// "tlsrpt = true" without postfix_version stands for Postfix 3.10.
+func (c *Config) setPostfixReply() error {
+	v := DefaultPostfixVersion
+	switch {
+	case c.PostfixVersion != "":
+		var err error
+		if v, err = ParsePostfixVersion(c.PostfixVersion); err != nil {
+			return tomlconf.Setting(err, "daemon", "postfix_version")
+		}
+	case c.TLSRPT != nil && *c.TLSRPT:
+		v = Postfix310
+	}
+	tlsrpt := !v.Less(Postfix310)
+	if c.TLSRPT != nil {
+		if *c.TLSRPT && !tlsrpt {
+			return tomlconf.Setting(fmt.Errorf("true needs Postfix 3.10 or later, which accepts the TLSRPT attributes; postfix_version is %s", v), "daemon", "tlsrpt")
+		}
+		tlsrpt = *c.TLSRPT
+	}
+	c.postfixReply = ReplyOptions{
+		NoServername: !c.Servername || v.Less(Postfix34),
+		TLSRPT:       tlsrpt,
+		MTAMatchesMX: tlsrpt && !v.Less(Postfix3105),
+	}
 	return nil
 }
 

@@ -110,3 +110,43 @@ ca_file = "roots.pem"
 		}
 	}
 }
+
+// postfix_version decides what replies hold; the older keys servername
+// and tlsrpt keep their meaning, and a tlsrpt the version rejects is an
+// error naming the key.
+func TestPostfixVersionSetting(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want ReplyOptions
+		err  string
+	}{
+		{"", ReplyOptions{}, ""},
+		{`postfix_version = "3.7"`, ReplyOptions{}, ""},
+		{`postfix_version = "3.3.9"`, ReplyOptions{NoServername: true}, ""},
+		{`postfix_version = "3.10"`, ReplyOptions{TLSRPT: true}, ""},
+		{`postfix_version = "3.10.4"`, ReplyOptions{TLSRPT: true}, ""},
+		{`postfix_version = "3.10.5"`, ReplyOptions{TLSRPT: true, MTAMatchesMX: true}, ""},
+		{`postfix_version = "3.11.0"`, ReplyOptions{TLSRPT: true, MTAMatchesMX: true}, ""},
+		{"postfix_version = \"3.11\"\ntlsrpt = false", ReplyOptions{}, ""},
+		{"postfix_version = \"3.11\"\nservername = false", ReplyOptions{NoServername: true, TLSRPT: true, MTAMatchesMX: true}, ""},
+		{"servername = false", ReplyOptions{NoServername: true}, ""},
+		// A file written before postfix_version: tlsrpt meant Postfix 3.10.
+		{"tlsrpt = true", ReplyOptions{TLSRPT: true}, ""},
+		{"postfix_version = \"3.7\"\ntlsrpt = true", ReplyOptions{}, "tlsrpt: true needs Postfix 3.10 or later"},
+		{`postfix_version = "3"`, ReplyOptions{}, "postfix_version: postfix version \"3\": want MAJOR.MINOR"},
+		{`postfix_version = "3.x"`, ReplyOptions{}, "is not a number"},
+		{`postfix_version = "2.9"`, ReplyOptions{}, "socketmap needs Postfix 2.10"},
+	} {
+		c, err := Load(testenv.WriteConfig(t, "[daemon]\n"+tc.file+"\n"), func(string) string { return "" })
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err %v, want %q", tc.file, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.file, err)
+		case c.replyOptions("example.com") != tc.want:
+			t.Errorf("%q: %+v, want %+v", tc.file, c.replyOptions("example.com"), tc.want)
+		}
+	}
+}

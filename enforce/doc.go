@@ -26,19 +26,27 @@
 //
 // # Replies
 //
-//	enforce                 OK secure match=mx1.example.com:.mail.example.com servername=hostname
+//	enforce                 OK secure match=mx1.example.com:mx2.example.com servername=hostname
 //	testing                 NOTFOUND  (OK secure ... with StrictTesting)
 //	none, no policy         NOTFOUND
 //	temporary failure       TEMP <reason>   (Postfix defers the mail and retries)
 //	DANE governs (RFC 8461 §2)  OK dane
 //
 // NOTFOUND lets Postfix go on to its next table or to
-// smtp_tls_security_level. The match list keeps the policy's order;
-// "*.example.com" is written as Postfix's ".example.com". An enforce
-// policy whose mx patterns are all unusable (IP addresses) is answered
-// TEMP, never with an empty match list, since no MX host may then be used
-// (RFC 8461 §5). ReplyOptions add the TLSRPT attributes of Postfix 3.10
-// and leave out servername for Postfix before 3.4.
+// smtp_tls_security_level. Postfix compares match= names with the
+// certificate only, never with the MX host name, so for Postfix before
+// 3.10.5 match= lists the exact names of the MX hosts the domain
+// publishes that its policy covers (RFC 8461 §4.1), in preference order,
+// looked up through the resolver (resolver.Resolver.MX) and remembered
+// for their TTL. An enforce policy that covers none of them, whose MX
+// hosts cannot be looked up, or whose mx patterns are all unusable (IP
+// addresses), is answered TEMP, never with an empty match list, since no
+// MX host may then be used (RFC 8461 §5). Config.PostfixVersion shapes
+// the rest (ReplyOptions): servername from 3.4; the TLSRPT attributes
+// from 3.10, with testing policies answered "may" with them and failed
+// fetches with policy_failure (ReportPolicy, FailurePolicy); from 3.10.5
+// Postfix checks MX host names against mx_host_pattern itself and match=
+// holds the patterns. docs/postfix.md has the whole table.
 //
 // # Lookup keys
 //

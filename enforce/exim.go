@@ -114,8 +114,10 @@ func ParseEximRequest(line []byte) (string, error) {
 // EximAnswer returns the answer line, newline included, to an Exim
 // request answered with res (see Handler.Resolve). It follows the
 // Postfix reply: a TEMP reply is "defer" with its text as the reason, an
-// enforced policy (or a testing one under StrictTesting) is "enforce",
-// DANE is "dane", and everything Postfix is told NOTFOUND is "deliver".
+// enforced policy ("secure", also a testing one under StrictTesting) is
+// "enforce", DANE is "dane", and everything else ("NOTFOUND", the "may"
+// of Postfix 3.10's TLSRPT answers) is "deliver". res is best made with
+// ReplyOptions.MTAMatchesMX, as Exim matches MX host names itself.
 func EximAnswer(res Result) string {
 	d := res.Decision
 	var b strings.Builder
@@ -131,7 +133,7 @@ func EximAnswer(res Result) string {
 		action = EximDefer
 	case res.Reply.Status == socketmap.StatusOK && d.Kind == resolver.DANE:
 		action = EximDANE
-	case res.Reply.Status == socketmap.StatusOK:
+	case res.Reply.Status == socketmap.StatusOK && policyLevel(res.Reply.Data) == "secure":
 		action = EximEnforce
 		for _, p := range d.MX {
 			if unusablePattern(p) == "" {
@@ -160,6 +162,13 @@ func EximAnswer(res Result) string {
 	}
 	b.WriteByte('\n')
 	return b.String()
+}
+
+// policyLevel returns the security level of a Postfix TLS policy, its
+// first word.
+func policyLevel(policy string) string {
+	level, _, _ := strings.Cut(policy, " ")
+	return level
 }
 
 // uncoveredHosts returns the Exim host list that matches the hosts that

@@ -88,6 +88,13 @@ func TestEximAnswer(t *testing.T) {
 			`action=enforce policy=testing domain=example.com mx=mx.example.com uncovered=!^mx\.example\.com$:*`},
 		{"testing", Result{Decision: resolver.Decision{Domain: "example.com", Kind: resolver.Testing, MX: []string{"mx.example.com"}}, Reply: socketmap.NotFound()},
 			`action=deliver policy=testing domain=example.com`},
+		// Postfix 3.10's TLSRPT answers are no enforcement.
+		{"testing, TLSRPT", Result{Decision: resolver.Decision{Domain: "example.com", Kind: resolver.Testing, MX: []string{"mx.example.com"}},
+			Reply: socketmap.OK("may policy_type=sts policy_domain=example.com mx_host_pattern=mx.example.com")},
+			`action=deliver policy=testing domain=example.com`},
+		{"failed fetch, TLSRPT", Result{Decision: resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: resolver.FetchError},
+			Reply: socketmap.OK("may policy_type=sts policy_domain=example.com policy_failure=sts-policy-fetch-error")},
+			`action=deliver policy=no-policy domain=example.com`},
 		{"none", Result{Decision: resolver.Decision{Domain: "example.com", Kind: resolver.None}, Reply: socketmap.NotFound()},
 			`action=deliver policy=none domain=example.com`},
 		{"no policy", Result{Decision: resolver.Decision{Domain: "example.org", Kind: resolver.NoPolicy}, Reply: socketmap.NotFound()},

@@ -2,7 +2,9 @@ package enforce
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,11 +14,31 @@ import (
 	"github.com/mtasts/mtasts/sts"
 )
 
-// fakeDecider answers from a map and records the domains asked.
+// fakeDecider answers from maps and records the domains asked.
 type fakeDecider struct {
 	mu      sync.Mutex
 	answers map[string]resolver.Decision
+	hosts   map[string][]string // MX hosts by domain
 	asked   []string
+	mxSets  map[string]*resolver.MXHosts
+}
+
+func (f *fakeDecider) MX(_ context.Context, domain string) (*resolver.MXHosts, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	hosts, ok := f.hosts[domain]
+	if !ok {
+		return nil, fmt.Errorf("%w for %s: SERVFAIL", resolver.ErrMX, domain)
+	}
+	// The same answer while the hosts are the same, as a cache keeps it.
+	if m := f.mxSets[domain]; m != nil && slices.Equal(m.Hosts, hosts) {
+		return m, nil
+	}
+	if f.mxSets == nil {
+		f.mxSets = map[string]*resolver.MXHosts{}
+	}
+	f.mxSets[domain] = &resolver.MXHosts{Domain: domain, Hosts: hosts}
+	return f.mxSets[domain], nil
 }
 
 func (f *fakeDecider) Decide(_ context.Context, domain string) (resolver.Decision, error) {
@@ -41,16 +63,31 @@ func TestReply(t *testing.T) {
 		want   string
 		answer Answer
 	}{
+		// RFC 8461 §4.1: the MX hosts covered, exact, in preference order.
 		{"enforce", decision("example.com", resolver.Enforce, "mx1.example.com", "*.mail.example.com"), ReplyOptions{},
-			"OK secure match=mx1.example.com:.mail.example.com servername=hostname", "enforce"},
+			"OK secure match=a.mail.example.com:mx1.example.com servername=hostname", "enforce"},
+		{"enforce, Postfix 3.10.5 matches MX names", decision("example.com", resolver.Enforce, "mx1.example.com", "*.mail.example.com"),
+			ReplyOptions{TLSRPT: true, MTAMatchesMX: true},
+			"OK secure match=mx1.example.com:.mail.example.com servername=hostname policy_type=sts policy_domain=example.com mx_host_pattern=mx1.example.com mx_host_pattern=*.mail.example.com", "enforce"},
+		{"enforce, no MX host covered", decision("example.com", resolver.Enforce, "*.example.net"), ReplyOptions{},
+			"TEMP MTA-STS: no MX host covered by the policy: none of the MX hosts of example.com (b.in.mail.example.com, a.mail.example.com, mx1.example.com)", AnswerNoCoveredMX},
 		{"enforce, Postfix before 3.4", decision("example.com", resolver.Enforce, "mx1.example.com"), ReplyOptions{NoServername: true},
 			"OK secure match=mx1.example.com", "enforce"},
 		// RFC 8461 §5: testing delivers anyway.
 		{"testing", decision("example.com", resolver.Testing, "mx1.example.com"), ReplyOptions{}, "NOTFOUND ", "testing"},
+		// Postfix 3.10: delivered as without a policy, and reported under it.
+		{"testing, TLSRPT", decision("example.com", resolver.Testing, "mx1.example.com"), ReplyOptions{TLSRPT: true},
+			"OK may policy_type=sts policy_domain=example.com mx_host_pattern=mx1.example.com", "testing"},
 		{"strict testing", decision("example.com", resolver.Testing, "mx1.example.com"), ReplyOptions{StrictTesting: true},
 			"OK secure match=mx1.example.com servername=hostname", "testing"},
 		{"none", decision("example.com", resolver.None), ReplyOptions{}, "NOTFOUND ", "none"},
 		{"no policy", decision("example.com", resolver.NoPolicy), ReplyOptions{}, "NOTFOUND ", "no-policy"},
+		{"no policy, TLSRPT", decision("example.com", resolver.NoPolicy), ReplyOptions{TLSRPT: true}, "NOTFOUND ", "no-policy"},
+		// RFC 8461 §3.3 with RFC 8460 §4.3.2.3: delivered as without a
+		// policy, the failure reported.
+		{"fetch failed, TLSRPT", resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: resolver.WebPKIInvalid}, ReplyOptions{TLSRPT: true},
+			"OK may policy_type=sts policy_domain=example.com policy_failure=sts-webpki-invalid", "no-policy"},
+		{"fetch failed, before Postfix 3.10", resolver.Decision{Domain: "example.com", Kind: resolver.NoPolicy, Failure: resolver.WebPKIInvalid}, ReplyOptions{}, "NOTFOUND ", "no-policy"},
 		// A temporary DNS failure is not "no policy": Postfix must defer.
 		{"tempfail", resolver.Decision{Domain: "example.com", Kind: resolver.Tempfail, Reason: "SERVFAIL\nfor _mta-sts.example.com"}, ReplyOptions{},
 			"TEMP MTA-STS policy of example.com unknown for now: SERVFAIL for _mta-sts.example.com", "tempfail"},
@@ -63,7 +100,8 @@ func TestReply(t *testing.T) {
 		{"strict testing without usable mx", decision("example.com", resolver.Testing), ReplyOptions{StrictTesting: true}, "TEMP MTA-STS: no usable mx pattern", AnswerUnusable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, answer, _ := Reply(tc.d, tc.o)
+			mx := &resolver.MXHosts{Domain: "example.com", Hosts: []string{"b.in.mail.example.com", "a.mail.example.com", "mx1.example.com"}}
+			r, answer, _ := Reply(tc.d, mx, tc.o)
 			if !strings.HasPrefix(r.String(), tc.want) || answer != tc.answer {
 				t.Errorf("got %q (%s), want %q (%s)", r.String(), answer, tc.want, tc.answer)
 			}
@@ -75,7 +113,7 @@ func TestHandler(t *testing.T) {
 	f := &fakeDecider{answers: map[string]resolver.Decision{
 		"example.com":    decision("example.com", resolver.Enforce, "mx.example.com"),
 		"strict.example": decision("strict.example", resolver.Testing, "mx.strict.example"),
-	}}
+	}, hosts: map[string][]string{"example.com": {"mx.example.com"}, "strict.example": {"mx.strict.example"}}}
 	var answers []Answer
 	h := &Handler{
 		Resolver: f,
@@ -110,7 +148,8 @@ func TestHandlerRemembersReplies(t *testing.T) {
 	p1 := &sts.Policy{Mode: sts.ModeTesting, MX: []string{"mx1.example.com"}}
 	p2 := &sts.Policy{Mode: sts.ModeTesting, MX: []string{"mx2.example.com"}}
 	d := resolver.Decision{Domain: "example.com", Kind: resolver.Testing, MX: p1.MX, Policy: p1}
-	f := &fakeDecider{answers: map[string]resolver.Decision{"example.com": d}}
+	f := &fakeDecider{answers: map[string]resolver.Decision{"example.com": d},
+		hosts: map[string][]string{"example.com": {"mx1.example.com", "mx2.example.com"}}}
 	strict := false
 	h := &Handler{Resolver: f, Options: func(string) ReplyOptions { return ReplyOptions{StrictTesting: strict} }}
 	lookup := func() string {
@@ -142,7 +181,7 @@ func TestHandlerWarnsOnceAboutLeftOutPatterns(t *testing.T) {
 	p := &sts.Policy{Mode: sts.ModeEnforce, MX: []string{"192.0.2.1", "mx.example.com"}}
 	f := &fakeDecider{answers: map[string]resolver.Decision{
 		"example.com": {Domain: "example.com", Kind: resolver.Enforce, MX: []string{"mx.example.com"}, Policy: p},
-	}}
+	}, hosts: map[string][]string{"example.com": {"mx.example.com"}}}
 	var logs strings.Builder
 	h := &Handler{Resolver: f, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	for range 3 {

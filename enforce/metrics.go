@@ -86,7 +86,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg: reg,
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mtasts_queries_total",
-			Help: "Postfix TLS policy lookups answered, by answer: enforce, testing, none, no-policy, tempfail, dane, unusable (enforced policy without usable mx, answered TEMP), no-domain (key without policy domain).",
+			Help: "Postfix TLS policy lookups answered, by answer: enforce, testing, none, no-policy, tempfail, dane, unusable (enforced policy without usable mx, answered TEMP), no-covered-mx (enforced policy covering no published MX host, TEMP), mx-unknown (MX lookup failed, TEMP), no-domain (key without policy domain).",
 		}, []string{"answer"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "mtasts_socketmap_reply_seconds",
@@ -147,7 +147,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		return m.latency.WithLabelValues(string(s))
 	})
 	m.decisionCounter = newChildren(decisions, func(d decisionLabels) prometheus.Counter {
-		return m.decisions.WithLabelValues(string(d.kind), string(d.source))
+		return m.decisions.WithLabelValues(string(d.kind), d.source.String())
 	})
 	reg.MustRegister(m.queries, m.latency, m.decisions, m.cacheHits, m.cacheMisses, m.fetches, m.fetchTime,
 		m.refreshes, m.refreshFailure, m.cacheErrors)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/socketmap"
@@ -95,12 +96,18 @@ func (op *Operator) describe(ctx context.Context, entries []*cache.Entry) ([]Cac
 	return out, nil
 }
 
-// handler answers lookups from the cache alone, as the service would
-// with the cache's contents (zones, reply options and overrides
-// applied), without network work and without recording uses.
+// handler answers lookups from the cached policies alone, as the service
+// would with the cache's contents (zones, reply options and overrides
+// applied), without fetching and without recording uses. For Postfix
+// before 3.10.5 the answer names the MX hosts a policy covers, which are
+// looked up now (with the configured resolver), as the service does.
 func (op *Operator) handler() (*Handler, error) {
+	dnsClient, err := dnsx.NewFromAddr(op.cfg.Resolver)
+	if err != nil {
+		return nil, fmt.Errorf("DNS resolver: %w", err)
+	}
 	r, err := resolver.New(resolver.Config{
-		DNS: offlineDNS{}, Cache: op.cache, Now: op.now, Logger: slog.New(slog.DiscardHandler),
+		DNS: offlineDNS{}, MX: resolver.NewMXLookup(dnsClient), Cache: op.cache, Now: op.now, Logger: slog.New(slog.DiscardHandler),
 		RecheckInterval: 1 << 62, RefreshUsedWithin: -1, DropUnusedAfter: -1,
 	})
 	if err != nil {

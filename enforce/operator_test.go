@@ -52,7 +52,7 @@ func operatorWithService(t *testing.T, url string) {
 			}
 		}
 	}
-	const secure, secureTesting = "OK secure match=mx1.enforce.test:.mail.enforce.test servername=hostname", "OK secure match=mx.testing.test servername=hostname"
+	const secure, secureTesting = "OK secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname", "OK secure match=mx.testing.test servername=hostname"
 	answers(map[string]string{"enforce.test": secure, "testing.test": "NOTFOUND"})
 
 	cfg, _ := worldConfig(w, "", func(c *Config) { c.Cache = url })

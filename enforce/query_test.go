@@ -23,7 +23,7 @@ func TestQuery(t *testing.T) {
 		postfix string
 		mx      []string
 	}{
-		{"enforce.test", resolver.Enforce, "enforce", "OK secure match=mx1.enforce.test:.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}},
+		{"enforce.test", resolver.Enforce, "enforce", "OK secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}},
 		{"testing.test", resolver.Testing, "testing", "NOTFOUND ", []string{"mx.testing.test"}},
 		{"none.test", resolver.None, "none", "NOTFOUND ", nil},
 		{"norecord.test", resolver.NoPolicy, "no-policy", "NOTFOUND ", nil},
@@ -38,7 +38,7 @@ func TestQuery(t *testing.T) {
 			}
 			d := res.Decision
 			if d.Kind != tc.kind || res.Answer != tc.answer || !strings.HasPrefix(res.Reply.String(), tc.postfix) ||
-				strings.Join(d.MX, " ") != strings.Join(tc.mx, " ") || d.Reason == "" || d.Source == "" {
+				strings.Join(d.MX, " ") != strings.Join(tc.mx, " ") || d.Reason == "" || d.Source == 0 {
 				t.Errorf("%+v; want %s (%s), mx %q, postfix %q", res, tc.kind, tc.answer, tc.mx, tc.postfix)
 			}
 		})

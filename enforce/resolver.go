@@ -62,6 +62,7 @@ func newResolver(cfg *Config, o *Options, c cache.Cache, logger *slog.Logger, ob
 			UserAgent:   o.UserAgent,
 		},
 		Cache:    c,
+		MX:       resolver.NewMXLookup(dnsClient),
 		Now:      o.Now,
 		Logger:   logger,
 		Observer: observer,

@@ -127,12 +127,15 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	}
 	s.cache = c
 	s.resolver.Store(r)
-	h := &Handler{Resolver: decideFunc(s.decide), Options: s.replyOptions, Logger: s.log, Answered: s.metrics.answered}
+	h := &Handler{Resolver: serviceResolver{s}, Options: s.replyOptions, Logger: s.log, Answered: s.metrics.answered}
 	mux := &socketmap.Mux{}
 	for _, name := range cfg.Maps {
 		mux.Handle(name, h)
 	}
-	s.exim = newEximServer(h, s.log, cfg.MaxConnections)
+	// Exim matches MX host names itself (EximAnswer's uncovered list) and
+	// reads no Postfix attributes: its answers need no MX lookup.
+	eximHandler := &Handler{Resolver: serviceResolver{s}, Options: s.eximOptions, Logger: s.log, Answered: s.metrics.answered}
+	s.exim = newEximServer(eximHandler, s.log, cfg.MaxConnections)
 	s.server = &socketmap.Server{Handler: mux, Logger: s.log, Observer: s.metrics.observe,
 		MaxConnections: cfg.MaxConnections, PressureConnections: cfg.PressureConnections, PressureIdleTimeout: cfg.PressureIdleTimeout}
 	s.metrics.watch(s.server.Stats, func() resolver.LoadStats { return s.resolver.Load().Load() },
@@ -149,21 +152,24 @@ func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// decideFunc is a function that implements Decider.
-type decideFunc func(ctx context.Context, domain string) (resolver.Decision, error)
+// serviceResolver is the Decider and MXResolver of a Service's Handler:
+// the current resolver, which a reload may replace, giving up after
+// query_timeout: the resolver then answers Tempfail (or an MX error) and
+// Postfix gets TEMP before its own timeout.
+type serviceResolver struct{ s *Service }
 
 // Decide implements Decider.
-func (f decideFunc) Decide(ctx context.Context, domain string) (resolver.Decision, error) {
-	return f(ctx, domain)
+func (r serviceResolver) Decide(ctx context.Context, domain string) (resolver.Decision, error) {
+	ctx, cancel := withLazyDeadline(ctx, time.Now().Add(r.s.config.Load().QueryTimeout))
+	defer cancel()
+	return r.s.resolver.Load().Decide(ctx, domain)
 }
 
-// decide decides with the current resolver, which a reload may replace,
-// giving up after query_timeout: the resolver then answers Tempfail and
-// Postfix gets TEMP before its own timeout.
-func (s *Service) decide(ctx context.Context, domain string) (resolver.Decision, error) {
-	ctx, cancel := withLazyDeadline(ctx, time.Now().Add(s.config.Load().QueryTimeout))
+// MX implements MXResolver.
+func (r serviceResolver) MX(ctx context.Context, domain string) (*resolver.MXHosts, error) {
+	ctx, cancel := withLazyDeadline(ctx, time.Now().Add(r.s.config.Load().QueryTimeout))
 	defer cancel()
-	return s.resolver.Load().Decide(ctx, domain)
+	return r.s.resolver.Load().MX(ctx, domain)
 }
 
 // replyOptions returns the Postfix reply options for a policy domain.
@@ -171,10 +177,19 @@ func (s *Service) replyOptions(domain string) ReplyOptions {
 	return s.config.Load().replyOptions(domain)
 }
 
+// eximOptions returns the reply options behind the Exim answers for a
+// policy domain: the zone's, with the MX host names left to Exim.
+func (s *Service) eximOptions(domain string) ReplyOptions {
+	z, _ := s.config.Load().zone(domain)
+	return ReplyOptions{StrictTesting: *z.StrictTesting, MTAMatchesMX: true}
+}
+
 // replyOptions returns the Postfix reply options of c for a policy domain.
 func (c *Config) replyOptions(domain string) ReplyOptions {
 	z, _ := c.zone(domain)
-	return ReplyOptions{StrictTesting: *z.StrictTesting, NoServername: !c.Servername, TLSRPT: c.TLSRPT}
+	o := c.postfixReply
+	o.StrictTesting = *z.StrictTesting
+	return o
 }
 
 // Listen opens the socketmap listeners and, if configured, the metrics

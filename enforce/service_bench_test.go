@@ -18,6 +18,7 @@ func BenchmarkDaemonCached(b *testing.B) {
 	var domains []string
 	for i := range 100 {
 		d := fmt.Sprintf("d%d.bench", i)
+		w.DNS.Add(d+". MX 10 mx1."+d+".", d+". MX 20 a.mail."+d+".")
 		w.PolicyDomain(d, "version: STSv1\nmode: enforce\nmx: mx1."+d+"\nmx: *.mail."+d+"\nmax_age: 86400\n")
 		domains = append(domains, d)
 	}
@@ -46,8 +47,8 @@ func BenchmarkDaemonCached(b *testing.B) {
 			for _, c := range clients {
 				wg.Go(func() {
 					for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
-						if _, err := c.Lookup(b.Context(), "postfix", domains[n%int64(len(domains))]); err != nil {
-							b.Error(err)
+						if r, err := c.Lookup(b.Context(), "postfix", domains[n%int64(len(domains))]); err != nil || r.Status != socketmap.StatusOK {
+							b.Error(r, err)
 							return
 						}
 					}

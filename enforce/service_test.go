@@ -132,6 +132,8 @@ func (r *serviceRun) stop() error {
 // scenario.
 func daemonWorld(t *testing.T) *testworld.World {
 	w := testworld.New(t)
+	w.DNS.Add("enforce.test. MX 10 mx1.enforce.test.", "enforce.test. MX 20 a.mail.enforce.test.",
+		"testing.test. MX 10 mx.testing.test.", "strict.test. MX 10 mx.strict.test.")
 	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx1.enforce.test\nmx: *.mail.enforce.test\nmax_age: 86400\n")
 	w.PolicyDomain("testing.test", "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n")
 	w.PolicyDomain("strict.test", "version: STSv1\nmode: testing\nmx: mx.strict.test\nmax_age: 86400\n")
@@ -139,6 +141,12 @@ func daemonWorld(t *testing.T) *testworld.World {
 	w.PolicyDomain("iponly.test", "version: STSv1\nmode: enforce\nmx: 192.0.2.25\nmax_age: 86400\n")
 	// A temporary DNS failure is not the absence of a record.
 	w.DNS.SetRcode("_mta-sts.servfail.test", dns.TypeTXT, dns.RcodeServerFailure)
+	// RFC 8461 §4.1: MX hosts the policy does not cover (two labels below
+	// the wildcard), or that cannot be looked up.
+	w.DNS.Add("deep.test. MX 10 mx.in.deep.test.")
+	w.PolicyDomain("deep.test", "version: STSv1\nmode: enforce\nmx: *.deep.test\nmax_age: 86400\n")
+	w.PolicyDomain("mxfail.test", "version: STSv1\nmode: enforce\nmx: mx.mxfail.test\nmax_age: 86400\n")
+	w.DNS.SetRcode("mxfail.test", dns.TypeMX, dns.RcodeServerFailure)
 	return w
 }
 
@@ -166,8 +174,8 @@ strict_testing = true
 		status int
 		temp   bool
 	}{
-		{"enforce.test", "secure match=mx1.enforce.test:.mail.enforce.test servername=hostname\n", 0, false},
-		{"Enforce.TEST", "secure match=mx1.enforce.test:.mail.enforce.test servername=hostname\n", 0, false},
+		{"enforce.test", "secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname\n", 0, false},
+		{"Enforce.TEST", "secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname\n", 0, false},
 		// RFC 8461 §5: testing and none deliver as without a policy.
 		{"testing.test", "", 1, false},
 		{"none.test", "", 1, false},
@@ -181,6 +189,9 @@ strict_testing = true
 		// An enforce policy with only an IP address: defer, never an
 		// empty match list.
 		{"iponly.test", "", 1, true},
+		// No MX host covered, or MX hosts unknown: defer.
+		{"deep.test", "", 1, true},
+		{"mxfail.test", "", 1, true},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			out, status, err := testpostfix.Postmap(t, tc.key, table)
@@ -206,6 +217,7 @@ strict_testing = true
 // one policy fetch.
 func TestDaemonOneFetchForConcurrentLookups(t *testing.T) {
 	w := testworld.New(t)
+	w.DNS.Add("flight.test. MX 10 mx.flight.test.")
 	host := w.PolicyDomain("flight.test", "version: STSv1\nmode: enforce\nmx: mx.flight.test\nmax_age: 86400\n")
 	// Slow enough that every lookup arrives while the fetch is running.
 	host.Set(testworld.PolicyPath, testworld.Response{
@@ -318,6 +330,7 @@ func TestDaemonReloadAndMetrics(t *testing.T) {
 func TestDaemonDrainsOnShutdown(t *testing.T) {
 	w := testworld.New(t)
 	policy := "version: STSv1\nmode: enforce\nmx: mx.slow.test\nmax_age: 86400\n"
+	w.DNS.Add("slow.test. MX 10 mx.slow.test.")
 	w.PolicyDomain("slow.test", policy).Set(testworld.PolicyPath, testworld.Response{
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(policy), Delay: 700 * time.Millisecond,
 	})
@@ -347,6 +360,7 @@ func TestDaemonDrainsOnShutdown(t *testing.T) {
 func TestDaemonQueryTimeout(t *testing.T) {
 	w := testworld.New(t)
 	policy := "version: STSv1\nmode: enforce\nmx: mx.slow.test\nmax_age: 86400\n"
+	w.DNS.Add("slow.test. MX 10 mx.slow.test.")
 	w.PolicyDomain("slow.test", policy).Set(testworld.PolicyPath, testworld.Response{
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(policy), Delay: 2 * time.Second,
 	})
@@ -400,7 +414,7 @@ func TestReloadKeepsRestartOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if r, err := c.Lookup(t.Context(), "postfix", "enforce.test"); err != nil || r.String() != "OK secure match=mx1.enforce.test:.mail.enforce.test" {
+	if r, err := c.Lookup(t.Context(), "postfix", "enforce.test"); err != nil || r.String() != "OK secure match=mx1.enforce.test:a.mail.enforce.test" {
 		t.Errorf("after reload: %q, %v", r, err)
 	}
 }

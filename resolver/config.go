@@ -64,6 +64,10 @@ type Config struct {
 	// trustworthy path to it; see NewDANEResolver, and ValidatesDNSSEC to
 	// turn it on where it can work.
 	DANE DANEResolver
+	// MX looks up MX records for Resolver.MX, which an MTA that cannot
+	// match MX host names against the policy itself needs (RFC 8461
+	// §4.1); nil means Resolver.MX fails. See NewMXLookup.
+	MX MXLookup
 
 	// Now is the clock of every cache and refresh decision; nil means
 	// time.Now.

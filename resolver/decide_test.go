@@ -7,12 +7,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 // RFC 8461 §3.3, §5.1: the first decision fetches the policy, the next
@@ -327,4 +329,66 @@ func TestClose(t *testing.T) {
 	e.want(<-done, resolver.Tempfail, resolver.SourceDNS)
 	e.want(e.decide("example.com"), resolver.Enforce, resolver.SourceCache)
 	e.want(e.decide("other.example"), resolver.Tempfail, resolver.SourceDNS)
+}
+
+// RFC 8460 §4.3.2.3: a failed fetch with nothing cached carries the
+// TLS-RPT result type of the failure, from the fetch and then from the
+// negative cache; a shared cache's failure seen by another process is
+// sts-policy-fetch-error.
+func TestFetchFailureResultType(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		breakIt func(e *env)
+		want    tlsrpt.ResultType
+	}{
+		{"expired certificate", func(e *env) {
+			e.w.HTTPSHost("mta-sts.example.com").SetCert(e.w.CA.Expired(t, "mta-sts.example.com"))
+		}, tlsrpt.ResultSTSWebPKIInvalid},
+		{"404", func(e *env) { e.breakPolicyHost("example.com") }, tlsrpt.ResultSTSPolicyFetchError},
+		{"invalid policy", func(e *env) { e.setPolicyBody("example.com", "version: STSv1\nmode: sometimes\n") }, tlsrpt.ResultSTSPolicyInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.w.PolicyDomain("example.com", enforcePolicy)
+			tc.breakIt(e)
+			for _, src := range []resolver.Source{resolver.SourceFetch, resolver.SourceNegative} {
+				d := e.decide("example.com")
+				e.want(d, resolver.NoPolicy, src)
+				if d.Failure.ResultType() != tc.want {
+					t.Errorf("from %s: failure %q, want %q", src, d.Failure, tc.want)
+				}
+			}
+			other, err := resolver.New(e.cfg) // another daemon over the same cache
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := other.Decide(t.Context(), "example.com"); d.Source != resolver.SourceNegative || d.Failure != resolver.FetchError {
+				t.Errorf("another process: %s, failure %q", d.Source, d.Failure)
+			}
+		})
+	}
+	e := newEnv(t)
+	if d := e.decide("nothing.example"); d.Failure != resolver.NoFetchFailure {
+		t.Errorf("no record: failure %q, want none", d.Failure)
+	}
+	// A Decision is copied along every lookup: it stays under the size
+	// at which Go copies with a loop on amd64.
+	if n := unsafe.Sizeof(resolver.Decision{}); n >= 192 {
+		t.Errorf("Decision has %d bytes; keep it under 192", n)
+	}
+}
+
+// TestSourceText checks that every source has a name that reads back.
+func TestSourceText(t *testing.T) {
+	for s := resolver.SourceCache; s <= resolver.SourceOverload; s++ {
+		b, err := s.MarshalText()
+		var back resolver.Source
+		if err != nil || len(b) == 0 || back.UnmarshalText(b) != nil || back != s {
+			t.Errorf("source %d: %q, %v, read back as %d", s, b, err, back)
+		}
+	}
+	var s resolver.Source
+	if err := s.UnmarshalText([]byte("nowhere")); err == nil {
+		t.Errorf("unknown source read")
+	}
 }

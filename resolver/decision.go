@@ -2,13 +2,16 @@ package resolver
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mtasts/mtasts/cache"
 	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrpt"
 )
 
 // Kind is what a sender does with mail for a next hop.
@@ -36,30 +39,64 @@ const (
 )
 
 // Source says where a Decision came from.
-type Source string
+type Source uint8
 
 // The sources of Decision.
 const (
 	// SourceCache: an unexpired cached policy whose id is current (RFC
 	// 8461 §5.1).
-	SourceCache Source = "cache"
+	SourceCache Source = iota + 1
 	// SourceFetch: a policy fetched just now, or a failed fetch (RFC 8461
 	// §3.3).
-	SourceFetch Source = "fetch"
+	SourceFetch
 	// SourceStale: an unexpired cached policy that could not be confirmed
 	// or replaced, because the TXT lookup or the fetch of a new policy
 	// failed or the record is gone; it still applies (RFC 8461 §5.1).
-	SourceStale Source = "stale-cache"
+	SourceStale
 	// SourceNegative: a remembered "no record" or failed fetch (RFC 8461
 	// §3.3).
-	SourceNegative Source = "negative-cache"
+	SourceNegative
 	// SourceDNS: a DNS answer just received: no record, a temporary
 	// failure, or DANE.
-	SourceDNS Source = "dns"
+	SourceDNS
 	// SourceNextHop: the name asked about, which is no domain: the next
 	// hop it came from has no policy domain (RFC 8461 §3.4).
-	SourceNextHop Source = "next-hop"
+	SourceNextHop
+	// SourceOverride: an operator's override (cache.Override) decided, not
+	// the domain's policy. Decision.Override holds it.
+	SourceOverride
+	// SourceOverload: network work was needed but MaxLookupsInFlight lookups
+	// were running, and no unexpired policy was cached. The decision is
+	// Tempfail, so that the MTA defers the mail, as it does when DNS fails:
+	// a policy that cannot be known now is never taken as no policy.
+	SourceOverload
 )
+
+// sourceNames are the names of the sources, by value.
+var sourceNames = [...]string{"", "cache", "fetch", "stale-cache", "negative-cache", "dns", "next-hop", "override", "overload"}
+
+// String returns the name of s: "cache", "fetch", "stale-cache",
+// "negative-cache", "dns", "next-hop", "override" or "overload".
+func (s Source) String() string {
+	if int(s) < len(sourceNames) {
+		return sourceNames[s]
+	}
+	return "source(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MarshalText returns the name of s, for JSON and logs.
+func (s Source) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads the name of a source.
+func (s *Source) UnmarshalText(b []byte) error {
+	for i, name := range sourceNames {
+		if i > 0 && name == string(b) {
+			*s = Source(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("resolver: unknown decision source %q", b)
+}
 
 // Decision is the answer of Resolver.Decide for one next hop. Its slices
 // and Policy are shared with the cache and must not be modified.
@@ -91,6 +128,55 @@ type Decision struct {
 	// Override is the operator's override in force for the domain, if
 	// any; Source is SourceOverride when it shaped the decision.
 	Override *cache.Override
+	// Failure, for NoPolicy because the domain's policy could not be
+	// fetched or parsed (RFC 8461 §3.3), says how; NoFetchFailure
+	// otherwise. A failure remembered by another process of a shared
+	// cache is FetchError.
+	Failure FetchFailure
+}
+
+// FetchFailure is how fetching a domain's policy failed, as TLS-RPT
+// reports it (RFC 8460 §4.3.2.3); ResultType gives its name there. It is
+// a byte rather than a tlsrpt.ResultType so that a Decision, which is
+// copied along every lookup, stays under the size at which Go copies
+// structs with a loop (192 bytes on amd64).
+type FetchFailure uint8
+
+// The fetch failures.
+const (
+	NoFetchFailure FetchFailure = iota
+	// FetchError: sts-policy-fetch-error, the policy could not be fetched.
+	FetchError
+	// PolicyInvalid: sts-policy-invalid, the policy does not parse.
+	PolicyInvalid
+	// WebPKIInvalid: sts-webpki-invalid, the policy host's certificate
+	// failed validation.
+	WebPKIInvalid
+)
+
+// fetchFailures are the result types of the fetch failures, by value.
+var fetchFailures = [...]tlsrpt.ResultType{"", tlsrpt.ResultSTSPolicyFetchError, tlsrpt.ResultSTSPolicyInvalid, tlsrpt.ResultSTSWebPKIInvalid}
+
+// ResultType returns the TLS-RPT result type of f, "" for NoFetchFailure.
+func (f FetchFailure) ResultType() tlsrpt.ResultType {
+	if int(f) < len(fetchFailures) {
+		return fetchFailures[f]
+	}
+	return ""
+}
+
+// String returns the result type of f.
+func (f FetchFailure) String() string { return string(f.ResultType()) }
+
+// fetchFailureOf classifies an error of sts.FetchPolicy (see
+// sts.ResultType).
+func fetchFailureOf(err error) FetchFailure {
+	for f, t := range fetchFailures {
+		if t != "" && t == sts.ResultType(err) {
+			return FetchFailure(f)
+		}
+	}
+	return NoFetchFailure
 }
 
 // DecisionJSON is the JSON view of a Decision: {"domain", "decision",

@@ -8,9 +8,10 @@ import (
 // for a proactive refresh, how it went.
 type outcome struct {
 	d          Decision
-	refreshed  bool  // a refresh fetched the policy anew
-	refreshErr error // a refresh failed
-	canceled   bool  // the caller's context ended first
+	refreshed  bool     // a refresh fetched the policy anew
+	refreshErr error    // a refresh failed
+	canceled   bool     // the caller's context ended first
+	mx         *MXHosts // the MX hosts looked up, for Resolver.MX
 }
 
 // flight runs work for domain unless a call for the domain is already

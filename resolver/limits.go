@@ -16,12 +16,6 @@ import (
 // fetch each.
 const DefaultMaxLookupsInFlight = 256
 
-// SourceOverload: network work was needed but MaxLookupsInFlight lookups
-// were running, and no unexpired policy was cached. The decision is
-// Tempfail, so that the MTA defers the mail, as it does when DNS fails:
-// a policy that cannot be known now is never taken as no policy.
-const SourceOverload Source = "overload"
-
 // LoadStats says how much network work a Resolver has in flight, for
 // metrics.
 type LoadStats struct {

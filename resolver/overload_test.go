@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/enforce"
+	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/socketmap"
 )
@@ -60,7 +61,13 @@ func TestSocketmapNewDomainFlood(t *testing.T) {
 	const conns, pipelined = 20, socketmap.DefaultConcurrency
 	limit := resolver.DefaultMaxLookupsInFlight
 	tempfails := &kindCounter{kind: resolver.Tempfail}
-	e, g := newGatedEnv(t, func(cfg *resolver.Config) { cfg.Observer = tempfails })
+	e, g := newGatedEnv(t, func(cfg *resolver.Config) {
+		cfg.Observer = tempfails
+		cfg.MX = resolver.NewMXLookup(cfg.DNS.(*dnsx.Client))
+	})
+	// A busy domain: its policy and its MX hosts are remembered.
+	e.w.DNS.Add("example.com. MX 10 mx1.example.com.")
+	e.mx("example.com")
 	addr := serveSocketmap(t, e.r)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

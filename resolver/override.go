@@ -17,10 +17,6 @@ import (
 // added with "mtasts override add" reaches a running daemon within it.
 const DefaultOverrideTTL = 5 * time.Second
 
-// SourceOverride: an operator's override (cache.Override) decided, not
-// the domain's policy. Decision.Override holds it.
-const SourceOverride Source = "override"
-
 // Overrides apply in Decide after the DANE check (RFC 8461 §2: MTA-STS,
 // and so an override of it, never overrides DANE) and before the policy:
 //

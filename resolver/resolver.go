@@ -20,7 +20,10 @@ type Resolver struct {
 	cfg   Config
 	group singleflight.Group              // one update per domain at a time
 	dane  *lru.Cache[string, daneVerdict] // nil when DANE detection is off
-	slots *lookupSlots                    // bounds network work in flight
+	mx    mxTable                         // MX hosts by domain
+	// failures are the result types of the failed fetches of this process.
+	failures *lru.Cache[string, fetchFailure]
+	slots    *lookupSlots // bounds network work in flight
 	// view is the cache's Get, or its View that does not copy the entry.
 	view func(ctx context.Context, domain string) (*cache.Entry, error)
 	// overrides are the operator's (override.go), usage the record of
@@ -41,7 +44,7 @@ func New(cfg Config) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Resolver{cfg: cfg, view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight)}
+	r := &Resolver{cfg: cfg, view: cfg.Cache.Get, slots: newLookupSlots(cfg.MaxLookupsInFlight), failures: lru.New[string, fetchFailure](maxFetchFailures)}
 	if v, ok := cfg.Cache.(viewer); ok {
 		r.view = v.View
 	}
@@ -172,7 +175,7 @@ func (r *Resolver) fromCache(ctx context.Context, domain string, now time.Time) 
 		return Decision{}, false // to check, or the cache failed: see update
 	}
 	if n := r.negative(ctx, domain); n != nil {
-		return negativeDecision(n), true
+		return r.negativeDecision(n), true
 	}
 	return Decision{}, false
 }
@@ -201,13 +204,29 @@ func (r *Resolver) negative(ctx context.Context, domain string) *cache.Negative 
 }
 
 // negativeDecision answers from a negative entry.
-func negativeDecision(n *cache.Negative) Decision {
-	reason := "no MTA-STS record, as looked up at " + n.Created.Format(time.RFC3339) + ": " + n.Reason
-	if n.Kind == cache.FetchFailed {
-		reason = fmt.Sprintf("fetching the policy of id %s failed at %s and is not retried before %s (RFC 8461 §3.3); without a cached policy, mail goes as if the domain had none: %s",
-			n.ID, n.Created.Format(time.RFC3339), n.Expires.Format(time.RFC3339), n.Reason)
+func (r *Resolver) negativeDecision(n *cache.Negative) Decision {
+	if n.Kind != cache.FetchFailed {
+		return noPolicy(n.Domain, SourceNegative, "no MTA-STS record, as looked up at "+n.Created.Format(time.RFC3339)+": "+n.Reason)
 	}
-	return noPolicy(n.Domain, SourceNegative, reason)
+	d := noPolicy(n.Domain, SourceNegative, fmt.Sprintf(
+		"fetching the policy of id %s failed at %s and is not retried before %s (RFC 8461 §3.3); without a cached policy, mail goes as if the domain had none: %s",
+		n.ID, n.Created.Format(time.RFC3339), n.Expires.Format(time.RFC3339), n.Reason))
+	d.Failure = FetchError
+	if f, ok := r.failures.Get(n.Domain); ok && f.id == n.ID {
+		d.Failure = f.failure
+	}
+	return d
+}
+
+// maxFetchFailures bounds the fetch failures whose result types are
+// remembered.
+const maxFetchFailures = 10_000
+
+// fetchFailure is the TLS-RPT result type of a failed fetch of the policy
+// of id, which negative entries do not keep.
+type fetchFailure struct {
+	id      string
+	failure FetchFailure
 }
 
 // cacheError logs and counts a cache failure.

@@ -39,7 +39,7 @@ func (r *Resolver) updateDecision(ctx context.Context, domain string) Decision {
 	}
 	if e == nil {
 		if n := r.negative(ctx, domain); n != nil {
-			return negativeDecision(n)
+			return r.negativeDecision(n)
 		}
 	}
 	rec, _, err := sts.LookupRecord(ctx, r.cfg.DNS, domain)
@@ -96,9 +96,11 @@ func (r *Resolver) discover(ctx context.Context, domain string, rec *sts.Record,
 	}
 	fresh, err := r.fetch(ctx, domain, rec.ID)
 	if err != nil {
-		return noPolicy(domain, SourceFetch, fmt.Sprintf(
+		d := noPolicy(domain, SourceFetch, fmt.Sprintf(
 			"TXT id %s found but the policy could not be fetched; with no cached policy, mail goes as if the domain had none (RFC 8461 §3.3), and the fetch is not retried for %v: %v",
 			rec.ID, r.cfg.FetchRetry, err))
+		d.Failure = fetchFailureOf(err)
+		return d
 	}
 	return policyDecision(fresh, SourceFetch, "policy fetched (RFC 8461 §3.3)")
 }
@@ -114,6 +116,7 @@ func (r *Resolver) fetch(ctx context.Context, domain, id string) (*cache.Entry, 
 		r.cfg.Logger.WarnContext(ctx, "MTA-STS policy fetch failed", "domain", domain, "id", id, "err", err)
 		r.putNegative(ctx, &cache.Negative{Domain: domain, Kind: cache.FetchFailed, ID: id, Reason: err.Error(),
 			Created: now, Expires: now.Add(r.cfg.FetchRetry)})
+		r.failures.Put(domain, fetchFailure{id, fetchFailureOf(err)})
 		return nil, err
 	}
 	e := &cache.Entry{

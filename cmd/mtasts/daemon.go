@@ -23,6 +23,7 @@ type daemonFlags struct {
 	metrics       string
 	maps          []string
 	net           netFlags
+	postfix       string
 	noServername  bool
 	tlsrpt        bool
 	strictTesting bool
@@ -45,11 +46,15 @@ on TCP or a UNIX socket. Wire Postfix to it with one line of main.cf:
   smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix
 
 Answers: a domain whose policy is in mode enforce gets
-"secure match=<mx patterns> servername=hostname", so Postfix delivers only
-over TLS with a certificate valid for a listed MX host; testing, none and
+"secure match=<MX hosts> servername=hostname", the MX hosts it publishes
+that the policy covers, so Postfix delivers only over TLS to them, with a
+certificate valid for one of them; none covered, TEMP; testing, none and
 no policy get NOTFOUND (Postfix's own TLS settings apply); when DNS fails
 and nothing is cached, TEMP, so Postfix defers the mail rather than
-sending it with weaker protection.
+sending it with weaker protection. --postfix-version (postconf -h
+mail_version) adds what newer Postfix accepts: the TLSRPT attributes from
+3.10, MX host names checked by Postfix itself from 3.10.5
+(docs/postfix.md).
 
 Policies are cached (--cache, SQLite by default; Redis or PostgreSQL to
 share one cache between MTAs) and refreshed before they expire. Settings
@@ -82,6 +87,7 @@ Exit status: 0 stopped by a signal (or --check of a valid configuration),
 	fl.StringVar(&f.metrics, "metrics", "", "address to serve Prometheus metrics on, at /metrics (default: none)")
 	fl.StringArrayVar(&f.maps, "map", nil, "socketmap name to answer, the last field of Postfix's socketmap:…:NAME; repeatable (default postfix and sts)")
 	f.net.register(cmd)
+	fl.StringVar(&f.postfix, "postfix-version", "", "release of the Postfix served, such as 3.7 or 3.10.5: replies hold what it accepts (default 3.4)")
 	fl.BoolVar(&f.noServername, "no-servername", false, "leave servername=hostname out of policies, for Postfix older than 3.4")
 	fl.BoolVar(&f.tlsrpt, "tlsrpt", false, "add the TLSRPT attributes of Postfix 3.10 (policy_type, policy_domain, policy_string, mx_host_pattern)")
 	fl.BoolVar(&f.strictTesting, "strict-testing", false, "enforce policies in mode testing too (all domains; zones can set it per domain)")
@@ -109,7 +115,8 @@ func daemonConfigFrom(e *env, cmd *cobra.Command, f *daemonFlags) (*enforce.Conf
 		"metrics":          func() { c.Metrics = f.metrics },
 		"map":              func() { c.Maps = f.maps },
 		"no-servername":    func() { c.Servername = !f.noServername },
-		"tlsrpt":           func() { c.TLSRPT = f.tlsrpt },
+		"postfix-version":  func() { c.PostfixVersion = f.postfix },
+		"tlsrpt":           func() { c.TLSRPT = &f.tlsrpt },
 		"strict-testing":   func() { c.Zone.StrictTesting = &f.strictTesting },
 		"dane":             func() { c.DANE = &f.dane },
 		"recheck-interval": func() { c.RecheckInterval = f.recheck },

@@ -30,6 +30,7 @@ func worldEnv(w *testworld.World, stdout, stderr io.Writer) *env {
 // service itself.
 func TestDaemon(t *testing.T) {
 	w := testworld.New(t)
+	w.DNS.Add("enforce.test. MX 10 mx.enforce.test.")
 	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx.enforce.test\nmax_age: 86400\n")
 	conf := testenv.WriteConfig(t, "[daemon]\ncache = \"memory:\"\nservername = false\n")
 	stderr := &testenv.Buffer{}

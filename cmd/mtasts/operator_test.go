@@ -47,7 +47,10 @@ func startDaemon(t *testing.T, e *env, stderr *testenv.Buffer, args ...string) s
 func TestOverrideReachesDaemon(t *testing.T) {
 	w := testworld.New(t)
 	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx.enforce.test\nmax_age: 86400\n")
-	conf := testenv.WriteConfig(t, "[daemon]\ncache = \"sqlite:cache.db\"\nrefresh = false\n") // beside the file
+	w.DNS.Add("enforce.test. MX 10 mx.enforce.test.")
+	// The cache commands look up MX hosts with the configuration's
+	// resolver, as the daemon does.
+	conf := testenv.WriteConfig(t, "[daemon]\ncache = \"sqlite:cache.db\"\nrefresh = false\nresolver = \""+w.Resolver()+"\"\n") // beside the file
 	clk := testclock.New(time.Now())
 	stderr := &testenv.Buffer{}
 	e := worldEnv(w, io.Discard, stderr)

@@ -47,6 +47,7 @@ func runQueryJSON(t *testing.T, r cmdResult) queryOutput {
 // the answer to each kind of key; these test the output and exit status.
 func queryWorld(t *testing.T) *testworld.World {
 	w := testworld.New(t)
+	w.DNS.Add("enforce.test. MX 10 mx1.enforce.test.", "enforce.test. MX 20 a.mail.enforce.test.", "strict.test. MX 10 mx.strict.test.")
 	w.PolicyDomain("enforce.test", "version: STSv1\nmode: enforce\nmx: mx1.enforce.test\nmx: *.mail.enforce.test\nmax_age: 86400\n")
 	w.PolicyDomain("strict.test", "version: STSv1\nmode: testing\nmx: mx.strict.test\nmax_age: 86400\n")
 	w.PolicyDomain("iponly.test", "version: STSv1\nmode: enforce\nmx: 192.0.2.25\nmax_age: 86400\n")
@@ -61,7 +62,7 @@ func TestQuery(t *testing.T) {
 		mx                     []string
 		code                   int
 	}{
-		{"enforce.test", "enforce", "OK secure match=mx1.enforce.test:.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}, exitOK},
+		{"enforce.test", "enforce", "OK secure match=mx1.enforce.test:a.mail.enforce.test servername=hostname", []string{"mx1.enforce.test", "*.mail.enforce.test"}, exitOK},
 		{"strict.test", "testing", "NOTFOUND", []string{"mx.strict.test"}, exitOK},
 		{"norecord.test", "no-policy", "NOTFOUND", []string{}, exitErrors},
 		{"iponly.test", "enforce", "TEMP MTA-STS: no usable mx pattern", []string{}, exitErrors},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
@@ -339,4 +340,43 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Result.TTL: the smallest TTL of the answer and of the CNAMEs followed
+// (RFC 1035 §3.2.1); for a negative answer the SOA's negative caching
+// time (RFC 2308 §5); 0 for a TTL over 2^31-1 (RFC 2181 §8).
+func TestResultTTL(t *testing.T) {
+	d, c := newWorld(t)
+	d.Add(
+		"ttl.example. 300 MX 10 a.ttl.example.",
+		"ttl.example. 60 MX 20 b.ttl.example.",
+		"alias.example. 30 CNAME ttl.example.",
+		"huge.example. 2147483648 MX 10 a.huge.example.",
+	)
+	for name, want := range map[string]time.Duration{
+		"ttl.example": time.Minute, "alias.example": 30 * time.Second, "huge.example": 0,
+	} {
+		if _, res, err := c.MX(t.Context(), name); err != nil || res.TTL != want {
+			t.Errorf("MX %s: TTL %v, err %v; want %v", name, res.TTL, err, want)
+		}
+	}
+
+	soa := func(ttl, minimum uint32) dns.HandlerFunc {
+		return func(w dns.ResponseWriter, q *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetRcode(q, dns.RcodeNameError)
+			m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "example.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
+				Ns: "ns.example.", Mbox: "hostmaster.example.", Minttl: minimum}}
+			w.WriteMsg(m)
+		}
+	}
+	for _, tc := range []struct {
+		ttl, minimum uint32
+		want         time.Duration
+	}{{3600, 120, 2 * time.Minute}, {90, 3600, 90 * time.Second}} {
+		c := newTestClient(t, serveUDP(t, soa(tc.ttl, tc.minimum)))
+		if _, res, err := c.MX(t.Context(), "nx.example"); !errors.Is(err, ErrNXDomain) || res.TTL != tc.want {
+			t.Errorf("SOA TTL %d MINIMUM %d: TTL %v, err %v; want %v and NXDOMAIN", tc.ttl, tc.minimum, res.TTL, err, tc.want)
+		}
+	}
 }

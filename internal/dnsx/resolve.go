@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -27,6 +28,11 @@ type Result struct {
 	CNAMEs []string
 	// Server is the address of the server that sent the final reply.
 	Server string
+	// TTL is how long the answer may be cached (RFC 1035 §3.2.1): the
+	// smallest TTL of the records returned and of the CNAMEs followed to
+	// them, or, for NXDOMAIN and NODATA, the negative caching time of the
+	// zone's SOA record in the reply (RFC 2308 §5), 0 without one.
+	TTL time.Duration
 }
 
 // Query looks up records of qtype at name, following CNAMEs unless qtype is
@@ -56,6 +62,7 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) ([]dns.
 	seen := map[string]bool{qname: true}
 	current := qname
 	res := Result{Authenticated: true}
+	ttl := newMinTTL()
 
 	for {
 		r, server, derr := c.exchange(ctx, current, qtype)
@@ -70,12 +77,18 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) ([]dns.
 		chased := false
 		for {
 			if rrs := recordsAt(r.Answer, current, qtype); len(rrs) > 0 && r.Rcode == dns.RcodeSuccess {
+				for _, rr := range rrs {
+					ttl.add(rr.Header().Ttl)
+				}
+				res.TTL = ttl.get()
 				return rrs, r, res, nil
 			}
-			target := cnameAt(r.Answer, current)
-			if !follow || target == "" {
+			cname := cnameAt(r.Answer, current)
+			if !follow || cname == nil {
 				break
 			}
+			ttl.add(cname.Hdr.Ttl)
+			target := strings.ToLower(dns.Fqdn(cname.Target))
 			res.CNAMEs = append(res.CNAMEs, displayName(target))
 			if seen[target] || len(res.CNAMEs) > MaxCNAMEs {
 				res.Authenticated = false
@@ -85,6 +98,7 @@ func (c *Client) resolve(ctx context.Context, name string, qtype uint16) ([]dns.
 			current, chased = target, true
 		}
 
+		res.TTL = negativeTTL(r)
 		switch {
 		case r.Rcode == dns.RcodeNameError:
 			// RFC 6604 §3: the rcode is about the last name of the chain.
@@ -122,15 +136,44 @@ func recordsAt(rrs []dns.RR, name string, qtype uint16) []dns.RR {
 	return out
 }
 
-// cnameAt returns the canonical target of the CNAME owned by name in rrs,
-// or "".
-func cnameAt(rrs []dns.RR, name string) string {
+// cnameAt returns the CNAME owned by name in rrs, or nil.
+func cnameAt(rrs []dns.RR, name string) *dns.CNAME {
 	for _, rr := range rrs {
 		if c, ok := rr.(*dns.CNAME); ok && c.Hdr.Class == dns.ClassINET && strings.EqualFold(c.Hdr.Name, name) {
-			return strings.ToLower(dns.Fqdn(c.Target))
+			return c
 		}
 	}
-	return ""
+	return nil
+}
+
+// minTTL keeps the smallest of the TTLs added.
+type minTTL struct{ ttl uint32 }
+
+func newMinTTL() minTTL          { return minTTL{ttl: ^uint32(0)} }
+func (m *minTTL) add(ttl uint32) { m.ttl = min(m.ttl, ttl) }
+
+// get returns the smallest TTL added as a duration (RFC 2181 §8: a TTL
+// above 2^31-1 means 0).
+func (m *minTTL) get() time.Duration {
+	if m.ttl > 1<<31-1 {
+		return 0
+	}
+	return time.Duration(m.ttl) * time.Second
+}
+
+// negativeTTL returns how long the negative reply r may be cached: the
+// smaller of the TTL and the MINIMUM field of the SOA record in its
+// authority section (RFC 2308 §5), 0 without one.
+func negativeTTL(r *dns.Msg) time.Duration {
+	for _, rr := range r.Ns {
+		if soa, ok := rr.(*dns.SOA); ok {
+			ttl := newMinTTL()
+			ttl.add(soa.Hdr.Ttl)
+			ttl.add(soa.Minttl)
+			return ttl.get()
+		}
+	}
+	return 0
 }
 
 // provesNoData reports whether the NOERROR reply r, whose answer ends in a

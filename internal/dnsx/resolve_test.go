@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
@@ -29,7 +30,7 @@ func TestCNAMEChasedByServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Result{Authenticated: true, CNAMEs: []string{"_mta-sts.provider.example", "sts.provider.example"}, Server: d.Addr()}
+	want := Result{Authenticated: true, CNAMEs: []string{"_mta-sts.provider.example", "sts.provider.example"}, Server: d.Addr(), TTL: time.Hour}
 	if diff := cmp.Diff(want, res); diff != "" || len(got) != 1 || got[0] != "v=STSv1; id=1;" {
 		t.Errorf("TXT = %q, Result diff (-want +got):\n%s", got, diff)
 	}
