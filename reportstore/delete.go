@@ -5,6 +5,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mtasts/mtasts/internal/untrusted"
 )
 
 // ReportsByReportID lists the stored reports whose "report-id" is
@@ -102,4 +106,33 @@ func (s *Store) DeleteReport(ctx context.Context, id int64) error {
 		}
 		return nil
 	})
+}
+
+// FindReport returns the report with id, if id is not 0, else the one
+// report whose report-id is reportID. No such report, or several with
+// that report-id, is an error wrapping ErrNotFound.
+func (s *Store) FindReport(ctx context.Context, id int64, reportID string) (*ReportInfo, error) {
+	if id != 0 {
+		r, err := s.GetReport(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return &r.ReportInfo, nil
+	}
+	found, err := s.ReportsByReportID(ctx, reportID)
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%w: no report has report-id %s", ErrNotFound, untrusted.Quote(reportID))
+	case 1:
+		return &found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, r := range found {
+		ids[i] = strconv.FormatInt(r.ID, 10)
+	}
+	return nil, fmt.Errorf("%w: %d reports have report-id %s (IDs %s); name one by its ID",
+		ErrNotFound, len(found), untrusted.Quote(reportID), strings.Join(ids, ", "))
 }

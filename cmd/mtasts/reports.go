@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,4 +143,13 @@ func (p *periodFlags) filter(now time.Time) (reportstore.Filter, error) {
 		return f, usageError(fmt.Errorf("--until: %w", err))
 	}
 	return f, nil
+}
+
+// storeError is err from the report store with its exit status: 2 when
+// what was asked for is not there, else 3.
+func storeError(err error) error {
+	if errors.Is(err, reportstore.ErrNotFound) {
+		return &exitError{code: exitErrors, err: err}
+	}
+	return &exitError{code: exitCannotRun, err: err}
 }

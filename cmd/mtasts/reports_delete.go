@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/textout"
-	"github.com/mtasts/mtasts/internal/untrusted"
-	"github.com/mtasts/mtasts/reportstore"
 )
 
 // Exit status of reports delete when the prompt was not answered yes.
@@ -64,9 +62,9 @@ func runReportsDelete(ctx context.Context, e *env, rf *reportsFlags, id int64, r
 		return err
 	}
 	defer store.Close()
-	info, err := findReport(ctx, store, id, reportID)
+	info, err := store.FindReport(ctx, id, reportID)
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	w := &textout.Writer{W: e.stdout}
 	if !yes {
@@ -82,47 +80,14 @@ func runReportsDelete(ctx context.Context, e *env, rf *reportsFlags, id int64, r
 			return exitWith(exitDeclined)
 		}
 	}
-	switch err := store.DeleteReport(ctx, info.ID); {
-	case errors.Is(err, reportstore.ErrNotFound):
-		return &exitError{code: exitErrors, err: err}
-	case err != nil:
-		return &exitError{code: exitCannotRun, err: err}
+	if err := store.DeleteReport(ctx, info.ID); err != nil {
+		return storeError(err)
 	}
 	if rf.asJSON {
 		return textout.WriteJSON(e.stdout, map[string]any{"deleted": info})
 	}
 	w.Textf("deleted %s\n", info.Describe())
 	return w.Err
-}
-
-// findReport returns the report named by id, or else by reportID.
-func findReport(ctx context.Context, store *reportstore.Store, id int64, reportID string) (*reportstore.ReportInfo, error) {
-	if id > 0 {
-		r, err := store.GetReport(ctx, id)
-		switch {
-		case errors.Is(err, reportstore.ErrNotFound):
-			return nil, &exitError{code: exitErrors, err: err}
-		case err != nil:
-			return nil, &exitError{code: exitCannotRun, err: err}
-		}
-		return &r.ReportInfo, nil
-	}
-	found, err := store.ReportsByReportID(ctx, reportID)
-	if err != nil {
-		return nil, &exitError{code: exitCannotRun, err: err}
-	}
-	switch len(found) {
-	case 0:
-		return nil, &exitError{code: exitErrors, err: fmt.Errorf("no report has report-id %s", untrusted.Quote(reportID))}
-	case 1:
-		return &found[0], nil
-	}
-	var ids []string
-	for _, r := range found {
-		ids = append(ids, fmt.Sprint(r.ID))
-	}
-	return nil, &exitError{code: exitErrors, err: fmt.Errorf("%d reports have report-id %s (IDs %s); delete one by its ID",
-		len(found), untrusted.Quote(reportID), strings.Join(ids, ", "))}
 }
 
 // confirm asks question on standard error and reports whether the answer

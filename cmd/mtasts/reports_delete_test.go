@@ -95,7 +95,7 @@ func TestReportsDelete(t *testing.T) {
 		{"bad ID", "", []string{"x1"}, exitCannotRun, "", `"x1" is not a report ID`},
 		{"missing ID", "", []string{"99"}, exitErrors, "", "not found: report 99"},
 		{"missing report-id", "", []string{"--report-id", "nope"}, exitErrors, "", `no report has report-id "nope"`},
-		{"ambiguous report-id", "", []string{"--report-id", "huge-1"}, exitErrors, "", `3 reports have report-id "huge-1" (IDs 1, 2, 3); delete one by its ID`},
+		{"ambiguous report-id", "", []string{"--report-id", "huge-1"}, exitErrors, "", `3 reports have report-id "huge-1" (IDs 1, 2, 3); name one by its ID`},
 		{"declined", "n\n", []string{"1"}, exitDeclined, "report 1 not deleted", "Delete report 1 (Probe, report-id huge-1, day 2026-11-20, example.com, 9223372036854775807 sessions)? [y/N] "},
 		{"no answer", "", []string{"1"}, exitDeclined, "report 1 not deleted", "[y/N]"},
 		{"confirmed", "yes\n", []string{"1"}, exitOK, "deleted report 1 (Probe, report-id huge-1", ""},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -100,11 +99,8 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 	}
 	defer store.Close()
 	r, err := store.GetReport(ctx, id)
-	switch {
-	case errors.Is(err, reportstore.ErrNotFound):
-		return &exitError{code: exitErrors, err: err}
-	case err != nil:
-		return &exitError{code: exitCannotRun, err: err}
+	if err != nil {
+		return storeError(err)
 	}
 	if raw {
 		return writeRaw(e, r.Raw)
@@ -145,11 +141,8 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 	defer store.Close()
 	if rawID > 0 {
 		q, err := store.GetQuarantined(ctx, rawID)
-		switch {
-		case errors.Is(err, reportstore.ErrNotFound):
-			return &exitError{code: exitErrors, err: err}
-		case err != nil:
-			return &exitError{code: exitCannotRun, err: err}
+		if err != nil {
+			return storeError(err)
 		}
 		return writeRaw(e, q.Raw)
 	}
