@@ -139,9 +139,7 @@ func (c *Config) resolvePaths(f *tomlconf.File) {
 			c.Listen[i] = "unix:" + f.Resolve(p)
 		}
 	}
-	if p, ok := strings.CutPrefix(c.Cache, "sqlite:"); ok && !strings.HasPrefix(p, "/") && p != "" {
-		c.Cache = "sqlite:" + f.Resolve(p)
-	}
+	c.Cache = f.ResolveSQLite(c.Cache)
 }
 
 // Validate checks the configuration and fills in what is derived from it:

@@ -161,3 +161,36 @@ func TestStateReadOnly(t *testing.T) {
 		t.Errorf("a read-only state wrote its file: %v", err)
 	}
 }
+
+// A held State assigns ids in memory; Commit writes them, and every
+// change after it; a second open sees them.
+func TestStateHold(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s, err := OpenState(dir, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Hold()
+	id, _, err := s.Assign("a.test", []byte("version: STSv1\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StateFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a held state wrote its file: %v", err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAutoMX("a.test", []string{"mx.a.test"}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenState(dir, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := again.Get("a.test"); !ok || d.ID != id || len(d.AutoMX) != 1 {
+		t.Errorf("after Commit, the file holds %+v, %v; want id %s and the MX hosts", d, ok, id)
+	}
+}

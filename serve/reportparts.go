@@ -45,7 +45,7 @@ func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg 
 	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled {
 		return r, nil
 	}
-	r.store, err = reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
+	r.store, err = reportstore.Open(ctx, cfg.StoreURL(), reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
 	if err != nil {
 		return nil, fmt.Errorf("report store: %w", err)
 	}
@@ -62,7 +62,7 @@ func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg 
 		host.Mount(rc.Path, r.ingester.Handler(rc.HandlerOptions(cfg.Limits.ReadTimeout)))
 		r.restore = limitHeap(rc.Memory, logger)
 		reg.MustRegister(newSessionsCollector(r.store, servedDomains(host), now, logger))
-		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.Store.URL)
+		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.StoreURL())
 		if rc.SMTPListen != "" {
 			if r.mailTLS, err = reportMailTLS(host, rc, logger); err != nil {
 				return nil, fmt.Errorf("report mail listener: %w", err)
@@ -110,6 +110,9 @@ func (r *reportParts) run(ctx context.Context) {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = s.Shutdown(sctx)
+			// Shutdown closes the listeners Serve has taken: one that
+			// has not started yet would wait on l forever.
+			l.Close()
 		})
 	}
 	if ic := rc.IMAP; ic.Addr != "" {

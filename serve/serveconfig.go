@@ -77,7 +77,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		errs = append(errs, err) // f is complete: go on, to report all
 	}
-	cfg, err := f.config(file.Resolve)
+	cfg, err := f.config(file.Resolve, file.ResolveSQLite)
 	if err != nil {
 		errs = append(errs, locate(file, err))
 	} else if err := cfg.Validate(); err != nil {
@@ -135,8 +135,9 @@ func locate(file *tomlconf.File, err error) error {
 }
 
 // config turns the decoded file into a Config, resolving relative paths
-// with abs. Its errors are for locate.
-func (f *fileSyntax) config(abs func(string) string) (*Config, error) {
+// with abs and sqlite: URLs of relative files with resolveURL. Its errors
+// are for locate.
+func (f *fileSyntax) config(abs, resolveURL func(string) string) (*Config, error) {
 	s := &f.Serve
 	cfg := &Config{ConfigCheck: s.ConfigCheck.Duration, LogFormat: s.LogFormat}
 	if err := cfg.LogLevel.UnmarshalText([]byte(s.LogLevel)); err != nil {
@@ -212,7 +213,7 @@ func (f *fileSyntax) config(abs func(string) string) (*Config, error) {
 		})
 	}
 	cfg.Config = pc
-	if err := f.reportsConfig(cfg, abs); err != nil {
+	if err := f.reportsConfig(cfg, abs, resolveURL); err != nil {
 		return nil, err
 	}
 	return cfg, nil

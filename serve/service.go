@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -103,6 +104,10 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 // serves, and opens the report store and mounts the report endpoint and
 // the dashboard if configured. It listens nowhere yet. A configuration
 // that cannot be served is a *ConfigError.
+//
+// The policy ids New assigns are held in memory: Serve writes them and
+// publishes them by DNS update once every listener is open, so that a
+// start that fails (the store, a listener) hands out no id.
 func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
@@ -114,7 +119,7 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	s := &Service{opts: o.withDefaults(), cfg: cfg, lock: lock}
 	var access *slog.Logger
 	s.log, access, s.flushLog = newServeLoggers(s.opts.Log, cfg)
-	s.host, err = policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now})
+	s.host, err = policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now, Hold: true})
 	if err != nil {
 		s.Close()
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
@@ -158,11 +163,18 @@ func addr(l net.Listener) net.Addr {
 	return l.Addr()
 }
 
-// Serve serves on the listeners opened by Listen until ctx ends, polls
-// the IMAP mailbox of report mail if configured, and reloads the
-// configuration on SIGHUP and when the file changes (see Options.Load).
-// Then it shuts down gracefully. It returns nil after a clean shutdown.
+// Serve writes and publishes the policy ids New assigned, then serves on
+// the listeners opened by Listen until ctx ends, polls the IMAP mailbox
+// of report mail if configured, and reloads the configuration on SIGHUP
+// and when the file changes (see Options.Load). Then it shuts down
+// gracefully. It returns nil after a clean shutdown.
 func (s *Service) Serve(ctx context.Context) error {
+	if s.listeners.HTTPS == nil {
+		return errors.New("serve: Serve without Listen")
+	}
+	if err := s.host.Commit(ctx); err != nil {
+		return err
+	}
 	s.served = true
 	if s.opts.Getenv("GOGC") == "" { // the user's GOGC wins
 		defer debug.SetGCPercent(debug.SetGCPercent(policyhost.GCPercent))

@@ -69,7 +69,7 @@ func (f *rolloutFlags) open(ctx context.Context, e *env, domain string) (*rollou
 	}
 	url := f.db
 	if url == "" {
-		url = cfg.Store.URL
+		url = cfg.StoreURL()
 	}
 	store, err := reportstore.Open(ctx, url, reportstore.Options{Now: e.now})
 	if err != nil {

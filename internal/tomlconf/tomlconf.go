@@ -111,6 +111,16 @@ func (f *File) Resolve(p string) string {
 	return filepath.Join(filepath.Dir(f.Name), p)
 }
 
+// ResolveSQLite returns the store URL rawURL with the file of a
+// "sqlite:relative/path" URL taken from the file's directory, as Resolve
+// does; other URLs stay as they are.
+func (f *File) ResolveSQLite(rawURL string) string {
+	if p, ok := strings.CutPrefix(rawURL, "sqlite:"); ok && p != "" && !strings.HasPrefix(p, "/") {
+		return "sqlite:" + filepath.ToSlash(f.Resolve(p))
+	}
+	return rawURL
+}
+
 // Decode decodes the sections that v, a pointer to a struct, has fields
 // for (named by their toml tags) and leaves the other sections of the
 // file alone. A syntax error anywhere in the file, or a value of the

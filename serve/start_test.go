@@ -1,0 +1,135 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mtasts/mtasts/internal/testenv"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
+	"github.com/mtasts/mtasts/policyhost"
+	"github.com/mtasts/mtasts/sts"
+)
+
+// startService runs New, Listen and a Serve that ends at once, as a
+// start and stop of "mtasts serve" would, and returns the first error.
+func startService(cfg *Config) error {
+	s, err := New(context.Background(), cfg, Options{Log: &testenv.Buffer{}})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.Serve(ctx)
+}
+
+// A configuration file named by a relative path, from another working
+// directory, with a relative data directory: every relative path of the
+// file is taken from its directory, the report store included, and the
+// default store follows the data directory wherever a flag moves it.
+func TestServiceRelativePaths(t *testing.T) {
+	ca := testworld.NewCA(t, "serve test CA")
+	tests := []struct {
+		name    string
+		reports string // lines added to [serve.reports]
+		dataDir string // overrides data_dir as --data-dir does, if set
+		want    []string
+		notWant []string
+	}{
+		{name: "default store", want: []string{"conf/data/reports.db", "conf/data/" + policyhost.StateFile}},
+		{name: "relative sqlite: store", reports: `db = "sqlite:store.db"`, want: []string{"conf/store.db", "conf/data/" + policyhost.StateFile}},
+		{name: "sqlite: store in a subdirectory", reports: `db = "sqlite:data/other.db"`, want: []string{"conf/data/other.db"}},
+		{name: "data directory moved", dataDir: "elsewhere",
+			want: []string{"elsewhere/reports.db", "elsewhere/" + policyhost.StateFile}, notWant: []string{"conf/data/reports.db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.Mkdir(filepath.Join(root, "conf"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeServiceFile(t, filepath.Join(root, "conf"), ca, sts.ModeEnforce, tt.reports)
+			t.Chdir(root)
+			cfg, err := Load(filepath.Join("conf", "mtasts.toml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.dataDir != "" {
+				cfg.DataDir = tt.dataDir
+			}
+			if err := startService(cfg); err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			for _, f := range tt.want {
+				if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+					t.Errorf("%s: %v", f, err)
+				}
+			}
+			for _, f := range tt.notWant {
+				if _, err := os.Stat(filepath.Join(root, f)); err == nil {
+					t.Errorf("%s exists", f)
+				}
+			}
+		})
+	}
+}
+
+// A start that fails writes no policy id: whatever fails, the report
+// store or a listener, the state file is not written, so that the ids
+// handed out are those of a server that ran.
+func TestServiceFailedStartWritesNothing(t *testing.T) {
+	ca := testworld.NewCA(t, "serve test CA")
+	used, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer used.Close()
+	tests := []struct {
+		name    string
+		reports string
+		change  func(*Config)
+	}{
+		{name: "report store directory missing", reports: `db = "sqlite:missing/store.db"`},
+		{name: "report store URL bad", reports: `db = "sqlite://host/store.db"`},
+		{name: "HTTPS address in use", change: func(c *Config) { c.ListenHTTPS = used.Addr().String() }},
+		{name: "metrics address in use", change: func(c *Config) { c.ListenMetrics = used.Addr().String() }},
+		{name: "report mail address in use", change: func(c *Config) { c.Reports.SMTPListen = used.Addr().String() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg, err := Load(writeServiceFile(t, dir, ca, sts.ModeEnforce, tt.reports))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.change != nil {
+				tt.change(cfg)
+			}
+			if err := startService(cfg); err == nil {
+				t.Fatal("the start succeeded")
+			}
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, policyhost.StateFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s after a failed start: %v", policyhost.StateFile, err)
+			}
+			// The same configuration, once it can start, writes the ids.
+			cfg, err = Load(cfg.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Store.URL = ""
+			if err := startService(cfg); err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, policyhost.StateFile)); err != nil {
+				t.Errorf("after a start: %v", err)
+			}
+		})
+	}
+}
