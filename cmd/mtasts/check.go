@@ -83,6 +83,12 @@ rate, ETA) is drawn on standard error when it is a terminal. At the end a
 summary table gives the domains checked, the share with a record, the share
 in each mode and the count and share of every finding code (on standard
 error with --json/--jsonl, so that standard output stays pure JSON).
+A DNS lookup that gets no answer in time is tried again with backoff, and
+a domain whose check still met one is checked again; while timeouts rise,
+fewer domains are checked at once (said on standard error). A timeout left
+after that is the finding "resolver-timeout" (policy "resolver-timeout"):
+the resolver did not keep up, which says nothing about the domain, unlike
+an answer such as SERVFAIL ("tempfail").
 
 Networks that block outgoing port 25 make every MX probe fail: use --no-mx.
 Services that check domains submitted by strangers should use --public-only,
@@ -197,7 +203,14 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 		domains = in.All()
 	}
 	out := newCheckOutput(e, f, in != nil)
-	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil}, out.emit)
+	lowest := f.concurrency
+	slower := func(n int) {
+		if n < lowest {
+			lowest = n
+			fmt.Fprintf(e.stderr, "mtasts check: the DNS resolver does not answer in time: now checking %d domains at once (lower --concurrency, or use a --resolver that keeps up)\n", n)
+		}
+	}
+	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil, OnConcurrency: slower}, out.emit)
 	out.finish()
 	if err == nil && in != nil {
 		err = in.Err()
