@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtasts/mtasts/internal/statedir"
 	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/sts"
@@ -52,6 +53,11 @@ type Config struct {
 	Reports   Reports
 	Dashboard Dashboard
 	Store     Store
+
+	// defaultDataDir is the data directory the file left to the default,
+	// and stateNote, if not "", why it is not the system's: New says it
+	// if the data directory is still that one.
+	defaultDataDir, stateNote string
 }
 
 // Load reads and checks the configuration file at path.
@@ -77,7 +83,16 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		errs = append(errs, err) // f is complete: go on, to report all
 	}
+	var stateNote string
+	if !file.Defined("serve", "data_dir") {
+		// Not configured: the default state directory, the user's if
+		// the system's cannot be used (package statedir).
+		f.Serve.DataDir, stateNote = statedir.Default(statedir.System, os.Getenv)
+	}
 	cfg, err := f.config(file.Resolve, file.ResolveSQLite)
+	if err == nil && stateNote != "" {
+		cfg.defaultDataDir, cfg.stateNote = cfg.DataDir, stateNote
+	}
 	if err != nil {
 		errs = append(errs, locate(file, err))
 	} else if err := cfg.Validate(); err != nil {

@@ -112,13 +112,17 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
 	}
-	lock, err := policyhost.LockDataDir(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{opts: o.withDefaults(), cfg: cfg, lock: lock}
+	s := &Service{opts: o.withDefaults(), cfg: cfg}
 	var access *slog.Logger
 	s.log, access, s.flushLog = newServeLoggers(s.opts.Log, cfg)
+	if cfg.stateNote != "" && cfg.DataDir == cfg.defaultDataDir {
+		s.log.Warn("data directory: " + cfg.stateNote)
+	}
+	var err error
+	if s.lock, err = policyhost.LockDataDir(cfg.DataDir); err != nil {
+		s.flushLog()
+		return nil, err
+	}
 	s.host, err = policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now, Hold: true})
 	if err != nil {
 		s.Close()
