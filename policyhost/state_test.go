@@ -141,14 +141,21 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// A read-only State assigns ids in memory and never writes the file.
-func TestStateReadOnly(t *testing.T) {
-	dir := t.TempDir()
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	s, err := OpenState(dir, func() time.Time { return now })
+// openStateAt opens the state of dir with a clock stopped at 2026-11-26
+// 12:00 UTC.
+func openStateAt(t *testing.T, dir string) *State {
+	t.Helper()
+	s, err := OpenState(dir, func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// A read-only State assigns ids in memory and never writes the file.
+func TestStateReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	s := openStateAt(t, dir)
 	s.SetReadOnly()
 	id, changed, err := s.Assign("a.test", []byte("version: STSv1\r\n"))
 	if err != nil || !changed || id != "20261126120000" {
@@ -166,12 +173,7 @@ func TestStateReadOnly(t *testing.T) {
 // change after it; a second open sees them.
 func TestStateHold(t *testing.T) {
 	dir := t.TempDir()
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	s, err := OpenState(dir, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStateAt(t, dir)
 	s.Hold()
 	id, _, err := s.Assign("a.test", []byte("version: STSv1\r\n"))
 	if err != nil {
@@ -186,11 +188,7 @@ func TestStateHold(t *testing.T) {
 	if err := s.SetAutoMX("a.test", []string{"mx.a.test"}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := OpenState(dir, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d, ok := again.Get("a.test"); !ok || d.ID != id || len(d.AutoMX) != 1 {
+	if d, ok := openStateAt(t, dir).Get("a.test"); !ok || d.ID != id || len(d.AutoMX) != 1 {
 		t.Errorf("after Commit, the file holds %+v, %v; want id %s and the MX hosts", d, ok, id)
 	}
 }

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/policyhost"
-	"github.com/mtasts/mtasts/sts"
 )
 
 // Check finds what a start would fail on (the store, the data directory,
@@ -18,11 +16,7 @@ import (
 // of the same data directory is no problem.
 func TestCheck(t *testing.T) {
 	ca := testworld.NewCA(t, "serve test CA")
-	used, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer used.Close()
+	used := portInUse(t)
 	tests := []struct {
 		name    string
 		reports string
@@ -32,10 +26,10 @@ func TestCheck(t *testing.T) {
 		{name: "valid"},
 		{name: "report store directory missing", reports: `db = "sqlite:missing/store.db"`, want: []string{"report store", "missing does not exist"}},
 		{name: "report store unreachable", reports: `db = "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=5"`, want: []string{"report store", "127.0.0.1"}},
-		{name: "HTTPS address in use", change: func(_ *testing.T, c *Config) { c.ListenHTTPS = used.Addr().String() },
+		{name: "HTTPS address in use", change: func(_ *testing.T, c *Config) { c.ListenHTTPS = used },
 			want: []string{"serve.listen_https", "address already in use"}},
 		{name: "two problems", change: func(_ *testing.T, c *Config) {
-			c.ListenMetrics = used.Addr().String()
+			c.ListenMetrics = used
 			c.Reports.SMTPListen = "127.0.0.1:no-such-port"
 		}, want: []string{"serve.listen_metrics", "serve.reports.smtp_listen"}},
 		{name: "address in use by the running server", change: func(t *testing.T, c *Config) {
@@ -44,7 +38,7 @@ func TestCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { lock.Release() })
-			c.ListenHTTPS = used.Addr().String()
+			c.ListenHTTPS = used
 		}},
 		{name: "data directory not creatable", change: func(t *testing.T, c *Config) {
 			file := filepath.Join(t.TempDir(), "file")
@@ -64,16 +58,9 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg, err := Load(writeServiceFile(t, dir, ca, sts.ModeEnforce, tt.reports))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.change != nil {
-				tt.change(t, cfg)
-			}
+			cfg := loadChanged(t, ca, tt.reports, tt.change)
 			dataDirBefore := exists(cfg.DataDir)
-			err = Check(context.Background(), cfg)
+			err := Check(context.Background(), cfg)
 			if len(tt.want) == 0 && err != nil {
 				t.Errorf("Check = %v", err)
 			}

@@ -14,6 +14,31 @@ import (
 	"github.com/mtasts/mtasts/sts"
 )
 
+// portInUse returns the address of a listener held until the test ends.
+func portInUse(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().String()
+}
+
+// loadChanged loads the configuration of writeServiceFile, written into a
+// new directory with the lines reports, and applies change, if set.
+func loadChanged(t *testing.T, ca *testworld.CA, reports string, change func(*testing.T, *Config)) *Config {
+	t.Helper()
+	cfg, err := Load(writeServiceFile(t, t.TempDir(), ca, sts.ModeEnforce, reports))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		change(t, cfg)
+	}
+	return cfg
+}
+
 // startService runs New, Listen and a Serve that ends at once, as a
 // start and stop of "mtasts serve" would, and returns the first error.
 func startService(cfg *Config) error {
@@ -86,32 +111,21 @@ func TestServiceRelativePaths(t *testing.T) {
 // handed out are those of a server that ran.
 func TestServiceFailedStartWritesNothing(t *testing.T) {
 	ca := testworld.NewCA(t, "serve test CA")
-	used, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer used.Close()
+	used := portInUse(t)
 	tests := []struct {
 		name    string
 		reports string
-		change  func(*Config)
+		change  func(*testing.T, *Config)
 	}{
 		{name: "report store directory missing", reports: `db = "sqlite:missing/store.db"`},
 		{name: "report store URL bad", reports: `db = "sqlite://host/store.db"`},
-		{name: "HTTPS address in use", change: func(c *Config) { c.ListenHTTPS = used.Addr().String() }},
-		{name: "metrics address in use", change: func(c *Config) { c.ListenMetrics = used.Addr().String() }},
-		{name: "report mail address in use", change: func(c *Config) { c.Reports.SMTPListen = used.Addr().String() }},
+		{name: "HTTPS address in use", change: func(_ *testing.T, c *Config) { c.ListenHTTPS = used }},
+		{name: "metrics address in use", change: func(_ *testing.T, c *Config) { c.ListenMetrics = used }},
+		{name: "report mail address in use", change: func(_ *testing.T, c *Config) { c.Reports.SMTPListen = used }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg, err := Load(writeServiceFile(t, dir, ca, sts.ModeEnforce, tt.reports))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.change != nil {
-				tt.change(cfg)
-			}
+			cfg := loadChanged(t, ca, tt.reports, tt.change)
 			if err := startService(cfg); err == nil {
 				t.Fatal("the start succeeded")
 			}
@@ -119,7 +133,7 @@ func TestServiceFailedStartWritesNothing(t *testing.T) {
 				t.Errorf("%s after a failed start: %v", policyhost.StateFile, err)
 			}
 			// The same configuration, once it can start, writes the ids.
-			cfg, err = Load(cfg.Path)
+			cfg, err := Load(cfg.Path)
 			if err != nil {
 				t.Fatal(err)
 			}
