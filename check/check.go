@@ -3,14 +3,12 @@ package check
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/miekg/dns"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/sts"
@@ -194,10 +192,8 @@ func (r *run) now() time.Time { return r.c.opts.Now() }
 // timed out or could not be reached. Any answer, an error rcode included,
 // means the resolver is there.
 func (c *Checker) CheckResolver(ctx context.Context) error {
-	_, _, err := c.dns.Query(ctx, ".", dns.TypeNS)
-	var op *net.OpError
-	if errors.Is(err, dnsx.ErrTimeout) || errors.As(err, &op) {
-		return fmt.Errorf("check: DNS resolver %s does not answer: %w", strings.Join(c.dns.Servers(), ", "), err)
+	if err := c.dns.Ping(ctx); err != nil {
+		return fmt.Errorf("check: %w", err)
 	}
 	return nil
 }

@@ -54,6 +54,11 @@ type Config struct {
 	Zone               Zone            `toml:"default_zone"`
 	Zones              map[string]Zone `toml:"zones"`
 
+	// EximListen are the sockets answering Exim's ${readsocket}
+	// requests (see EximAnswer and docs/exim.md), in the syntax of
+	// Listen; none by default.
+	EximListen []string `toml:"exim_listen"`
+
 	// Path is the file the configuration was read from, "" for none.
 	Path string `toml:"-"`
 
@@ -161,9 +166,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // resolvePaths takes the relative paths of c from the directory of f.
 func (c *Config) resolvePaths(f *tomlconf.File) {
 	c.CAFile = f.Resolve(c.CAFile)
-	for i, l := range c.Listen {
-		if p, ok := strings.CutPrefix(l, "unix:"); ok {
-			c.Listen[i] = "unix:" + f.Resolve(p)
+	for _, list := range [][]string{c.Listen, c.EximListen} {
+		for i, l := range list {
+			if p, ok := strings.CutPrefix(l, "unix:"); ok {
+				list[i] = "unix:" + f.Resolve(p)
+			}
 		}
 	}
 	c.Cache = f.ResolveSQLite(c.Cache)
@@ -177,12 +184,14 @@ func (c *Config) Validate() error {
 	bad := func(key string, format string, args ...any) error {
 		return tomlconf.Setting(fmt.Errorf(format, args...), "daemon", key)
 	}
-	if len(c.Listen) == 0 {
+	if len(c.Listen) == 0 && len(c.EximListen) == 0 {
 		return bad("listen", "no listen address")
 	}
-	for _, l := range c.Listen {
-		if _, err := parseListenAddr(l); err != nil {
-			return bad("listen", "%w", err)
+	for i, list := range [][]string{c.Listen, c.EximListen} {
+		for _, l := range list {
+			if _, err := parseListenAddr(l); err != nil {
+				return bad([]string{"listen", "exim_listen"}[i], "%w", err)
+			}
 		}
 	}
 	if len(c.Maps) == 0 {
@@ -286,7 +295,7 @@ func (c *Config) zone(domain string) (Zone, string) {
 
 // restartOnly are the settings, by key, that a reload cannot change: the
 // listeners, the cache, the network setup and the log format.
-var restartOnly = []string{"listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format",
+var restartOnly = []string{"listen", "exim_listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format",
 	"max_connections", "pressure_connections", "pressure_idle_timeout"}
 
 // keepRestartOnly sets the restart-only settings of c to those of

@@ -41,6 +41,13 @@
 // a smart host whose own name is the policy domain (RFC 8461 §3.4);
 // parent domains and address literals get NOTFOUND without any lookup.
 //
+// # Exim
+//
+// Exim asks through its ${readsocket} expansion item instead, on the
+// exim_listen sockets: one lookup key per connection, answered with one
+// line of key=value fields that Exim's routers and transports act on
+// (EximAnswer; the Exim configuration is in docs/exim.md).
+//
 // # Why not in package socketmap
 //
 // Package socketmap is Postfix's generic lookup protocol and serves any

@@ -201,17 +201,24 @@ var discard = slog.New(slog.DiscardHandler)
 
 // Lookup implements socketmap.Handler.
 func (h *Handler) Lookup(ctx context.Context, req socketmap.Request) socketmap.Reply {
+	res := h.Resolve(ctx, req.Key)
+	h.record(ctx, req.Key, res)
+	return res.Reply
+}
+
+// record logs and counts the answer res to a lookup of key, as Logger and
+// Answered ask.
+func (h *Handler) record(ctx context.Context, key string, res Result) {
 	log := h.Logger
 	if log == nil {
 		log = discard
 	}
-	res := h.Resolve(ctx, req.Key)
 	if h.Answered != nil {
 		h.Answered(res.Answer)
 	}
 	d := res.Decision
 	if res.Err != nil && d.Kind != resolver.Tempfail && !errors.Is(res.Err, context.Canceled) {
-		log.WarnContext(ctx, "resolver error", "key", req.Key, "domain", d.Domain, "err", res.Err)
+		log.WarnContext(ctx, "resolver error", "key", key, "domain", d.Domain, "err", res.Err)
 	}
 	level, msg := slog.LevelDebug, "lookup"
 	switch {
@@ -227,7 +234,7 @@ func (h *Handler) Lookup(ctx context.Context, req socketmap.Request) socketmap.R
 	}
 	// Most lookups are not logged: build no attributes for them.
 	if log.Enabled(ctx, level) {
-		attrs := []any{"key", req.Key, "domain", d.Domain, "answer", res.Answer, "source", d.Source}
+		attrs := []any{"key", key, "domain", d.Domain, "answer", res.Answer, "source", d.Source}
 		switch {
 		case res.Reply.Status == socketmap.StatusTemp:
 			attrs = append(attrs, "reason", oneLine(d.Reason), "note", res.Note)
@@ -238,5 +245,4 @@ func (h *Handler) Lookup(ctx context.Context, req socketmap.Request) socketmap.R
 		}
 		log.Log(ctx, level, msg, attrs...)
 	}
-	return res.Reply
 }

@@ -66,8 +66,10 @@ type Service struct {
 	metrics *metrics
 	cache   cache.Cache
 	server  *socketmap.Server
+	exim    *eximServer
 
 	listeners       []net.Listener
+	eximListeners   []net.Listener
 	metricsListener net.Listener
 
 	config   atomic.Pointer[Config]
@@ -130,6 +132,7 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	for _, name := range cfg.Maps {
 		mux.Handle(name, h)
 	}
+	s.exim = newEximServer(h, s.log, cfg.MaxConnections)
 	s.server = &socketmap.Server{Handler: mux, Logger: s.log, Observer: s.metrics.observe,
 		MaxConnections: cfg.MaxConnections, PressureConnections: cfg.PressureConnections, PressureIdleTimeout: cfg.PressureIdleTimeout}
 	s.metrics.watch(s.server.Stats, func() resolver.LoadStats { return s.resolver.Load().Load() })
@@ -186,6 +189,10 @@ func (s *Service) Listen() error {
 		}
 		s.listeners = append(s.listeners, l)
 	}
+	if err := s.listenExim(cfg); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if cfg.Metrics != "" {
 		l, err := net.Listen("tcp", cfg.Metrics)
 		if err != nil {
@@ -199,13 +206,13 @@ func (s *Service) Listen() error {
 
 // closeListeners closes the listeners opened by Listen.
 func (s *Service) closeListeners() {
-	for _, l := range s.listeners {
+	for _, l := range append(s.listeners, s.eximListeners...) {
 		l.Close()
 	}
 	if s.metricsListener != nil {
 		s.metricsListener.Close()
 	}
-	s.listeners, s.metricsListener = nil, nil
+	s.listeners, s.eximListeners, s.metricsListener = nil, nil, nil
 }
 
 // Addrs returns the addresses of the socketmap listeners, in the order of
@@ -248,7 +255,8 @@ func (s *Service) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	s.startRefresh(cfg)
 	s.mu.Unlock()
-	failed := make(chan error, len(s.listeners))
+	failed := make(chan error, len(s.listeners)+len(s.eximListeners))
+	s.serveExim(failed)
 	for _, l := range s.listeners {
 		go func() {
 			if err := s.server.Serve(l); err != nil && !errors.Is(err, socketmap.ErrServerClosed) {
@@ -308,6 +316,9 @@ func (s *Service) shutdown(metricsSrv *http.Server) {
 	if err := s.server.Shutdown(ctx); err != nil {
 		s.log.Warn("lookups still in flight at the shutdown timeout; closing", "err", err)
 		s.server.Close()
+	}
+	if err := s.exim.Shutdown(ctx); err != nil {
+		s.log.Warn("Exim lookups still in flight at the shutdown timeout; closing", "err", err)
 	}
 	s.mu.Lock()
 	if s.refresh != nil {

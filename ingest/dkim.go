@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/emersion/go-msgauth/dkim"
@@ -25,34 +26,38 @@ func submitterOf(mr *tlsrpt.MessageReport) string {
 }
 
 // checkDKIM verifies the DKIM signatures of a mail (RFC 6376) and returns
-// the result with the signing domain that decided it. A valid signature
-// counts as a pass when its d= domain is the submitter's, a parent or a
-// subdomain of it (any valid signature passes when the submitter is
-// unknown); valid signatures of other domains only are "foreign".
-func (in *Ingester) checkDKIM(ctx context.Context, raw []byte, submitter string) (reportstore.DKIMStatus, string) {
+// the result with the signing domain that decided it and, for a result
+// other than a pass, why. A valid signature counts as a pass when its d=
+// domain is the submitter's, a parent or a subdomain of it (any valid
+// signature passes when the submitter is unknown); valid signatures of
+// other domains only are "foreign".
+func (in *Ingester) checkDKIM(ctx context.Context, raw []byte, submitter string) (status reportstore.DKIMStatus, domain, reason string) {
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
 		LookupTXT: func(name string) ([]string, error) { return in.cfg.LookupTXT(ctx, name) },
 		// A report mail has one or two signatures; more is abuse.
 		MaxVerifications: 5,
 	})
 	if err != nil {
-		return reportstore.DKIMFail, ""
+		return reportstore.DKIMFail, "", err.Error()
 	}
 	if len(verifs) == 0 {
-		return reportstore.DKIMNone, ""
+		return reportstore.DKIMNone, "", "the mail has no DKIM-Signature"
 	}
-	status, domain := reportstore.DKIMFail, verifs[0].Domain
+	status, domain = reportstore.DKIMFail, verifs[0].Domain
+	if verifs[0].Err != nil {
+		reason = verifs[0].Err.Error()
+	}
 	for _, v := range verifs {
 		switch {
 		case v.Err == nil && (submitter == "" || aligned(v.Domain, submitter)):
-			return reportstore.DKIMPass, v.Domain
+			return reportstore.DKIMPass, v.Domain, ""
 		case v.Err == nil:
-			status, domain = reportstore.DKIMForeign, v.Domain
+			status, domain, reason = reportstore.DKIMForeign, v.Domain, fmt.Sprintf("valid signature of %s, not of the submitter %s", v.Domain, submitter)
 		case dkim.IsTempFail(v.Err) && status == reportstore.DKIMFail:
-			status, domain = reportstore.DKIMTempError, v.Domain
+			status, domain, reason = reportstore.DKIMTempError, v.Domain, v.Err.Error()
 		}
 	}
-	return status, domain
+	return status, domain, reason
 }
 
 // aligned reports whether two domains are equal or one is a subdomain of

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mtasts/mtasts/reportstore"
 )
@@ -91,14 +92,30 @@ func listFiles(paths []string) ([]string, []FileResult) {
 			files = append(files, p)
 			continue
 		}
+		maildir := map[string]bool{}
+		inMaildir := func(dir string) bool {
+			v, ok := maildir[dir]
+			if !ok {
+				v = isMaildir(dir)
+				maildir[dir] = v
+			}
+			return v
+		}
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			parent := filepath.Dir(path)
 			switch {
 			case err != nil:
 				errs = append(errs, FileResult{Path: path, Err: err})
-			case d.IsDir() && d.Name() == "tmp" && isMaildir(filepath.Dir(path)):
+			case d.IsDir() && d.Name() == "tmp" && inMaildir(parent):
 				// Maildir: deliveries still being written.
 				return filepath.SkipDir
-			case d.Type().IsRegular():
+			case !d.Type().IsRegular():
+			case inMaildir(parent):
+				// The folder's own files (dovecot-uidlist, maildirfolder,
+				// indexes...) are not mail.
+			case strings.HasPrefix(d.Name(), ".") && (filepath.Base(parent) == "cur" || filepath.Base(parent) == "new") && inMaildir(filepath.Dir(parent)):
+				// Not a message, by the Maildir convention.
+			default:
 				files = append(files, path)
 			}
 			return nil

@@ -132,6 +132,9 @@ type Outcome struct {
 	Diagnostics []tlsrpt.Diagnostic
 	// Mail is what a report mail said, with the DKIM result.
 	Mail *reportstore.MailInfo
+	// DKIMReason is why the DKIM result of a mail is not a pass, such as
+	// a key that could not be looked up; it is not stored.
+	DKIMReason string
 
 	report *tlsrpt.Report
 }
@@ -212,14 +215,14 @@ func (in *Ingester) prepare(ctx context.Context, input Input) (*reportstore.Subm
 		}
 		mail.Domain, mail.Submitter, mail.Subject, mail.MessageID = mr.Domain, mr.Submitter, mr.Subject, mr.MessageID
 		if in.cfg.DKIM != DKIMOff {
-			mail.DKIM, mail.DKIMDomain = in.checkDKIM(ctx, input.Data, submitterOf(mr))
+			mail.DKIM, mail.DKIMDomain, out.DKIMReason = in.checkDKIM(ctx, input.Data, submitterOf(mr))
 		}
 		if in.cfg.DKIM == DKIMRequire && mail.DKIM != reportstore.DKIMPass {
 			if mail.DKIM == reportstore.DKIMTempError {
 				out.Err = fmt.Errorf("%w: DKIM key lookup failed", ErrTemporary)
 				return nil, out
 			}
-			sub.Reason = fmt.Sprintf("DKIM %s: no valid signature of the submitter %q, and DKIM is required (RFC 8460 §5.3)", mail.DKIM, submitterOf(mr))
+			sub.Reason = fmt.Sprintf("DKIM %s (%s): no valid signature of the submitter %q, and DKIM is required (RFC 8460 §5.3)", mail.DKIM, out.DKIMReason, submitterOf(mr))
 			break
 		}
 		sub.Report, sub.Diagnostics = mr.Report, mr.Diagnostics

@@ -33,6 +33,10 @@ type Config struct {
 	// MXRefresh is how often the live MX records of "mx auto" domains are
 	// looked up again.
 	MXRefresh time.Duration
+	// MXValidate makes a host new in the live MX records of an mx auto
+	// domain in mode enforce wait, out of the policy, until it passes
+	// Options.ValidateMX.
+	MXValidate bool
 	// CertCheck is how often certificate files are checked for changes and
 	// all certificates for coming expiry.
 	CertCheck time.Duration

@@ -22,6 +22,9 @@
 // The policy id of the _mta-sts TXT record (RFC 8461 §3.1) is managed here:
 // State gives a domain a new id whenever its rendered policy text changes
 // and keeps it in the data directory. With mx "auto" the MX patterns follow
-// the domain's live MX records. Optionally the TXT record is updated by
+// the domain's live MX records; in mode enforce a new host joins only once
+// it validates (Options.ValidateMX) and a host gone from DNS stays for the
+// policy's max_age, so that no sender with a cached policy or cached MX
+// records is cut off mid-change. Optionally the TXT record is updated by
 // RFC 2136 dynamic update signed with TSIG (RFC 8945).
 package policyhost

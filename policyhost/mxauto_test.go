@@ -2,14 +2,18 @@ package policyhost
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
+	"github.com/mtasts/mtasts/sts"
 )
 
 func autoConfig(t *testing.T, w *testworld.World) Config {
@@ -56,8 +60,10 @@ func TestAutoMX(t *testing.T) {
 	w.DNS.Remove("a.test", dns.TypeMX)
 	w.DNS.Add("a.test. 300 IN MX 10 mx1.a.test.", "a.test. 300 IN MX 20 mx3.a.test.", "a.test. 300 IN MX 30 relay.backup.example.")
 	ts.srv.refresh(context.Background(), true)
-	if got := servedMX(t, ts.srv); !slices.Equal(got, []string{"*.backup.example", "mx1.a.test", "mx3.a.test"}) {
-		t.Errorf("after the MX change: %v", got)
+	// mx2 left DNS: the enforce policy keeps it for its max_age.
+	afterChange := []string{"*.backup.example", "mx1.a.test", "mx2.a.test", "mx3.a.test"}
+	if got := servedMX(t, ts.srv); !slices.Equal(got, afterChange) {
+		t.Errorf("after the MX change: %v, want %v", got, afterChange)
 	}
 	if id := policyID(t, ts.srv, "a.test"); id == id1 {
 		t.Errorf("id unchanged after the MX change")
@@ -86,7 +92,7 @@ func TestAutoMX(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart while DNS fails: %v", err)
 	}
-	if got := servedMX(t, s2); !slices.Equal(got, []string{"*.backup.example", "mx1.a.test", "mx3.a.test"}) || policyID(t, s2, "a.test") != id2 {
+	if got := servedMX(t, s2); !slices.Equal(got, afterChange) || policyID(t, s2, "a.test") != id2 {
 		t.Errorf("after restart: %v, id %s", got, policyID(t, s2, "a.test"))
 	}
 
@@ -104,4 +110,78 @@ func TestLookupMXHostsNullMX(t *testing.T) {
 	if _, err := lookupMXHosts(context.Background(), resolver, "null.test"); err == nil || !strings.Contains(err.Error(), "null MX") {
 		t.Errorf("null MX: %v", err)
 	}
+}
+
+// TestAutoMXDrift checks that a change of the live MX set never cuts a
+// sender off in mode enforce: a new host joins the policy only once it
+// validates, a host gone from DNS stays for the policy's max_age (across
+// a restart too), and mode testing follows DNS at once.
+func TestAutoMXDrift(t *testing.T) {
+	w := testworld.New(t)
+	w.DNS.Add("a.test. 300 IN MX 10 mx1.a.test.")
+	resolver, err := dnsx.NewFromAddr(w.Resolver())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	broken := map[string]bool{"mx2.a.test": true}
+	opts := Options{
+		Resolver: resolver,
+		Now: func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return now
+		},
+		ValidateMX: func(_ context.Context, host string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if broken[host] {
+				return errors.New("no STARTTLS")
+			}
+			return nil
+		},
+	}
+	cfg := autoConfig(t, w)
+	cfg.Domains[0].MX, cfg.Domains[0].MaxAge = nil, 86400
+	ts := startSite(t, cfg, opts)
+	check := func(step string, want ...string) {
+		t.Helper()
+		ts.srv.refresh(context.Background(), true)
+		if got := servedMX(t, ts.srv); !slices.Equal(got, want) {
+			t.Errorf("%s: served mx %v, want %v", step, got, want)
+		}
+	}
+	check("start", "mx1.a.test")
+
+	w.DNS.Remove("a.test", dns.TypeMX)
+	w.DNS.Add("a.test. 300 IN MX 10 mx2.a.test.")
+	check("mx1 replaced by mx2, which fails validation", "mx1.a.test")
+	if !ts.logged("new MX host left out of the enforce policy until it validates", "no STARTTLS") {
+		t.Errorf("the refused host is not logged:\n%s", ts.logs)
+	}
+	mu.Lock()
+	broken["mx2.a.test"] = false
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	check("mx2 validates", "mx1.a.test", "mx2.a.test")
+	ts.stop()
+
+	// The time mx1 may stay is kept across a restart.
+	mu.Lock()
+	now = now.Add(23 * time.Hour)
+	mu.Unlock()
+	ts = startSite(t, cfg, opts)
+	check("max_age after mx1 left", "mx2.a.test")
+
+	// Mode testing follows DNS at once.
+	ts.stop()
+	cfg.Domains[0].Mode = sts.ModeTesting
+	w.DNS.Remove("a.test", dns.TypeMX)
+	w.DNS.Add("a.test. 300 IN MX 10 mx3.a.test.")
+	mu.Lock()
+	broken["mx3.a.test"] = true
+	mu.Unlock()
+	ts = startSite(t, cfg, opts)
+	check("testing", "mx3.a.test")
 }

@@ -29,8 +29,14 @@ type Options struct {
 	// Resolver looks up MX records for mx "auto" domains; nil means
 	// net.DefaultResolver.
 	Resolver MXResolver
-	// Now is the clock for policy ids and certificate expiry; nil means
-	// time.Now.
+	// ValidateMX, if set, checks a host new in the live MX records of an
+	// mx auto domain in mode enforce before its policy lists it: the
+	// caller probes STARTTLS and the certificate (RFC 8461 §4.2). A host
+	// that fails is left out, and retried at each MX refresh. Nil lists
+	// new hosts at once.
+	ValidateMX func(ctx context.Context, host string) error
+	// Now is the clock for policy ids, certificate expiry and MX hosts
+	// kept after leaving DNS; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds the wait for open requests at shutdown;
 	// 0 means 10 seconds.
@@ -107,6 +113,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	s.planner = &planner{
 		state: state, resolver: opts.Resolver, logger: s.log, known: map[string][]string{},
 		onMXChange: func(d string) { s.metrics.mxChanges.WithLabelValues(d).Inc() },
+		validateMX: opts.ValidateMX, now: opts.Now,
 	}
 	empty := map[string]*fileCert{}
 	s.certs.Store(&empty)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,9 +29,13 @@ type DomainState struct {
 	Changed time.Time `json:"changed"`
 	// Text is the policy text the id stands for.
 	Text string `json:"text"`
-	// AutoMX are the live MX hosts last seen, for "mx auto" domains; they
-	// are used when a lookup fails.
+	// AutoMX are the MX hosts the policy of an "mx auto" domain lists
+	// for its live MX records; they are used when a lookup fails.
 	AutoMX []string `json:"auto_mx,omitempty"`
+	// Retiring are hosts of AutoMX no longer in the live MX records that
+	// an enforce policy keeps listing until the time given, so that no
+	// sender is cut off while old MX records are still cached.
+	Retiring map[string]time.Time `json:"retiring,omitempty"`
 }
 
 // State keeps the policy id of each domain in a JSON file of the data
@@ -133,15 +138,16 @@ func (s *State) Assign(domain string, text []byte) (id string, changed bool, err
 	return d.ID, true, nil
 }
 
-// SetAutoMX records the live MX hosts of domain.
-func (s *State) SetAutoMX(domain string, hosts []string) error {
+// SetAutoMX records the MX hosts the policy of domain lists for its live
+// MX records, and those of them kept until a time after they left DNS.
+func (s *State) SetAutoMX(domain string, hosts []string, retiring map[string]time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.domains[domain]
-	if slices.Equal(d.AutoMX, hosts) {
+	if slices.Equal(d.AutoMX, hosts) && maps.EqualFunc(d.Retiring, retiring, time.Time.Equal) {
 		return nil
 	}
-	d.AutoMX = slices.Clone(hosts)
+	d.AutoMX, d.Retiring = slices.Clone(hosts), maps.Clone(retiring)
 	return s.saveLocked(domain, d)
 }
 

@@ -70,12 +70,13 @@ func TestStateAssign(t *testing.T) {
 func TestStateAutoMX(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := OpenState(dir, nil)
-	if err := s.SetAutoMX("a.test", []string{"mx1.a.test"}); err != nil {
+	until := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.SetAutoMX("a.test", []string{"mx0.a.test", "mx1.a.test"}, map[string]time.Time{"mx0.a.test": until}); err != nil {
 		t.Fatal(err)
 	}
 	s2, _ := OpenState(dir, nil)
-	if d, _ := s2.Get("a.test"); len(d.AutoMX) != 1 || d.AutoMX[0] != "mx1.a.test" {
-		t.Errorf("AutoMX after reopening: %v", d.AutoMX)
+	if d, _ := s2.Get("a.test"); len(d.AutoMX) != 2 || d.AutoMX[1] != "mx1.a.test" || !d.Retiring["mx0.a.test"].Equal(until) {
+		t.Errorf("after reopening: %v, retiring %v", d.AutoMX, d.Retiring)
 	}
 }
 

@@ -237,6 +237,48 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX IF NOT EXISTS tlsrpt_rollout_audit_domain ON tlsrpt_rollout_audit (domain, at, id)`,
 	}},
+	// The monitor of "mtasts serve" (monitor.go): the conditions open now,
+	// one row per domain, kind and subject; the alerts sent (or still to
+	// send, per channel) when one starts or ends, kept as history; the
+	// last check of each domain.
+	{version: 7, stmts: []string{
+		`CREATE TABLE IF NOT EXISTS tlsrpt_monitor_condition (
+			domain   TEXT NOT NULL,
+			kind     TEXT NOT NULL,
+			subject  TEXT NOT NULL,
+			severity TEXT NOT NULL,
+			message  TEXT NOT NULL,
+			fix      TEXT NOT NULL,
+			since    BIGINT NOT NULL,
+			seen     BIGINT NOT NULL,
+			fired    INTEGER NOT NULL,
+			PRIMARY KEY (domain, kind, subject)
+		){{without_rowid}}`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_monitor_alert (
+			id       {{serial}},
+			at       BIGINT NOT NULL,
+			domain   TEXT NOT NULL,
+			kind     TEXT NOT NULL,
+			subject  TEXT NOT NULL,
+			severity TEXT NOT NULL,
+			status   TEXT NOT NULL,
+			message  TEXT NOT NULL,
+			fix      TEXT NOT NULL,
+			since    BIGINT NOT NULL,
+			pending  TEXT NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS tlsrpt_monitor_alert_domain ON tlsrpt_monitor_alert (domain, at, id)`,
+		`CREATE INDEX IF NOT EXISTS tlsrpt_monitor_alert_pending ON tlsrpt_monitor_alert (pending, id)`,
+		`CREATE TABLE IF NOT EXISTS tlsrpt_monitor_domain (
+			domain    TEXT PRIMARY KEY,
+			checked   BIGINT NOT NULL,
+			policy_id TEXT NOT NULL,
+			mode      TEXT NOT NULL,
+			findings  TEXT NOT NULL,
+			verdict   TEXT NOT NULL,
+			evidence  TEXT NOT NULL
+		){{without_rowid}}`,
+	}},
 }
 
 // SchemaVersion is the schema version this program writes.

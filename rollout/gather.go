@@ -27,6 +27,17 @@ type Sources struct {
 // whole UTC days up to today), and a fresh check of the domain. A check that cannot run is evidence
 // too (Evidence.CheckError); only a failure of the store is an error.
 func Gather(ctx context.Context, src Sources, domain string, served ServedPolicy, th Thresholds) (Evidence, error) {
+	res, err := src.Checker.Check(ctx, domain)
+	if err != nil && ctx.Err() != nil {
+		return Evidence{Domain: domain, Policy: served}, fmt.Errorf("rollout: evidence of %s: %w", domain, err)
+	}
+	return GatherChecked(ctx, src, domain, served, th, res, err)
+}
+
+// GatherChecked is Gather with the check of the domain already made: res
+// and err are what src.Checker.Check returned, so that a caller that
+// needs the check for itself (the monitor) checks once.
+func GatherChecked(ctx context.Context, src Sources, domain string, served ServedPolicy, th Thresholds, res *check.Result, checkErr error) (Evidence, error) {
 	th = th.withDefaults()
 	now := time.Now
 	if src.Now != nil {
@@ -54,12 +65,8 @@ func Gather(ctx context.Context, src Sources, domain string, served ServedPolicy
 			ev.Days++
 		}
 	}
-	res, err := src.Checker.Check(ctx, domain)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ev, fmt.Errorf("rollout: evidence of %s: %w", domain, err)
-		}
-		ev.CheckError = err.Error()
+	if checkErr != nil {
+		ev.CheckError = checkErr.Error()
 		return ev, nil
 	}
 	ev.LiveMX = liveMX(res, served)

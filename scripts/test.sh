@@ -12,6 +12,8 @@ export PATH="/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/b
 packages=(
 	ca-certificates curl
 	postfix                  # real Postfix: postmap -q against the daemon, real deliveries
+	# the libraries of Exim (exim4-daemon-light), unpacked below: real Exim deliveries
+	libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libcrypt1
 	postfix-mta-sts-resolver # an independent MTA-STS client and the benchmark baseline
 	redis-server postgresql  # shared cache and report store backends
 	pebble                   # a local ACME server for certificate issuance tests
@@ -19,6 +21,7 @@ packages=(
 	iproute2                 # network namespaces for clients that need ports 53/443
 	dovecot-imapd            # a real IMAP server for the report mailbox poller
 	chromium fonts-dejavu-core # the dashboard tested in a real headless browser
+	prometheus               # promtool check rules on contrib/prometheus/alerts.yml
 	systemd adduser          # the Debian package: systemd-analyze verify on its units, its system user
 )
 missing=()
@@ -35,6 +38,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 export MTASTS_REQUIRE_SERVICES=1
+
+# Debian's Exim conflicts with postfix (both provide mail-transport-agent),
+# so its binary is unpacked into a cache directory rather than installed;
+# the Exim tests (internal/testenv/testexim) run it from there.
+exim_root="${MTASTS_TEST_CACHE:-/var/cache/mtasts-test}/exim4-daemon-light"
+if [ ! -x "$exim_root/usr/sbin/exim4" ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	tmp=$(mktemp -d)
+	chmod 755 "$tmp"
+	(cd "$tmp" && { apt-get download exim4-daemon-light 2>/dev/null ||
+		{ $sudo apt-get update -qq && apt-get download exim4-daemon-light; }; })
+	$sudo mkdir -p "$exim_root"
+	$sudo dpkg-deb -x "$tmp"/exim4-daemon-light_*.deb "$exim_root"
+	rm -rf "$tmp"
+fi
+export MTASTS_EXIM="$exim_root/usr/sbin/exim4"
 
 go mod download
 staticcheck_version=v0.8.2

@@ -19,7 +19,7 @@ import (
 //   - the certificate files, as a start loads them;
 //   - the data directory: it exists and is writable, or can be created,
 //     and its policy state file, if any, reads;
-//   - the report store, if reports or the dashboard are on: see
+//   - the report store, if a part that needs it is on: see
 //     reportstore.Check (a PostgreSQL server is connected to, and the
 //     migrations are applied in a transaction rolled back);
 //   - the listen addresses: each parses and can be bound now. Check binds
@@ -35,7 +35,7 @@ func Check(ctx context.Context, cfg *Config) error {
 	} else if _, err := policyhost.OpenState(cfg.DataDir, nil); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.Reports.Enabled || cfg.Dashboard.Enabled {
+	if cfg.usesStore() {
 		if err := checkStore(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("report store: %w", err))
 		}

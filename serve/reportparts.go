@@ -27,7 +27,7 @@ import (
 type reportParts struct {
 	cfg      *Config
 	log      *slog.Logger
-	store    *reportstore.Store // nil when neither reports nor the dashboard are on
+	store    *reportstore.Store // nil when neither reports, the dashboard nor the monitor are on
 	ingester *ingest.Ingester   // nil when reports are off
 	restore  func()             // restores the soft memory limit
 
@@ -42,7 +42,7 @@ type reportParts struct {
 // gauge on reg. Close releases what it opened.
 func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (_ *reportParts, err error) {
 	r := &reportParts{cfg: cfg, log: logger, restore: func() {}}
-	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled {
+	if !cfg.usesStore() {
 		return r, nil
 	}
 	r.store, err = reportstore.Open(ctx, cfg.StoreURL(), reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})

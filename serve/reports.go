@@ -78,6 +78,12 @@ type Store struct {
 	URL string
 }
 
+// usesStore reports whether a part that needs the report store is on:
+// the report endpoint, the dashboard or the monitor.
+func (c *Config) usesStore() bool {
+	return c.Reports.Enabled || c.Dashboard.Enabled || c.Monitor.Enabled
+}
+
 // StoreURL returns the URL of the report store: Store.URL if set, else
 // the SQLite file reports.db in the data directory, wherever that is
 // when the store opens, so that a data directory given after loading

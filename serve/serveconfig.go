@@ -53,6 +53,8 @@ type Config struct {
 	Reports   Reports
 	Dashboard Dashboard
 	Store     Store
+	// Monitor configures the watch over the served domains.
+	Monitor Monitor
 
 	// defaultDataDir is the data directory the file left to the default,
 	// and stateNote, if not "", why it is not the system's: New says it
@@ -197,6 +199,7 @@ func (f *fileSyntax) config(abs, resolveURL func(string) string) (*Config, error
 			DNS01Delay:       s.ACME.DNS01Delay.Duration,
 		},
 		MXRefresh:     s.MXRefresh.Duration,
+		MXValidate:    s.MXValidate,
 		CertCheck:     s.CertCheck.Duration,
 		ExpiryWarning: s.ExpiryWarning.Duration,
 		Records:       policyhost.RecordsConfig{Addresses: s.Records.Addresses, CNAME: s.Records.CNAME, TTL: s.Records.TTL},
@@ -229,6 +232,9 @@ func (f *fileSyntax) config(abs, resolveURL func(string) string) (*Config, error
 	}
 	cfg.Config = pc
 	if err := f.reportsConfig(cfg, abs, resolveURL); err != nil {
+		return nil, err
+	}
+	if err := f.monitorConfig(cfg, abs); err != nil {
 		return nil, err
 	}
 	return cfg, nil

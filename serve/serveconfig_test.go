@@ -22,7 +22,7 @@ func TestExampleFile(t *testing.T) {
 		len(cfg.Domains[0].MX) != 2 || !cfg.Domains[1].MXAuto || cfg.Domains[1].Mode != sts.ModeTesting {
 		t.Errorf("domains: %+v", cfg.Domains)
 	}
-	if cfg.Limits.ReadHeaderTimeout != 5*time.Second || cfg.MXRefresh != time.Hour || !cfg.ACME.Enabled || cfg.ConfigCheck != 10*time.Second {
+	if cfg.Limits.ReadHeaderTimeout != 5*time.Second || cfg.MXRefresh != time.Hour || !cfg.MXValidate || !cfg.ACME.Enabled || cfg.ConfigCheck != 10*time.Second {
 		t.Errorf("serve: %+v", cfg.Config)
 	}
 }

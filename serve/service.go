@@ -41,6 +41,8 @@ type Options struct {
 	// served on the metrics listener; one registry serves one Service.
 	// Nil means a new one, with the Go runtime and process collectors.
 	Registry *prometheus.Registry
+	// Watcher, if set, runs while the service serves (see Watcher).
+	Watcher Watcher
 }
 
 // withDefaults returns o with its nil fields set.
@@ -123,7 +125,11 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 		s.flushLog()
 		return nil, err
 	}
-	s.host, err = policyhost.New(ctx, cfg.Config, policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now, Hold: true})
+	hostOpts := policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now, Hold: true}
+	if cfg.MXValidate {
+		hostOpts.ValidateMX = newMXValidator(nil, nil, s.opts.Now)
+	}
+	s.host, err = policyhost.New(ctx, cfg.Config, hostOpts)
 	if err != nil {
 		s.Close()
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
@@ -186,6 +192,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	s.reports.run(ctx)
+	s.startWatcher(ctx)
 	if s.opts.Load != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

@@ -27,6 +27,7 @@ type serveSyntax struct {
 	LogLevel      string   `toml:"log_level"`
 	LogFormat     string   `toml:"log_format"`
 	MXRefresh     duration `toml:"mx_refresh"`
+	MXValidate    bool     `toml:"mx_validate"`
 	CertCheck     duration `toml:"cert_check"`
 	ExpiryWarning duration `toml:"expiry_warning"`
 	ConfigCheck   duration `toml:"config_check"`
@@ -37,6 +38,7 @@ type serveSyntax struct {
 	DNSUpdate dnsUpdateSyntax `toml:"dns_update"`
 	Reports   reportsSyntax   `toml:"reports"`
 	Dashboard dashboardSyntax `toml:"dashboard"`
+	Monitor   monitorSyntax   `toml:"monitor"`
 }
 
 type limitsSyntax struct {
@@ -97,6 +99,7 @@ func defaults() serveSyntax {
 	return serveSyntax{
 		Reports:       reports,
 		Dashboard:     dashboard,
+		Monitor:       defaultMonitor(),
 		ListenHTTPS:   d.ListenHTTPS,
 		ListenHTTP:    d.ListenHTTP,
 		ListenMetrics: d.ListenMetrics,
@@ -105,6 +108,7 @@ func defaults() serveSyntax {
 		LogLevel:      "info",
 		LogFormat:     "json",
 		MXRefresh:     duration{d.MXRefresh},
+		MXValidate:    true,
 		CertCheck:     duration{d.CertCheck},
 		ExpiryWarning: duration{d.ExpiryWarning},
 		ConfigCheck:   duration{10 * time.Second},

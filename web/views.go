@@ -63,6 +63,7 @@ var sections = map[string]string{
 	"overview": "overview", "domain": "overview",
 	"reports": "reports", "report": "reports", "raw": "reports",
 	"quarantine": "quarantine",
+	"status":     "status", "domainstatus": "status",
 }
 
 func newViews(base string) (*views, error) {
@@ -111,6 +112,7 @@ func (v *views) funcs() template.FuncMap {
 	return template.FuncMap{
 		"href":       v.href,
 		"domainHref": v.domainHref,
+		"statusHref": func(domain string) string { return v.href("status/" + url.PathEscape(domain)) },
 		"reportHref": func(id int64) string { return v.href("reports/" + strconv.FormatInt(id, 10)) },
 		"percent":    percent,
 		"count":      formatCount,

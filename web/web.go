@@ -83,6 +83,8 @@ func New(store *reportstore.Store, o Options) (http.Handler, error) {
 	for pattern, h := range map[string]http.HandlerFunc{
 		"GET {$}":                      d.overview,
 		"GET domains/{domain}":         d.domain,
+		"GET status":                   d.statusOverview,
+		"GET status/{domain}":          d.domainStatus,
 		"GET reports":                  d.reports,
 		"GET reports/{id}":             d.report,
 		"GET reports/{id}/raw":         d.reportRaw,

@@ -36,32 +36,10 @@ for cmd in /usr/bin/time go; do
 	command -v "$cmd" >/dev/null || { echo "run.sh: $cmd is needed" >&2; exit 3; }
 done
 
-work=$(mktemp -d)
-world=""
-cleanup() {
-	if [ -n "$world" ]; then
-		kill "$world" 2>/dev/null || true
-		wait "$world" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
+# shellcheck source=bench/check/world.sh
+. bench/check/world.sh
 go build -o "$work/mtasts" ./cmd/mtasts
-go test -c -o "$work/world.test" ./bench/check
-
-MTASTS_BENCH_WORLD=$work MTASTS_BENCH_DOMAINS=$domains MTASTS_BENCH_ADDRS=$addrs \
-	"$work/world.test" -test.run '^TestServeWorld$' -test.timeout 0 >"$work/world.log" 2>&1 &
-world=$!
-for _ in $(seq 600); do
-	[ -e "$work/ready" ] && break
-	kill -0 "$world" 2>/dev/null || { cat "$work/world.log" >&2; exit 3; }
-	sleep 0.2
-done
-[ -e "$work/ready" ] || { echo "run.sh: the world did not start" >&2; exit 3; }
-
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
-echo "world:   $(cat "$work/ready")"
+start_world "$domains" "$addrs"
 echo
 echo "| --concurrency | domains | seconds | domains/s | peak RSS (MiB) | mtasts CPU (ms/domain) | exit | load avg before |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"

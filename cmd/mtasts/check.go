@@ -7,13 +7,12 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/mtasts/mtasts/check"
-	"github.com/mtasts/mtasts/internal/textout"
-	"github.com/mtasts/mtasts/internal/untrusted"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -202,136 +201,73 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 		defer in.close()
 		domains = in.All()
 	}
-	out := newCheckOutput(e, f, in != nil)
-	lowest := f.concurrency
+	p := check.NewPrinter(check.PrintOptions{Format: f.format(), Text: check.TextOptions{Color: f.useColor(e), Facts: !f.brief},
+		Bulk: in != nil, Out: e.stdout, Err: e.stderr})
+	var progress *bulkProgress
+	if in != nil && writerIsTerminal(e.stderr) {
+		progress = newBulkProgress(e.stderr, f.file, writerIsTerminal(e.stdout), e.now)
+	}
+	// CheckAll checks fewer domains at once while the resolver times out:
+	// say so, between results, with the flag to lower.
+	var slowest atomic.Int64
+	slowest.Store(int64(f.concurrency))
+	said := int64(f.concurrency)
 	slower := func(n int) {
-		if n < lowest {
-			lowest = n
-			fmt.Fprintf(e.stderr, "mtasts check: the DNS resolver does not answer in time: now checking %d domains at once (lower --concurrency, or use a --resolver that keeps up)\n", n)
+		if int64(n) < slowest.Load() {
+			slowest.Store(int64(n))
 		}
 	}
-	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil, OnConcurrency: slower}, out.emit)
-	out.finish()
+	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil, OnConcurrency: slower}, func(it check.Item) error {
+		progress.clear()
+		defer progress.add()
+		if n := slowest.Load(); n < said {
+			said = n
+			fmt.Fprintf(e.stderr, "mtasts check: the DNS resolver does not answer in time: now checking %d domains at once (lower --concurrency, or use a --resolver that keeps up)\n", n)
+		}
+		return p.Print(it)
+	})
+	progress.close()
 	if err == nil && in != nil {
 		err = in.Err()
 	}
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	if err := out.writeSummary(); err != nil {
+	if err := p.Close(); err != nil {
 		return err
 	}
-	if in != nil && out.checked == 0 {
+	if in != nil && p.Checked == 0 {
 		// A list of which nothing could be checked says nothing about
 		// any domain: that is not a clean bill of health.
 		what := "holds no domain"
-		if out.notChecked > 0 {
-			what = fmt.Sprintf("holds no domain that could be checked (%d entries refused)", out.notChecked)
+		if p.NotChecked > 0 {
+			what = fmt.Sprintf("holds no domain that could be checked (%d entries refused)", p.NotChecked)
 		}
 		return &exitError{code: exitCannotRun, err: fmt.Errorf("nothing checked: %s %s", in.Name(), what)}
 	}
-	return exitWith(out.code)
+	return exitWith(statusCode(p.Status))
 }
 
-// checkOutput renders the results of mtasts check as they come.
-type checkOutput struct {
-	e        *env
-	f        *checkFlags
-	color    bool
-	bulk     bool
-	n        int
-	code     int
-	summary  *check.Summary
-	progress *bulkProgress
-	// checked and notChecked count the domains checked and those that
-	// could not be.
-	checked, notChecked int
+// format is the output format the flags choose.
+func (f *checkFlags) format() string {
+	switch {
+	case f.asJSON:
+		return check.FormatJSON
+	case f.jsonl:
+		return check.FormatJSONL
+	}
+	return check.FormatText
 }
 
-func newCheckOutput(e *env, f *checkFlags, bulk bool) *checkOutput {
-	o := &checkOutput{e: e, f: f, bulk: bulk, summary: check.NewSummary()}
+// useColor reports whether the text report is coloured.
+func (f *checkFlags) useColor(e *env) bool {
 	switch {
 	case f.asJSON || f.jsonl || f.noColor || f.color == "never":
+		return false
 	case f.color == "always":
-		o.color = true
-	default:
-		o.color = e.getenv("NO_COLOR") == "" && writerIsTerminal(e.stdout)
+		return true
 	}
-	if bulk && writerIsTerminal(e.stderr) {
-		o.progress = newBulkProgress(e.stderr, f.file, writerIsTerminal(e.stdout))
-	}
-	return o
-}
-
-// checkErrorJSON is the JSON form of a domain that could not be checked.
-type checkErrorJSON struct {
-	Domain string `json:"domain"`
-	Error  string `json:"error"`
-}
-
-// emit writes one result.
-func (o *checkOutput) emit(it check.Item) error {
-	o.summary.Add(it)
-	o.progress.clear()
-	defer o.progress.add()
-	if it.Err != nil {
-		o.notChecked++
-		if o.f.asJSON || o.f.jsonl {
-			return o.writeJSON(checkErrorJSON{Domain: it.Domain, Error: it.Err.Error()})
-		}
-		_, err := fmt.Fprintf(o.e.stderr, "mtasts: %s not checked: %s\n", untrusted.Quote(it.Domain), untrusted.Escape(it.Err.Error()))
-		return err
-	}
-	o.checked++
-	r := it.Result
-	switch r.Verdict.Status {
-	case check.StatusError:
-		o.code = exitErrors
-	case check.StatusWarning:
-		o.code = max(o.code, exitWarnings)
-	}
-	if o.f.asJSON || o.f.jsonl {
-		return o.writeJSON(r)
-	}
-	if o.n++; o.n > 1 {
-		if _, err := io.WriteString(o.e.stdout, "\n"); err != nil {
-			return err
-		}
-	}
-	return r.WriteText(o.e.stdout, check.TextOptions{Color: o.color, Facts: !o.f.brief})
-}
-
-// writeJSON writes v as JSON Lines or indented JSON.
-func (o *checkOutput) writeJSON(v any) error {
-	if o.f.jsonl {
-		line, err := marshalJSON(v)
-		if err != nil {
-			return err
-		}
-		_, err = o.e.stdout.Write(append(line, '\n'))
-		return err
-	}
-	return textout.WriteJSON(o.e.stdout, v)
-}
-
-// finish removes the progress bar.
-func (o *checkOutput) finish() { o.progress.close() }
-
-// writeSummary writes the summary table of a bulk run: after the reports
-// on standard output, or on standard error when standard output is JSON.
-func (o *checkOutput) writeSummary() error {
-	if !o.bulk {
-		return nil
-	}
-	w := o.e.stdout
-	if o.f.asJSON || o.f.jsonl {
-		w = o.e.stderr
-	} else if o.n > 0 {
-		if _, err := io.WriteString(w, "\n"); err != nil {
-			return err
-		}
-	}
-	return o.summary.WriteText(w)
+	return e.getenv("NO_COLOR") == "" && writerIsTerminal(e.stdout)
 }
 
 // writerIsTerminal reports whether w is a terminal.

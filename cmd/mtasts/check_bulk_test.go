@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
@@ -225,13 +226,23 @@ func TestBulkProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf strings.Builder
-	p := newBulkProgress(&buf, list, true)
+	now := testNow
+	p := newBulkProgress(&buf, list, true, func() time.Time { return now })
+	now = now.Add(time.Microsecond)
+	p.add() // the first results, at once: no rate yet
 	p.add()
+	if st := p.bar.State(); st.Description != "checking" || st.Max != 2 {
+		t.Errorf("progress %+v: want the description without a rate and a total of 2", st)
+	}
 	p.clear()
+	now = now.Add(4 * time.Second)
 	p.add()
+	if st := p.bar.State(); st.Description != "checking, 0.7 domains/s" {
+		t.Errorf("progress %+v: want the rate of 3 domains in 4 s", st)
+	}
 	p.close()
-	if out := buf.String(); !strings.Contains(out, "checking") || !strings.Contains(out, "/2") {
-		t.Errorf("progress output %q: want a description and a total of 2", out)
+	if out := buf.String(); !strings.Contains(out, "checking") || !strings.Contains(out, "/2)") {
+		t.Errorf("progress output %q: want the bar drawn with a total of 2", out)
 	}
 	var none *bulkProgress // no terminal: nothing drawn, nothing fails
 	none.add()

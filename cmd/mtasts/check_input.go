@@ -63,28 +63,40 @@ type bulkProgress struct {
 	// clearEach clears the bar before each result is written, for when
 	// standard output is the same terminal.
 	clearEach bool
+	// The rate is drawn by us, once rateAfter has passed since start: the
+	// first results (cached, or refused at once) come in microseconds and
+	// would show an absurd rate.
+	now   func() time.Time
+	start time.Time
+	done  int
 }
+
+// rateAfter is how long the progress bar waits before it shows a rate.
+const rateAfter = 2 * time.Second
 
 // newBulkProgress draws a bar for the list file (its size known, with an
 // ETA) or a counter for standard input.
-func newBulkProgress(w io.Writer, file string, clearEach bool) *bulkProgress {
+func newBulkProgress(w io.Writer, file string, clearEach bool, now func() time.Time) *bulkProgress {
 	bar := progressbar.NewOptions64(countDomains(file),
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("checking"),
 		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("domains"),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
-	return &bulkProgress{bar: bar, clearEach: clearEach}
+	return &bulkProgress{bar: bar, clearEach: clearEach, now: now, start: now()}
 }
 
 func (p *bulkProgress) add() {
-	if p != nil {
-		_ = p.bar.Add(1)
+	if p == nil {
+		return
 	}
+	p.done++
+	if elapsed := p.now().Sub(p.start); elapsed >= rateAfter {
+		p.bar.Describe(fmt.Sprintf("checking, %.1f domains/s", float64(p.done)/elapsed.Seconds()))
+	}
+	_ = p.bar.Add(1)
 }
 
 func (p *bulkProgress) clear() {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+
+	"github.com/mtasts/mtasts/internal/buildinfo"
 )
 
 // newManCmd writes the manual pages, one per command, generated from the
@@ -27,7 +29,7 @@ Packagers install them under /usr/share/man/man1.`,
 			}
 			root := cmd.Root()
 			root.DisableAutoGenTag = true
-			header := &doc.GenManHeader{Title: "MTASTS", Section: "1", Source: "mtasts " + buildVersion(), Manual: "mtasts manual"}
+			header := &doc.GenManHeader{Title: "MTASTS", Section: "1", Source: "mtasts " + buildinfo.Version(), Manual: "mtasts manual"}
 			if err := doc.GenManTree(root, header, dir); err != nil {
 				return &exitError{code: exitCannotRun, err: fmt.Errorf("writing manual pages: %w", err)}
 			}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/buildinfo"
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/rootca"
 	"github.com/mtasts/mtasts/sts"
@@ -31,6 +33,26 @@ func (f *netFlags) dnsClient() (*dnsx.Client, error) {
 	c, err := dnsx.NewFromAddr(f.resolver)
 	if err != nil {
 		return nil, fmt.Errorf("DNS resolver: %w", err)
+	}
+	return c, nil
+}
+
+// liveDNSClient is dnsClient for commands that cannot run without DNS. A
+// resolver that gives no reply at all is exit status 3 for every command,
+// never a verdict about a domain (see the root help for the table).
+func (f *netFlags) liveDNSClient(ctx context.Context) (*dnsx.Client, error) {
+	return liveResolver(ctx, f.resolver)
+}
+
+// liveResolver returns a DNS client for addr (the system's servers if
+// empty) once one of its servers has answered.
+func liveResolver(ctx context.Context, addr string) (*dnsx.Client, error) {
+	c, err := dnsx.NewFromAddr(addr)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("DNS resolver: %w", err))
+	}
+	if err := c.Ping(ctx); err != nil {
+		return nil, &exitError{code: exitCannotRun, err: err}
 	}
 	return c, nil
 }
@@ -67,4 +89,4 @@ func (f *netFlags) fetchOptions(e *env) (sts.FetchOptions, error) {
 }
 
 // userAgent is the User-Agent of policy fetches.
-func userAgent() string { return "mtasts/" + buildVersion() }
+func userAgent() string { return "mtasts/" + buildinfo.Version() }

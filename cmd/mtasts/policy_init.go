@@ -5,19 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/sts"
-	"github.com/mtasts/mtasts/tlsrpt"
 )
-
-// recordTTL is the TTL printed in the zone-file lines. An hour lets a new
-// id reach senders quickly after the policy changes.
-const recordTTL = 3600
 
 type policyInitFlags struct {
 	mx     []string
@@ -65,57 +58,23 @@ Whenever the policy changes, publish a new id.`,
 	return cmd
 }
 
-func runPolicyInit(e *env, domainArg string, f *policyInitFlags) error {
-	domain, err := sts.NormalizeDomain(domainArg)
+func runPolicyInit(e *env, domain string, f *policyInitFlags) error {
+	in, err := policyhost.NewInitial(domain, sts.Mode(f.mode), f.maxAge, f.mx, f.rua, e.now())
 	if err != nil {
-		return usageError(fmt.Errorf("domain %q: %w", domainArg, err))
+		return usageError(err)
 	}
-	p := &sts.Policy{Version: "STSv1", Mode: sts.Mode(f.mode), MaxAge: f.maxAge, MX: f.mx}
-	// The policy is checked by the parser senders use: what we write must
-	// parse, and its warnings are shown.
-	text := p.String()
-	_, warnings, err := sts.ParsePolicyLint([]byte(text))
-	if err != nil {
-		return usageError(fmt.Errorf("the policy would be invalid: %w", err))
-	}
-	rua := f.rua
-	if len(rua) == 0 {
-		rua = []string{"mailto:tlsrpt@" + domain}
-	}
-	rpt, err := tlsrpt.ParseRecord("v=TLSRPTv1; rua=" + strings.Join(rua, ","))
-	if err != nil {
-		return usageError(fmt.Errorf("--rua: %w", err))
-	}
-
 	records := e.stdout
 	if f.output == "-" {
-		if _, err := io.WriteString(e.stdout, text); err != nil {
+		if _, err := io.WriteString(e.stdout, in.Text); err != nil {
 			return err
 		}
 		records = e.stderr
-	} else if err := writeNewFile(f.output, []byte(text), f.force); err != nil {
+	} else if err := writeNewFile(f.output, []byte(in.Text), f.force); err != nil {
 		return &exitError{code: exitCannotRun, err: err}
+	} else if _, err := fmt.Fprintf(records, "Wrote %s (mode %s, max_age %d, %d mx).\n\n", f.output, in.Policy.Mode, in.Policy.MaxAge, len(in.Policy.MX)); err != nil {
+		return err
 	}
-
-	stsRecord := &sts.Record{Version: "STSv1", ID: policyhost.NewID(e.now(), "")}
-	w := &textout.Writer{W: records}
-	if f.output != "-" {
-		w.Printf("Wrote %s (mode %s, max_age %d, %d mx).\n\n", f.output, p.Mode, p.MaxAge, len(p.MX))
-	}
-	for _, warn := range warnings {
-		w.Printf("warning: %s\n", warn)
-	}
-	if len(warnings) > 0 {
-		w.Printf("\n")
-	}
-	w.Printf("; DNS records to publish in the %s zone:\n", domain)
-	w.Printf("_mta-sts.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, policyhost.QuoteTXT(stsRecord.String()))
-	w.Printf("_smtp._tls.%s.\t%d\tIN\tTXT\t%s\n", domain, recordTTL, policyhost.QuoteTXT(rpt.String()))
-	w.Printf(";\n; Serve the policy file at https://mta-sts.%s/.well-known/mta-sts.txt\n", domain)
-	w.Printf("; with Content-Type text/plain, status 200 and no redirect; mta-sts.%s needs\n", domain)
-	w.Printf("; an A/AAAA (or CNAME) record and a certificate valid for that name.\n")
-	w.Printf("; Publish the TXT record only once the file is served; change its id whenever the policy changes.\n")
-	return w.Err
+	return in.WriteRecords(records)
 }
 
 // writeNewFile writes data to name, refusing to replace an existing file

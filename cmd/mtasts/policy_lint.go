@@ -8,18 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/ctxio"
 	"github.com/mtasts/mtasts/internal/textout"
-	"github.com/mtasts/mtasts/sts"
 )
-
-// lintResult is the JSON output of policy lint.
-type lintResult struct {
-	File     string      `json:"file"`
-	Valid    bool        `json:"valid"`
-	Policy   *policyJSON `json:"policy,omitempty"`
-	Problems []problem   `json:"problems"`
-}
 
 func newPolicyLintCmd(e *env) *cobra.Command {
 	var asJSON bool
@@ -49,12 +41,7 @@ be read.`,
 	return cmd
 }
 
-// maxLintSize bounds the policy lint reads: sixteen times the 64 KiB that
-// senders fetch at most (RFC 8461 §3.3), so that an oversized file is
-// called so rather than read whole.
-const maxLintSize = 16 * sts.DefaultMaxBytes
-
-// readPolicy reads at most maxLintSize+1 bytes of the policy file name,
+// readPolicy reads at most check.MaxLintBytes+1 bytes of the policy file name,
 // "-" being standard input, which is read until ctx ends.
 func readPolicy(ctx context.Context, e *env, name string) ([]byte, error) {
 	r := e.stdinUntil(ctx)
@@ -66,7 +53,7 @@ func readPolicy(ctx context.Context, e *env, name string) ([]byte, error) {
 		defer f.Close()
 		r = ctxio.NewReader(ctx, f) // a pipe, such as <(curl …), may wait
 	}
-	return io.ReadAll(io.LimitReader(r, maxLintSize+1))
+	return io.ReadAll(io.LimitReader(r, check.MaxLintBytes+1))
 }
 
 func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error {
@@ -74,42 +61,14 @@ func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error 
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: fmt.Errorf("reading policy: %w", err)}
 	}
-	var p *sts.Policy
-	var warnings []sts.Warning
-	var errs []*sts.SyntaxError
-	if len(data) > maxLintSize {
-		errs = []*sts.SyntaxError{{Reason: fmt.Sprintf("policy is over %d KiB; senders read at most %d KiB of it", maxLintSize>>10, sts.DefaultMaxBytes>>10),
-			Section: "RFC 8461 §3.3"}}
-	} else {
-		p, warnings, errs = sts.LintPolicy(data)
-	}
-	res := lintResult{File: name, Valid: len(errs) == 0, Policy: newPolicyJSON(p), Problems: []problem{}}
-	for _, err := range errs {
-		res.Problems = append(res.Problems, errorProblem(err))
-	}
-	res.Problems = append(res.Problems, warningProblems(warnings)...)
-	sortProblems(res.Problems)
-
+	res := check.LintPolicy(name, data)
 	if asJSON {
-		if err := textout.WriteJSON(e.stdout, res); err != nil {
-			return err
-		}
-		return exitWith(verdictCode(res.Problems))
+		err = textout.WriteJSON(e.stdout, res)
+	} else {
+		err = res.WriteText(e.stdout)
 	}
-	w := &textout.Writer{W: e.stdout}
-	switch {
-	case !res.Valid:
-		w.Textf("%s: invalid, %s\n", name, textout.Plural(len(errs), "error"))
-	case len(warnings) > 0:
-		w.Printf("%s: valid, %s (mode %s, max_age %d, %d mx)\n", name, textout.Plural(len(warnings), "warning"), p.Mode, p.MaxAge, len(p.MX))
-	default:
-		w.Printf("%s: valid (mode %s, max_age %d, %d mx)\n", name, p.Mode, p.MaxAge, len(p.MX))
+	if err != nil {
+		return err
 	}
-	for _, pr := range res.Problems {
-		w.Textf("  %s: %s\n", pr.Severity, pr.text)
-	}
-	if w.Err != nil {
-		return w.Err
-	}
-	return exitWith(verdictCode(res.Problems))
+	return exitWith(statusCode(res.Status()))
 }

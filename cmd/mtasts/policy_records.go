@@ -79,9 +79,9 @@ func runPolicyRecords(ctx context.Context, e *env, config, only string, nf *netF
 			return usageError(fmt.Errorf("%s is not a domain of %s", d, config))
 		}
 	}
-	resolver, err := nf.dnsClient()
+	resolver, err := nf.liveDNSClient(ctx)
 	if err != nil {
-		return usageError(err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, nf.timeout)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 	"github.com/mtasts/mtasts/sts"
@@ -145,7 +146,7 @@ func TestPolicyLint(t *testing.T) {
 				t.Errorf("code %d (want %d), stdout:\n%s\nwant %q", r.code, tc.code, r.stdout, tc.want)
 			}
 			r = runCmd(t, nil, tc.policy, "policy", "lint", "--json", "-")
-			var res lintResult
+			var res check.PolicyLint
 			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 				t.Fatalf("--json: %v\n%s", err, r.stdout)
 			}
@@ -176,11 +177,11 @@ func TestPolicyFetch(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("code %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
-	var res fetchResult
+	var res check.PolicyFetch
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != verdictEnforce || !res.Record.Valid || res.Record.ID != w.PolicyID("example.com") ||
+	if res.Verdict != check.VerdictEnforce || !res.Record.Valid || res.Record.ID != w.PolicyID("example.com") ||
 		res.Policy == nil || len(res.Policy.MX) != 1 || res.Fetch.Status != 200 {
 		t.Errorf("unexpected result: %+v", res)
 	}
@@ -210,15 +211,15 @@ func TestPolicyFetchProblems(t *testing.T) {
 		code    string
 		rfc     string
 	}{
-		{"redirect.example", verdictNoPolicy, "fetch-redirect", "RFC 8461 §3.3"},
-		{"wrongname.example", verdictNoPolicy, "fetch-tls", "RFC 8461 §3.3"},
-		{"badpolicy.example", verdictNoPolicy, "", "RFC 8461 §3.2"},
-		{"servfail.example", verdictTempfail, "", ""},
-		{"nothing.example", verdictNoPolicy, "", "RFC 8461 §3.1"},
+		{"redirect.example", check.VerdictNoPolicy, "fetch-redirect", "RFC 8461 §3.3"},
+		{"wrongname.example", check.VerdictNoPolicy, "fetch-tls", "RFC 8461 §3.3"},
+		{"badpolicy.example", check.VerdictNoPolicy, "", "RFC 8461 §3.2"},
+		{"servfail.example", check.VerdictTempfail, "", ""},
+		{"nothing.example", check.VerdictNoPolicy, "", "RFC 8461 §3.1"},
 	} {
 		t.Run(tc.domain, func(t *testing.T) {
 			r := runCmd(t, w, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--timeout", "5s", "--json", tc.domain)
-			var res fetchResult
+			var res check.PolicyFetch
 			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 				t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
 			}
@@ -248,7 +249,7 @@ func TestPolicyFetchProblemCodes(t *testing.T) {
 		{"bad.example", "record-syntax"},
 	} {
 		r := runCmd(t, w, "", "policy", "fetch", "--resolver", w.Resolver(), "--ca-file", w.CAFile(), "--json", tc.domain)
-		var res fetchResult
+		var res check.PolicyFetch
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 			t.Fatalf("%s: %v\n%s", tc.domain, err, r.stdout)
 		}

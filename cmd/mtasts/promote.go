@@ -8,9 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/check"
-	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/textout"
-	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/rollout"
 	"github.com/mtasts/mtasts/serve"
 	"github.com/mtasts/mtasts/sts"
@@ -36,49 +34,21 @@ func (f *rolloutFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 }
 
-// rolloutRun is what promote and demote work on: the configuration, the
-// domain, the store and the DNS client.
-type rolloutRun struct {
-	cfg      *serve.Config
-	domain   string
-	store    *reportstore.Store
-	resolver *dnsx.Client
-}
-
-// open loads the configuration and opens the store of serve, or the one
-// --db names.
-func (f *rolloutFlags) open(ctx context.Context, e *env, domain string) (*rolloutRun, error) {
-	cfg, err := serve.Load(f.config)
+// open opens domain for a roll-out command.
+func (f *rolloutFlags) open(ctx context.Context, e *env, domain string) (*rollout.Domain, error) {
+	resolver, err := f.net.liveDNSClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := rollout.OpenDomain(ctx, f.config, f.db, domain, resolver, e.now)
 	if err != nil {
 		return nil, usageError(err)
 	}
-	d, err := sts.NormalizeDomain(domain)
-	if err != nil {
-		return nil, usageError(fmt.Errorf("domain %q: %w", domain, err))
-	}
-	found := false
-	for _, dc := range cfg.Domains {
-		found = found || dc.Domain == d
-	}
-	if !found {
-		return nil, usageError(fmt.Errorf("%s is not a domain of %s", d, f.config))
-	}
-	resolver, err := f.net.dnsClient()
-	if err != nil {
-		return nil, usageError(err)
-	}
-	url := f.db
-	if url == "" {
-		url = cfg.StoreURL()
-	}
-	store, err := reportstore.Open(ctx, url, reportstore.Options{Now: e.now})
-	if err != nil {
-		return nil, &exitError{code: exitCannotRun, err: err}
-	}
-	return &rolloutRun{cfg: cfg, domain: d, store: store, resolver: resolver}, nil
+	d.Log = e.stderr
+	return d, nil
 }
 
-// actorName is --actor, else the user sudo was run by, else the user.
+// actorName is who makes a change, for the audit log.
 func (f *rolloutFlags) actorName(e *env) string {
 	for _, a := range []string{f.actor, e.getenv("SUDO_USER"), e.getenv("USER")} {
 		if a != "" {
@@ -86,28 +56,6 @@ func (f *rolloutFlags) actorName(e *env) string {
 		}
 	}
 	return "unknown"
-}
-
-// setMode changes the mode, waits for a running serve to give the new
-// id, and records the change in the audit log.
-func (r *rolloutRun) setMode(ctx context.Context, e *env, f *rolloutFlags, mode sts.Mode, action string, forced bool, v *rollout.Verdict) (*rollout.Change, error) {
-	c, err := rollout.SetMode(ctx, f.config, r.domain, mode, r.resolver, e.now)
-	if err != nil {
-		return nil, &exitError{code: exitCannotRun, err: err}
-	}
-	if c.Pending {
-		wctx, cancel := context.WithTimeout(ctx, f.wait)
-		id, err := rollout.WaitServed(wctx, r.cfg.DataDir, r.domain, c.New.Text, time.Second/4)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(e.stderr, "warning: %v; the running mtasts serve loads the file on SIGHUP or within serve.config_check: run \"mtasts policy records %s\" then\n", err, r.domain)
-		}
-		c.New.ID = id
-	}
-	if _, err := rollout.Audit(ctx, r.store, c, action, f.actorName(e), forced, v); err != nil {
-		return c, &exitError{code: exitCannotRun, err: fmt.Errorf("the mode was changed but not recorded: %w", err)}
-	}
-	return c, nil
 }
 
 func newPromoteCmd(e *env) *cobra.Command {
@@ -137,6 +85,10 @@ now. Publish the _mta-sts record printed (or let serve publish it, with
 kept in the audit log of the store, with the verdict and its evidence;
 --history lists it.
 
+The thresholds come from the [rollout] section of the configuration file
+and its [rollout.domains."DOMAIN"] tables (docs/mtasts.example.toml);
+the flags below override them.
+
 Exit status: 0 ready (or promoted), 1 insufficient data, 2 not ready (and not
 promoted), 3 the command could not run.`,
 		Example: `  mtasts promote example.com --config /etc/mtasts/mtasts.toml
@@ -149,11 +101,24 @@ promoted), 3 the command could not run.`,
 			if err != nil {
 				return err
 			}
-			defer r.store.Close()
+			defer r.Close()
 			if history {
 				return printHistory(cmd.Context(), e, r, f.asJSON)
 			}
-			return runPromote(cmd.Context(), e, r, &f, th, apply, force)
+			thresholds := r.Thresholds
+			for name, set := range map[string]func(){
+				"window":                        func() { thresholds.Window = th.Window },
+				"min-organizations":             func() { thresholds.MinOrganizations = th.MinOrganizations },
+				"min-sessions":                  func() { thresholds.MinSessions = th.MinSessions },
+				"min-days":                      func() { thresholds.MinDays = th.MinDays },
+				"max-failure-rate":              func() { thresholds.MaxFailureRate = th.MaxFailureRate },
+				"max-organization-failure-rate": func() { thresholds.MaxOrganizationFailureRate = th.MaxOrganizationFailureRate },
+			} {
+				if cmd.Flags().Changed(name) {
+					set()
+				}
+			}
+			return runPromote(cmd.Context(), e, r, &f, thresholds, apply, force)
 		},
 	}
 	f.register(cmd)
@@ -170,55 +135,54 @@ promoted), 3 the command could not run.`,
 	return cmd
 }
 
-func runPromote(ctx context.Context, e *env, r *rolloutRun, f *rolloutFlags, th rollout.Thresholds, apply, force bool) error {
-	served, err := rollout.Served(ctx, r.cfg, r.domain, r.resolver)
-	if err != nil {
-		return &exitError{code: exitCannotRun, err: err}
-	}
+func runPromote(ctx context.Context, e *env, r *rollout.Domain, f *rolloutFlags, th rollout.Thresholds, apply, force bool) error {
 	roots, err := f.net.rootCAs(e)
 	if err != nil {
 		return usageError(err)
 	}
-	checker, err := check.New(check.Options{Resolver: f.net.resolver, RootCAs: roots, Dial: e.dial, Timeout: f.net.timeout, Now: e.now, UserAgent: "mtasts/" + buildVersion()})
+	checker, err := check.New(check.Options{Resolver: f.net.resolver, RootCAs: roots, Dial: e.dial, Timeout: f.net.timeout, Now: e.now, UserAgent: userAgent()})
 	if err != nil {
 		return usageError(err)
 	}
-	ev, err := rollout.Gather(ctx, rollout.Sources{Store: r.store, Checker: checker, Now: e.now}, r.domain, served, th)
+	served, v, err := r.Verdict(ctx, checker, th)
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	v := rollout.Evaluate(ev, th)
 	code := map[rollout.Status]int{rollout.Ready: exitOK, rollout.InsufficientData: exitWarnings, rollout.NotReady: exitErrors}[v.Status]
 	if apply && served.Mode == sts.ModeEnforce {
-		return usageError(fmt.Errorf("%s is already served in mode enforce (policy id %s)", r.domain, served.ID))
+		return usageError(fmt.Errorf("%s is already served in mode enforce (policy id %s)", r.Name, served.ID))
 	}
 	if !apply || (v.Status != rollout.Ready && !force) {
-		if f.asJSON {
-			if err := textout.WriteJSON(e.stdout, v); err != nil {
-				return err
-			}
-		} else if err := v.WriteText(e.stdout); err != nil {
+		if err := writeVerdict(e, r, &v, nil, f.asJSON); err != nil {
 			return err
 		}
 		if apply {
-			return &exitError{code: code, err: fmt.Errorf("%s not promoted: the verdict is %s (--force promotes anyway)", r.domain, v.Status)}
+			return &exitError{code: code, err: fmt.Errorf("%s not promoted: the verdict is %s (--force promotes anyway)", r.Name, v.Status)}
 		}
 		return exitWith(code)
 	}
-	c, err := r.setMode(ctx, e, f, sts.ModeEnforce, rollout.ActionPromote, v.Status != rollout.Ready, &v)
+	c, err := r.SetMode(ctx, sts.ModeEnforce, rollout.ActionPromote, f.actorName(e), v.Status != rollout.Ready, &v, f.wait)
 	if err != nil {
-		return err
+		return &exitError{code: exitCannotRun, err: err}
 	}
-	if f.asJSON {
+	return writeVerdict(e, r, &v, c, f.asJSON)
+}
+
+// writeVerdict prints a verdict, and the change made if c is not nil.
+func writeVerdict(e *env, r *rollout.Domain, v *rollout.Verdict, c *rollout.Change, asJSON bool) error {
+	if asJSON && c == nil {
+		return textout.WriteJSON(e.stdout, v)
+	}
+	if asJSON {
 		return textout.WriteJSON(e.stdout, struct {
-			rollout.Verdict
+			*rollout.Verdict
 			Change *rollout.Change `json:"change"`
 		}{v, c})
 	}
-	if err := v.WriteText(e.stdout); err != nil {
+	if err := v.WriteText(e.stdout); err != nil || c == nil {
 		return err
 	}
-	return c.WriteText(e.stdout, r.cfg.DNSUpdate.Server != "")
+	return c.WriteText(e.stdout, r.Config.DNSUpdate.Server != "")
 }
 
 func newDemoteCmd(e *env) *cobra.Command {
@@ -252,15 +216,15 @@ Exit status: 0 demoted, 3 the command could not run.`,
 			if err != nil {
 				return err
 			}
-			defer r.store.Close()
-			c, err := r.setMode(cmd.Context(), e, &f, mode, rollout.ActionDemote, false, nil)
+			defer r.Close()
+			c, err := r.SetMode(cmd.Context(), mode, rollout.ActionDemote, f.actorName(e), false, nil, f.wait)
 			if err != nil {
-				return err
+				return &exitError{code: exitCannotRun, err: err}
 			}
 			if f.asJSON {
 				return textout.WriteJSON(e.stdout, c)
 			}
-			return c.WriteText(e.stdout, r.cfg.DNSUpdate.Server != "")
+			return c.WriteText(e.stdout, r.Config.DNSUpdate.Server != "")
 		},
 	}
 	f.register(cmd)
@@ -269,13 +233,13 @@ Exit status: 0 demoted, 3 the command could not run.`,
 }
 
 // printHistory lists the audit log of the domain.
-func printHistory(ctx context.Context, e *env, r *rolloutRun, asJSON bool) error {
-	entries, err := r.store.AuditLog(ctx, r.domain)
+func printHistory(ctx context.Context, e *env, r *rollout.Domain, asJSON bool) error {
+	entries, err := r.Store.AuditLog(ctx, r.Name)
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
 	if asJSON {
 		return textout.WriteJSON(e.stdout, entries)
 	}
-	return rollout.WriteHistory(e.stdout, r.domain, entries)
+	return rollout.WriteHistory(e.stdout, r.Name, entries)
 }

@@ -105,6 +105,22 @@ func TestPromoteAndDemote(t *testing.T) {
 		t.Fatalf("one reporter: code %d, keys %v\n%s%s", r.code, keys, r.stdout, r.stderr)
 	}
 
+	// The thresholds of the configuration file apply, the flags on top.
+	f, err := os.OpenFile(p.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("\n[rollout.domains.\"example.com\"]\nmin_organizations = 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if r = p.rollout(t, "promote", append(small, "--json")...); strings.Contains(r.stdout, "too-few-organizations") {
+		t.Errorf("min_organizations = 1 in the file: still too few organisations\n%s%s", r.stdout, r.stderr)
+	}
+	if r = p.rollout(t, "promote", append(small, "--json", "--min-organizations", "2")...); !strings.Contains(r.stdout, "too-few-organizations") {
+		t.Errorf("--min-organizations 2 does not override the file\n%s%s", r.stdout, r.stderr)
+	}
+
 	// A second organisation, whose report of a month ago names
 	// certificate-expired failures at mx1.
 	p.importFixtures(t, "microsoft-2026-11-25.json", "microsoft-2026-11-10-failures.json")

@@ -79,6 +79,9 @@ func runQuery(ctx context.Context, e *env, cmd *cobra.Command, f *queryFlags, ke
 	// Nothing cached between runs unless asked: the file's cache is the
 	// daemon's.
 	cfg.Cache = f.cache
+	if _, err := liveResolver(ctx, cfg.Resolver); err != nil {
+		return err
+	}
 	res, err := enforce.Query(ctx, cfg, enforceOptions(e), key)
 	if err != nil {
 		return usageError(err)

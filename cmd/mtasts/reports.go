@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -149,37 +147,11 @@ func (p *periodFlags) register(cmd *cobra.Command) {
 func (p *periodFlags) filter(now time.Time) (reportstore.Filter, error) {
 	f := reportstore.Filter{Domain: p.domain, Organization: p.org}
 	var err error
-	if f.Since, err = parseSince(p.since, now); err != nil {
+	if f.Since, err = reportstore.ParseSince(p.since, now); err != nil {
 		return f, usageError(fmt.Errorf("--since: %w", err))
 	}
-	if f.Until, err = parseSince(p.until, now); err != nil {
+	if f.Until, err = reportstore.ParseSince(p.until, now); err != nil {
 		return f, usageError(fmt.Errorf("--until: %w", err))
 	}
 	return f, nil
-}
-
-// parseSince reads a date (YYYY-MM-DD, UTC) or an age before now: a
-// number of days (7d), weeks (2w) or a Go duration (36h). "" is the zero
-// time.
-func parseSince(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.Atoi(n)
-			if err != nil || v < 0 {
-				return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD) or an age (7d, 2w, 36h)", s)
-			}
-			return now.Add(-time.Duration(v) * unit), nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return time.Time{}, fmt.Errorf("%q is not a date (YYYY-MM-DD) or an age (7d, 2w, 36h)", s)
-	}
-	return now.Add(-d), nil
 }

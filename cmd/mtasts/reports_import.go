@@ -12,28 +12,7 @@ import (
 	"github.com/mtasts/mtasts/ingest"
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/textout"
-	"github.com/mtasts/mtasts/reportstore"
-	"github.com/mtasts/mtasts/tlsrpt"
 )
-
-// importFileJSON is one input in the JSON output of reports import.
-type importFileJSON struct {
-	Path        string              `json:"path"`
-	Outcome     string              `json:"outcome"` // accepted, duplicate, quarantined, error
-	ID          int64               `json:"id,omitempty"`
-	Reason      string              `json:"reason,omitempty"`
-	DKIM        string              `json:"dkim,omitempty"`
-	Diagnostics []tlsrpt.Diagnostic `json:"diagnostics,omitempty"`
-}
-
-// importJSON is the JSON output of reports import.
-type importJSON struct {
-	Files       []importFileJSON `json:"files"`
-	Accepted    int              `json:"accepted"`
-	Duplicates  int              `json:"duplicates"`
-	Quarantined int              `json:"quarantined"`
-	Errors      int              `json:"errors"`
-}
 
 func newReportsImportCmd(e *env, rf *reportsFlags) *cobra.Command {
 	var dkimPolicy, resolver string
@@ -110,84 +89,40 @@ func runReportsImport(ctx context.Context, e *env, rf *reportsFlags, paths []str
 			_ = bar.Set(done)
 		}
 	}
-	res := importJSON{Files: []importFileJSON{}}
+	res := ingest.NewImportSummary()
 	w := &textout.Writer{W: e.stdout}
 	err = in.Import(ctx, paths, opts, func(r ingest.FileResult) {
-		f := importFile(r)
-		res.Files = append(res.Files, f)
-		switch f.Outcome {
-		case string(reportstore.Accepted):
-			res.Accepted++
-		case string(reportstore.Duplicate):
-			res.Duplicates++
-		case string(reportstore.Quarantined):
-			res.Quarantined++
-		default:
-			res.Errors++
-		}
+		f := res.Add(r)
 		if rf.asJSON {
 			return
 		}
 		if bar != nil && writerIsTerminal(e.stdout) {
 			_ = bar.Clear()
 		}
-		w.Textf("%s\n", importLine(f))
+		w.Textf("%s\n", f)
 	})
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if err != nil {
 		if !rf.asJSON {
-			w.Textf("%d accepted, %d duplicates, %d quarantined, %d not stored before the import was interrupted\n",
-				res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
+			_ = res.WriteTotals(e.stdout, true)
 		}
 		return &exitError{code: exitCannotRun, err: fmt.Errorf("import interrupted: %w", err)}
 	}
-	if rf.asJSON {
-		if err := textout.WriteJSON(e.stdout, res); err != nil {
-			return err
-		}
-	} else {
-		w.Textf("%d accepted, %d duplicates, %d quarantined, %d not stored\n", res.Accepted, res.Duplicates, res.Quarantined, res.Errors)
-		if w.Err != nil {
-			return w.Err
-		}
+	switch {
+	case rf.asJSON:
+		err = textout.WriteJSON(e.stdout, res)
+	case w.Err != nil:
+		err = w.Err
+	default:
+		err = res.WriteTotals(e.stdout, false)
 	}
-	if res.Quarantined+res.Errors > 0 {
+	if err != nil {
+		return err
+	}
+	if !res.Clean() {
 		return exitWith(exitErrors)
 	}
 	return nil
-}
-
-func importFile(r ingest.FileResult) importFileJSON {
-	f := importFileJSON{Path: r.Path}
-	if r.Err != nil {
-		f.Outcome, f.Reason = "error", r.Err.Error()
-		return f
-	}
-	f.Outcome, f.ID, f.Reason, f.Diagnostics = string(r.Outcome.Outcome), r.ID, r.Reason, r.Diagnostics
-	if r.Mail != nil {
-		f.DKIM = string(r.Mail.DKIM)
-	}
-	return f
-}
-
-// importLine is the text line of one input.
-func importLine(f importFileJSON) string {
-	switch f.Outcome {
-	case string(reportstore.Accepted):
-		extra := ""
-		if f.DKIM != "" {
-			extra = ", DKIM " + f.DKIM
-		}
-		if n := len(f.Diagnostics); n > 0 {
-			extra += ", " + textout.Plural(n, "deviation") + " tolerated"
-		}
-		return fmt.Sprintf("accepted     %s (report %d%s)", f.Path, f.ID, extra)
-	case string(reportstore.Duplicate):
-		return fmt.Sprintf("duplicate    %s (of report %d)", f.Path, f.ID)
-	case string(reportstore.Quarantined):
-		return fmt.Sprintf("quarantined  %s: %s (quarantine %d)", f.Path, f.Reason, f.ID)
-	}
-	return fmt.Sprintf("not stored   %s: %s", f.Path, f.Reason)
 }

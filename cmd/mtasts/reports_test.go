@@ -3,13 +3,16 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mtasts/mtasts/ingest"
+	"github.com/mtasts/mtasts/reportstore"
 )
 
 const ingestData = "../../ingest/testdata/"
@@ -39,7 +42,7 @@ func TestReportsImport(t *testing.T) {
 	}
 	// Importing again: all duplicates, so nothing rejected.
 	r = runCmd(t, nil, "", "reports", "import", db, "--dkim", "off", "--json", ingestData+"mail")
-	var res importJSON
+	var res ingest.ImportSummary
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitOK {
 		t.Fatalf("import --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -162,11 +165,11 @@ func TestReportsExport(t *testing.T) {
 	}
 	// Google: 2 failure rows; Microsoft: 1 sts row, 1 tlsa failure row;
 	// Mail.Ru: 1 failure row.
-	if len(rows) != 6 || !cmp.Equal(rows[0], csvHeader) || rows[1][10] != "certificate-expired" || rows[3][7] != "sts" || rows[3][10] != "" {
+	if len(rows) != 6 || !cmp.Equal(rows[0], reportstore.CSVHeader) || rows[1][10] != "certificate-expired" || rows[3][7] != "sts" || rows[3][10] != "" {
 		t.Errorf("export csv:\n%s", r.stdout)
 	}
 	r = runCmd(t, nil, "", "reports", "export", db, "--format", "json", "--org", "Google Inc.")
-	var reps []exportJSON
+	var reps []reportstore.ExportedReport
 	if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != 1 || reps[0].Report.Policies[0].Summary.Successful != 1342 {
 		t.Errorf("export json: %v\n%s", err, r.stdout)
 	}
@@ -237,22 +240,23 @@ func TestDefaultDataDir(t *testing.T) {
 	}
 }
 
-func TestParseSince(t *testing.T) {
-	for in, want := range map[string]time.Time{
-		"":           {},
-		"2026-11-01": time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
-		"7d":         testNow.Add(-7 * 24 * time.Hour),
-		"2w":         testNow.Add(-14 * 24 * time.Hour),
-		"36h":        testNow.Add(-36 * time.Hour),
-	} {
-		got, err := parseSince(in, testNow)
-		if err != nil || !got.Equal(want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
-		}
+// TestReportsImportDKIMReason checks that a DKIM result other than a pass
+// says why, and that the import says how to read it (--dkim off for
+// archives whose keys are gone).
+func TestReportsImportDKIMReason(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range []string{"x", "-3d", "7y", "2026-13-01"} {
-		if _, err := parseSince(bad, testNow); err == nil {
-			t.Errorf("parseSince(%q) succeeded", bad)
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	r := runCmd(t, nil, "", "reports", "import", reportsDB(t), "--resolver", dead, ingestData+"mail/google.eml")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"DKIM temperror: dkim: key unavailable", dead, "1 mail with a DKIM signature that could not be verified", "--dkim off skips the check"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/check"
+	"github.com/mtasts/mtasts/internal/buildinfo"
 	"github.com/mtasts/mtasts/internal/ctxio"
 )
 
@@ -21,6 +23,17 @@ const (
 	exitErrors    = 2 // invalid or broken
 	exitCannotRun = 3 // the command itself could not run (bad arguments, no resolver)
 )
+
+// statusCode is the exit status of a check.Status* verdict.
+func statusCode(status string) int {
+	switch status {
+	case check.StatusError:
+		return exitErrors
+	case check.StatusWarning:
+		return exitWarnings
+	}
+	return exitOK
+}
 
 // exitError carries an exit status out of a command. A nil err means the
 // command already printed everything it had to say.
@@ -83,12 +96,14 @@ Exit status of commands that give a verdict:
   0  everything is valid
   1  valid, with warnings
   2  invalid, or the policy cannot be used
-  3  the command could not run (bad arguments, DNS resolver unreachable)`,
+  3  the command could not run: bad arguments, an unreadable file, or a DNS
+     resolver that gives no reply at all (a resolver that answers SERVFAIL
+     for a domain is a verdict about that domain)`,
 		Version:       "-", // printed by the template below
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetVersionTemplate(versionLine())
+	root.SetVersionTemplate(buildinfo.Line())
 	root.SetHelpCommand(newHelpCmd())
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -104,7 +119,7 @@ Exit status of commands that give a verdict:
 		newTlsrptCmd(e),
 		newWebCmd(e),
 		newManCmd(e),
-		newPromoteCmd(e), newDemoteCmd(e),
+		newPromoteCmd(e), newDemoteCmd(e), newStatusCmd(e),
 	)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/textout"
+	"github.com/mtasts/mtasts/rollout/monitor"
 	"github.com/mtasts/mtasts/serve"
 )
 
@@ -131,7 +132,7 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 	if err != nil {
 		return usageError(fmt.Errorf("DNS resolver: %w", err))
 	}
-	o := serve.Options{Log: e.stderr, Now: e.now, Getenv: e.getenv, Resolver: resolver,
+	o := serve.Options{Log: e.stderr, Now: e.now, Getenv: e.getenv, Resolver: resolver, Watcher: monitor.Watch,
 		Load: func() (*serve.Config, error) { return loadServeConfig(cmd, f) }}
 	if err := serve.Run(ctx, cfg, o); err != nil {
 		var ce *serve.ConfigError

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/deliver"
+	"github.com/mtasts/mtasts/internal/buildinfo"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
@@ -112,7 +113,7 @@ func (f *tlsrptFlags) sender(e *env, sub tlsrptsend.Submitter) (*tlsrptsend.Send
 	s := &tlsrptsend.Sender{
 		Submitter: sub,
 		DNS:       dns,
-		HTTPS:     &tlsrptsend.HTTPSDeliverer{Client: client, UserAgent: "mtasts/" + buildVersion()},
+		HTTPS:     &tlsrptsend.HTTPSDeliverer{Client: client, UserAgent: "mtasts/" + buildinfo.Version()},
 		MailFrom:  f.from,
 		Now:       e.now,
 	}

@@ -72,7 +72,7 @@ Exit status: 0 done, 3 could not run.`,
 func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath string, follow bool, ip netip.Addr, flush time.Duration) error {
 	policies, err := newFetchedPolicies(ctx, e, &f.net)
 	if err != nil {
-		return usageError(err)
+		return err
 	}
 	store, err := f.store.open(ctx, e)
 	if err != nil {
@@ -125,13 +125,13 @@ type fetchedPolicies struct {
 }
 
 func newFetchedPolicies(ctx context.Context, e *env, nf *netFlags) (*fetchedPolicies, error) {
-	dns, err := nf.dnsClient()
+	dns, err := nf.liveDNSClient(ctx)
 	if err != nil {
 		return nil, err
 	}
 	opts, err := nf.fetchOptions(e)
 	if err != nil {
-		return nil, err
+		return nil, usageError(err)
 	}
 	return &fetchedPolicies{ctx: ctx, dns: dns, opts: opts, known: map[string]tlsrpt.Policy{}}, nil
 }

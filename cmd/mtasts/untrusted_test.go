@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mtasts/mtasts/internal/untrusted"
+	"github.com/mtasts/mtasts/reportstore"
 )
 
 // injectionReport is a report whose text members carry terminal escape
@@ -123,8 +124,8 @@ func TestReportsExportNeutralisesFormulas(t *testing.T) {
 		}
 	}
 	for _, c := range []string{"=x", "+x", "-x", "@x", "\tx", "\rx"} {
-		if got := csvCell(c); got != "'"+c {
-			t.Errorf("csvCell(%q) = %q", c, got)
+		if got := reportstore.CSVCell(c); got != "'"+c {
+			t.Errorf("CSVCell(%q) = %q", c, got)
 		}
 	}
 }

@@ -17,6 +17,24 @@ import (
 func CheckMetrics(t testing.TB, url, section string) {
 	t.Helper()
 	documented, all := documentedMetrics(t, section)
+	exposed := ExposedMetrics(t, url)
+	for name := range exposed {
+		if strings.HasPrefix(name, "mtasts_") && !all[name] {
+			t.Errorf("%s is exposed but not documented in docs/metrics.md", name)
+		}
+	}
+	for _, name := range documented {
+		if _, ok := exposed[name]; !ok {
+			t.Errorf("%s, documented in docs/metrics.md under %q, is not exposed", name, section)
+		}
+	}
+}
+
+// ExposedMetrics scrapes the Prometheus metrics at url and returns the
+// type of each metric it exposes ("counter", "gauge", "histogram"…), by
+// name.
+func ExposedMetrics(t testing.TB, url string) map[string]string {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -26,21 +44,14 @@ func CheckMetrics(t testing.TB, url, section string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exposed := map[string]bool{}
+	exposed := map[string]string{}
 	for _, line := range strings.Split(string(body), "\n") {
 		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			name, _, _ := strings.Cut(rest, " ")
-			exposed[name] = true
-			if strings.HasPrefix(name, "mtasts_") && !all[name] {
-				t.Errorf("%s is exposed but not documented in docs/metrics.md", name)
-			}
+			name, kind, _ := strings.Cut(rest, " ")
+			exposed[name] = kind
 		}
 	}
-	for _, name := range documented {
-		if !exposed[name] {
-			t.Errorf("%s, documented in docs/metrics.md under %q, is not exposed", name, section)
-		}
-	}
+	return exposed
 }
 
 // metricRow is a row of a metrics table in docs/metrics.md.

@@ -44,6 +44,14 @@ func WriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// WriteJSONLine writes v as JSON on one line (JSON Lines), "<", ">" and "&"
+// left as they are.
+func WriteJSONLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
 // Textf is Printf for output that holds text others wrote: the arguments
 // are escaped with untrusted.EscapeArgs, the format is not.
 func (w *Writer) Textf(format string, args ...any) {

@@ -43,7 +43,7 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/
 # The binary: static (the SQLite driver is pure Go), no paths of this
 # machine, version and commit for "mtasts --version".
 CGO_ENABLED=0 go build -trimpath -buildvcs=false \
-	-ldflags "-s -w -buildid= -X main.version=$VERSION -X main.commit=$commit" \
+	-ldflags "-s -w -buildid= -X github.com/mtasts/mtasts/internal/buildinfo.version=$VERSION -X github.com/mtasts/mtasts/internal/buildinfo.commit=$commit" \
 	-o "$root/usr/bin/mtasts" ./cmd/mtasts
 bin=$root/usr/bin/mtasts
 
