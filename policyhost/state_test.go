@@ -186,7 +186,7 @@ func TestStateHold(t *testing.T) {
 	if err := s.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetAutoMX("a.test", []string{"mx.a.test"}); err != nil {
+	if err := s.SetAutoMX("a.test", []string{"mx.a.test"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if d, ok := openStateAt(t, dir).Get("a.test"); !ok || d.ID != id || len(d.AutoMX) != 1 {
