@@ -93,6 +93,13 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.ACME.Enabled {
+		// Read now, though used when Run starts ACME: a start fails
+		// before it writes anything.
+		if _, err := acmeRoots(cfg.ACME); err != nil {
+			return nil, err
+		}
+	}
 	state, err := OpenState(cfg.DataDir, opts.Now)
 	if err != nil {
 		return nil, err

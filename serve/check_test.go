@@ -47,6 +47,9 @@ func TestCheck(t *testing.T) {
 			}
 			c.DataDir = filepath.Join(file, "data")
 		}, want: []string{"data directory", "not a directory"}},
+		{name: "ACME ca_file missing", change: func(t *testing.T, c *Config) {
+			c.ACME.Enabled, c.ACME.AgreeTOS, c.ACME.CAFile = true, true, filepath.Join(t.TempDir(), "missing.pem")
+		}, want: []string{"acme ca_file", "missing.pem"}},
 		{name: "policy state unreadable", change: func(t *testing.T, c *Config) {
 			if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 				t.Fatal(err)

@@ -122,6 +122,9 @@ func TestServiceFailedStartWritesNothing(t *testing.T) {
 		{name: "HTTPS address in use", change: func(_ *testing.T, c *Config) { c.ListenHTTPS = used }},
 		{name: "metrics address in use", change: func(_ *testing.T, c *Config) { c.ListenMetrics = used }},
 		{name: "report mail address in use", change: func(_ *testing.T, c *Config) { c.Reports.SMTPListen = used }},
+		{name: "ACME ca_file missing", change: func(t *testing.T, c *Config) {
+			c.ACME.Enabled, c.ACME.AgreeTOS, c.ACME.CAFile = true, true, filepath.Join(t.TempDir(), "missing.pem")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
