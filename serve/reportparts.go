@@ -39,9 +39,18 @@ type reportParts struct {
 
 // openReports opens the report store and mounts the TLS-RPT endpoint
 // and the dashboard on host as cfg asks, and registers the sessions
-// gauge on reg. Close releases what it opened.
-func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (_ *reportParts, err error) {
-	r := &reportParts{cfg: cfg, log: logger, restore: func() {}}
+// gauge on reg. mail, if not nil, is the report mail listener, which run
+// serves. Close releases what it opened, and mail; so does a failure.
+func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, mail net.Listener, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (_ *reportParts, err error) {
+	r := &reportParts{cfg: cfg, log: logger, restore: func() {}, mailListener: mail}
+	if mail != nil {
+		r.mailAddr = mail.Addr()
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
 	if !cfg.usesStore() {
 		return r, nil
 	}
@@ -49,11 +58,6 @@ func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg 
 	if err != nil {
 		return nil, fmt.Errorf("report store: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			r.close()
-		}
-	}()
 	if rc := cfg.Reports; rc.Enabled {
 		r.ingester, err = ingest.New(ingest.Config{Store: r.store, DKIM: ingest.DKIMPolicy(rc.DKIM), Metrics: ingest.NewMetrics(reg), Logger: logger, Now: now})
 		if err != nil {
@@ -80,20 +84,7 @@ func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg 
 	return r, nil
 }
 
-// listen opens the report mail listener, if configured.
-func (r *reportParts) listen() error {
-	if r.ingester == nil || r.cfg.Reports.SMTPListen == "" {
-		return nil
-	}
-	l, err := net.Listen("tcp", r.cfg.Reports.SMTPListen)
-	if err != nil {
-		return fmt.Errorf("report mail listener: %w", err)
-	}
-	r.mailListener, r.mailAddr = l, l.Addr()
-	return nil
-}
-
-// run serves report mail on the listener opened by listen and polls the
+// run serves report mail on the listener given to openReports and polls the
 // IMAP mailbox, if configured, until ctx ends.
 func (r *reportParts) run(ctx context.Context) {
 	if r.ingester == nil {

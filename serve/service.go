@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -75,6 +76,8 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // and reloads of the configuration. Make it with New, open its listeners
 // with Listen, run it with Serve and Close it.
 type Service struct {
+	// ctx is New's, for the report store that Listen opens.
+	ctx       context.Context
 	opts      Options
 	cfg       *Config
 	log       *slog.Logger
@@ -103,18 +106,19 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 // New validates cfg, locks its data directory (one server at a time
 // may use it: policy ids and ACME files are written there; the lock is
 // held through reloads until Close) and loads what the policy host
-// serves, and opens the report store and mounts the report endpoint and
-// the dashboard if configured. It listens nowhere yet. A configuration
+// serves. It listens nowhere yet, and opens no store. A configuration
 // that cannot be served is a *ConfigError.
 //
-// The policy ids New assigns are held in memory: Serve writes them and
-// publishes them by DNS update once every listener is open, so that a
-// start that fails (the store, a listener) hands out no id.
+// A start writes nothing before it is sure to start: the policy ids New
+// assigns are held in memory, Listen opens the report store only once
+// every listener is open, and Serve writes the ids and publishes them by
+// DNS update. A start that fails (a listener, the store) leaves nothing
+// but the lock file.
 func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
 	}
-	s := &Service{opts: o.withDefaults(), cfg: cfg}
+	s := &Service{ctx: ctx, opts: o.withDefaults(), cfg: cfg}
 	var access *slog.Logger
 	s.log, access, s.flushLog = newServeLoggers(s.opts.Log, cfg)
 	if cfg.stateNote != "" && cfg.DataDir == cfg.defaultDataDir {
@@ -134,21 +138,26 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 		s.Close()
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
 	}
-	if s.reports, err = openReports(ctx, s.host, cfg, s.opts.Registry, s.log, s.opts.Now); err != nil {
-		s.Close()
-		return nil, err
-	}
 	return s, nil
 }
 
 // Listen opens the HTTPS listener and, if configured, the HTTP, metrics
-// and report mail listeners. On failure it closes those it opened.
+// and report mail listeners, and then opens the report store and mounts
+// the report endpoint and the dashboard if configured. On failure it
+// closes what it opened.
 func (s *Service) Listen() error {
 	ls, err := s.host.Listen()
 	if err != nil {
 		return err
 	}
-	if err := s.reports.listen(); err != nil {
+	var mail net.Listener
+	if rc := s.cfg.Reports; rc.Enabled && rc.SMTPListen != "" {
+		if mail, err = net.Listen("tcp", rc.SMTPListen); err != nil {
+			ls.Close()
+			return fmt.Errorf("report mail listener: %w", err)
+		}
+	}
+	if s.reports, err = openReports(s.ctx, s.host, s.cfg, mail, s.opts.Registry, s.log, s.opts.Now); err != nil {
 		ls.Close()
 		return err
 	}
@@ -164,7 +173,12 @@ func (s *Service) HTTPSAddr() net.Addr { return addr(s.listeners.HTTPS) }
 func (s *Service) MetricsAddr() net.Addr { return addr(s.listeners.Metrics) }
 
 // ReportMailAddr returns the address of the report mail listener, or nil.
-func (s *Service) ReportMailAddr() net.Addr { return s.reports.mailAddr }
+func (s *Service) ReportMailAddr() net.Addr {
+	if s.reports == nil {
+		return nil
+	}
+	return s.reports.mailAddr
+}
 
 func addr(l net.Listener) net.Addr {
 	if l == nil {

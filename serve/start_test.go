@@ -106,9 +106,9 @@ func TestServiceRelativePaths(t *testing.T) {
 	}
 }
 
-// A start that fails writes no policy id: whatever fails, the report
-// store or a listener, the state file is not written, so that the ids
-// handed out are those of a server that ran.
+// A start that fails writes nothing: whatever fails, the report store or
+// a listener, neither the state file nor the store is written, so that
+// the ids handed out are those of a server that ran.
 func TestServiceFailedStartWritesNothing(t *testing.T) {
 	ca := testworld.NewCA(t, "serve test CA")
 	used := portInUse(t)
@@ -132,8 +132,10 @@ func TestServiceFailedStartWritesNothing(t *testing.T) {
 			if err := startService(cfg); err == nil {
 				t.Fatal("the start succeeded")
 			}
-			if _, err := os.Stat(filepath.Join(cfg.DataDir, policyhost.StateFile)); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("%s after a failed start: %v", policyhost.StateFile, err)
+			for _, f := range []string{policyhost.StateFile, "reports.db"} {
+				if _, err := os.Stat(filepath.Join(cfg.DataDir, f)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s after a failed start: %v", f, err)
+				}
 			}
 			// The same configuration, once it can start, writes the ids.
 			cfg, err := Load(cfg.Path)
