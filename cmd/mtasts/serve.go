@@ -44,8 +44,9 @@ hosts the CA cannot reach). Expiry is exported as a metric and warned about
 The policy id is managed for you: a new id whenever a policy's text changes,
 kept in the data directory, with the report store unless the file names
 another. Relative paths in the file are taken from its directory.
-Nothing is written before the server can start: the policy ids are
-saved (and published) once every listener is open. Publish it in the _mta-sts TXT record ("mtasts
+Nothing is written before the server can start: once every listener is
+open, the report store is opened, then the policy ids are saved (and
+published); a start that fails leaves only the lock file. Publish it in the _mta-sts TXT record ("mtasts
 policy records" prints what to publish), or let mtasts update the record by
 RFC 2136 dynamic update. With mx = "auto" a policy follows the domain's
 live MX records. One server at a time may use a data directory: a second
