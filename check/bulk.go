@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"sync"
+	"time"
 )
 
 // DefaultConcurrency is the number of domains CheckAll checks at once when
@@ -11,14 +12,36 @@ import (
 // CPU; Options.PerIPConnections keeps any one server from being hammered.
 const DefaultConcurrency = 32
 
+// Defaults of BulkOptions fields left zero.
+const (
+	// DefaultRetries is how many times a domain whose check met a
+	// resolver timeout is checked again.
+	DefaultRetries = 2
+	// DefaultRetryBackoff is the wait before the first of them, doubled
+	// before each later one.
+	DefaultRetryBackoff = 2 * time.Second
+)
+
 // BulkOptions configure Checker.CheckAll.
 type BulkOptions struct {
-	// Concurrency is how many domains are checked at once; zero means
-	// DefaultConcurrency.
+	// Concurrency is how many domains are checked at once at most; zero
+	// means DefaultConcurrency. CheckAll lowers it while the DNS resolver
+	// times out, and raises it back as it answers (see limiter).
 	Concurrency int
 	// Ordered hands results over in input order instead of as they
 	// finish.
 	Ordered bool
+	// Retries is how many times a domain whose check met a resolver
+	// timeout (Result.ResolverTimedOut) is checked again, after
+	// RetryBackoff, doubled each time; zero means DefaultRetries and a
+	// negative value none. A timeout left after them stays in the result
+	// as the finding "resolver-timeout", never as the domain's failure.
+	Retries      int
+	RetryBackoff time.Duration
+	// OnConcurrency, if set, is called with the new number of domains
+	// checked at once whenever CheckAll changes it, for a program to say
+	// so. It must not block.
+	OnConcurrency func(n int)
 }
 
 // Item is the outcome of checking one domain of a list.
@@ -48,6 +71,13 @@ func (c *Checker) CheckAll(ctx context.Context, domains iter.Seq[string], o Bulk
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
+	if o.Retries == 0 {
+		o.Retries = DefaultRetries
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = DefaultRetryBackoff
+	}
+	lim := newLimiter(workers, o.OnConcurrency)
 	window := workers
 	if o.Ordered {
 		window *= orderedWindow
@@ -79,7 +109,7 @@ func (c *Checker) CheckAll(ctx context.Context, domains iter.Seq[string], o Bulk
 	for range workers {
 		wg.Go(func() {
 			for it := range jobs {
-				it.Result, it.Err = c.Check(ctx, it.Domain)
+				it.Result, it.Err = c.checkRetrying(ctx, it.Domain, lim, o)
 				select {
 				case results <- it:
 				case <-ctx.Done():
@@ -124,4 +154,30 @@ func (c *Checker) CheckAll(ctx context.Context, domains iter.Seq[string], o Bulk
 		return emitErr
 	}
 	return ctx.Err()
+}
+
+// checkRetrying checks domain when lim lets it, and again, up to
+// o.Retries times with backoff, while the check meets resolver timeouts,
+// which are ours rather than the domain's.
+func (c *Checker) checkRetrying(ctx context.Context, domain string, lim *limiter, o BulkOptions) (*Result, error) {
+	wait := o.RetryBackoff
+	for retry := 0; ; retry++ {
+		if err := lim.acquire(ctx); err != nil {
+			return nil, err
+		}
+		res, err := c.Check(ctx, domain)
+		timedOut := err == nil && res.ResolverTimedOut()
+		lim.release(timedOut)
+		if !timedOut || retry >= o.Retries {
+			return res, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		wait *= 2
+	}
 }

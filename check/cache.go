@@ -29,7 +29,8 @@ func newHostCache(size int) *hostCache {
 }
 
 // get returns the report of host, computing it with compute unless it is
-// cached or being computed. A report computed while ctx ended is not kept.
+// cached or being computed. A report computed while ctx ended is not
+// kept, nor one with a resolver timeout, so that a check again asks again.
 func (hc *hostCache) get(ctx context.Context, host string, compute func() *hostReport) *hostReport {
 	if hc.reports == nil {
 		return compute()
@@ -56,7 +57,7 @@ func (hc *hostCache) get(ctx context.Context, host string, compute func() *hostR
 
 	rep := compute()
 	hc.mu.Lock()
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && !rep.timedOut() {
 		hc.reports.Put(host, rep)
 	}
 	delete(hc.inflight, host)

@@ -48,6 +48,7 @@ const (
 	stsRecordOtherTXT         Code = "sts-record-other-txt"
 	stsRecordAtApex           Code = "sts-record-at-apex"
 	stsRecordDNSError         Code = "sts-record-dns-error"
+	resolverTimeout           Code = "resolver-timeout"
 
 	policyHostDNSMissing   Code = "policy-host-dns-missing"
 	policyHostDNSError     Code = "policy-host-dns-error"
@@ -143,6 +144,8 @@ var catalogue = []Definition{
 		"Move the record from <domain> to _mta-sts.<domain>.", false},
 	{stsRecordDNSError, SeverityError, AreaRecord, "The lookup of _mta-sts.<domain> failed temporarily (SERVFAIL, timeout, refused); this is not the absence of a record, and senders without a cached policy retry later.", rfcApply,
 		"Fix the name servers of the domain so that they answer TXT queries for _mta-sts.<domain> (check DNSSEC signatures and delegation).", false},
+	{resolverTimeout, SeverityWarning, AreaRecord, "The DNS resolver the check asked did not answer a lookup in time, even after retries: the check could not see this part of the domain, which says nothing about the domain (unlike an answer such as SERVFAIL, which is the domain's).", rfcApply,
+		"Check again; when checking many domains, lower --concurrency (mtasts check -f lowers it by itself when timeouts rise) or use --resolver with a resolver that keeps up.", false},
 
 	// The policy host.
 	{policyHostDNSMissing, SeverityError, AreaPolicyHost, "mta-sts.<domain> has no address (A or AAAA record), so no sender can fetch the policy.", rfcFetch,

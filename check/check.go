@@ -21,6 +21,10 @@ const (
 	DefaultHostCacheSize    = 4096
 )
 
+// dnsBackoff is the wait before a DNS query that got no answer in time
+// is sent again (see dnsx.Config.Backoff).
+const dnsBackoff = 250 * time.Millisecond
+
 // Certificate expiry thresholds (RFC 8461 §3.3, §4.2): a certificate that
 // expires within expirySoon is a warning, within expiryNear an info.
 const (
@@ -102,7 +106,9 @@ func New(opts Options) (*Checker, error) {
 	if opts.HostCacheSize == 0 {
 		opts.HostCacheSize = DefaultHostCacheSize
 	}
-	cfg := dnsx.Config{Timeout: min(opts.Timeout, dnsx.DefaultTimeout)}
+	// A resolver that drops queries under load gets time to catch up
+	// between the rounds of retries.
+	cfg := dnsx.Config{Timeout: min(opts.Timeout, dnsx.DefaultTimeout), Backoff: dnsBackoff}
 	if strings.TrimSpace(opts.Resolver) != "" {
 		cfg.Servers = []string{opts.Resolver}
 	}

@@ -43,7 +43,7 @@ func judgeTLSA(host string, a tlsaAnswer, probes []addressProbe) (*TLSAFacts, []
 		fs = append(fs, f)
 	}
 	if a.err != nil {
-		add(daneTLSADNSError, host, "", "TLSA lookup of %s failed temporarily: %s", a.name, dnsReason(a.err))
+		add(dnsCode(daneTLSADNSError, a.err), host, "", "TLSA lookup of %s failed temporarily: %s", a.name, dnsReason(a.err))
 		return nil, fs
 	}
 	if len(a.rrs) == 0 {

@@ -142,6 +142,9 @@ var scenarios = []scenario{
 		w.DNS.TXT(d, "v=STSv1; id=1;")
 	})},
 	{name: "record-servfail", want: []Code{stsRecordDNSError}, setup: then(good(nil), servfail("_mta-sts.", dns.TypeTXT))},
+	{name: "record-timeout", want: []Code{resolverTimeout}, setup: then(good(nil), func(t *testing.T, w *testworld.World, d string) {
+		w.DNS.Drop("_mta-sts."+d, dns.TypeTXT)
+	}), opts: func(o *Options) { o.Timeout = 200 * time.Millisecond }},
 
 	// The policy host.
 	{name: "host-missing", want: []Code{policyHostDNSMissing}, setup: good(func(s *site) { s.hostless = true })},

@@ -33,7 +33,7 @@ func (r *run) checkMX(ctx context.Context) mxOutcome {
 		out.facts.Implicit = true
 		mxs = []*net.MX{{Host: r.domain + ".", Pref: 0}}
 	case err != nil:
-		add(mxDNSError, "MX lookup of %s failed temporarily: %s", r.domain, dnsReason(err))
+		add(dnsCode(mxDNSError, err), "MX lookup of %s failed temporarily: %s", r.domain, dnsReason(err))
 		return out
 	}
 

@@ -23,6 +23,17 @@ type hostReport struct {
 	findings []Finding
 }
 
+// timedOut reports whether a DNS lookup of the report got no answer in
+// time.
+func (rep *hostReport) timedOut() bool {
+	for _, f := range rep.findings {
+		if f.Code == resolverTimeout {
+			return true
+		}
+	}
+	return false
+}
+
 // hostReport returns the report of host, from the cache if another domain
 // asked for it already.
 func (c *Checker) hostReport(ctx context.Context, host string) *hostReport {
@@ -48,7 +59,7 @@ func (c *Checker) checkHost(ctx context.Context, host string) *hostReport {
 	case dnsx.IsNotFound(err):
 		add(mxHostNoAddress, "MX host %s has no A or AAAA record", host)
 	case err != nil:
-		add(mxHostDNSError, "address lookup of MX host %s failed temporarily: %s", host, dnsReason(err))
+		add(dnsCode(mxHostDNSError, err), "address lookup of MX host %s failed temporarily: %s", host, dnsReason(err))
 	}
 
 	probes := make([]addressProbe, len(addrs))

@@ -37,7 +37,7 @@ func (r *run) checkPolicyHost(ctx context.Context) policyOutcome {
 		add(policyHostDNSMissing, "%s has no A or AAAA record", name)
 		return out
 	case err != nil:
-		add(policyHostDNSError, "address lookup of %s failed temporarily: %s", name, dnsReason(err))
+		add(dnsCode(policyHostDNSError, err), "address lookup of %s failed temporarily: %s", name, dnsReason(err))
 		return out
 	}
 	facts.Addresses = addrStrings(addrs)

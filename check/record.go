@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -16,8 +17,9 @@ type recordOutcome struct {
 	findings []Finding
 	// absent: no record at all, nor anything that looks like one.
 	absent bool
-	// tempfail: the lookup failed temporarily.
-	tempfail bool
+	// tempfail: the lookup failed temporarily, with an answer such as
+	// SERVFAIL; resolverTimeout: no answer came in time.
+	tempfail, resolverTimeout bool
 }
 
 // checkRecord checks the _mta-sts TXT record (RFC 8461 §3.1).
@@ -37,7 +39,12 @@ func (r *run) checkRecord(ctx context.Context) recordOutcome {
 	switch {
 	case err == nil:
 		out.facts.Valid, out.facts.ID = true, rec.ID
+	case errors.Is(err, dnsx.ErrTimeout):
+		out.resolverTimeout = true
+		add(resolverTimeout, "TXT lookup of %s: %s; the resolver did not answer in time, which says nothing about whether a record exists", name, dnsReason(err))
 	case errors.Is(err, sts.ErrDNS):
+		// RFC 8461 §3.1 and §5: an answer such as SERVFAIL is the
+		// domain's temporary failure, which senders see too.
 		out.tempfail = true
 		add(stsRecordDNSError, "TXT lookup of %s failed temporarily: %s; this says nothing about whether a record exists", name, dnsReason(err))
 	case errors.Is(err, sts.ErrMultipleRecords):
@@ -134,6 +141,16 @@ func splitAttempts(txts []string, marker string) (attempts, others []string) {
 
 // dnsReason is the DNS error inside err, for messages, such as
 // "lookup _mta-sts.example.com. on 192.0.2.53:53: server failure (SERVFAIL)".
+// dnsCode returns code, the finding of a DNS lookup that failed with err,
+// or resolverTimeout when err is a timeout: no answer came from the
+// resolver the check asked, which is not the domain's failure.
+func dnsCode(code Code, err error) Code {
+	if errors.Is(err, dnsx.ErrTimeout) {
+		return resolverTimeout
+	}
+	return code
+}
+
 func dnsReason(err error) string {
 	var de *net.DNSError
 	if errors.As(err, &de) {

@@ -47,6 +47,10 @@ const (
 	// PolicyTempfail: the _mta-sts lookup failed temporarily; senders
 	// without a cached policy try again later.
 	PolicyTempfail = "tempfail"
+	// PolicyResolverTimeout: the resolver the check asked did not answer
+	// the _mta-sts lookup in time; the policy is unknown, and this is not
+	// the domain's failure.
+	PolicyResolverTimeout = "resolver-timeout"
 )
 
 // Values of Verdict.Status.
@@ -55,6 +59,11 @@ const (
 	StatusWarning = "warning"
 	StatusError   = "error"
 )
+
+// ResolverTimedOut reports whether a DNS lookup of the check got no
+// answer in time from the resolver (finding code "resolver-timeout"):
+// the result is incomplete through no fault of the domain.
+func (r *Result) ResolverTimedOut() bool { return r.Has(resolverTimeout) }
 
 // Has reports whether the result has a finding with code.
 func (r *Result) Has(code Code) bool {
@@ -97,6 +106,8 @@ func (r *run) assemble(rec recordOutcome, pol policyOutcome, mx mxOutcome, rpt t
 
 	v := &res.Verdict
 	switch {
+	case rec.resolverTimeout:
+		v.Policy = PolicyResolverTimeout
 	case rec.tempfail:
 		v.Policy = PolicyTempfail
 	case !rec.facts.Valid || policy == nil:
@@ -133,6 +144,8 @@ func summaryLine(v *Verdict, nullMX bool) string {
 		head = "no usable MTA-STS policy"
 	case PolicyTempfail:
 		head = "MTA-STS unknown (DNS failed temporarily)"
+	case PolicyResolverTimeout:
+		head = "MTA-STS unknown (our DNS resolver did not answer in time)"
 	default:
 		head = "MTA-STS " + v.Policy
 	}

@@ -75,11 +75,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	t.printf("\n\n%-34s %8s %8s\n", "", "domains", "share")
 	row := func(label string, n int) { t.printf("%-34s %8d %8s\n", label, n, s.share(n)) }
 	row("with an MTA-STS record", s.WithRecord)
-	for _, p := range []string{PolicyEnforce, PolicyTesting, PolicyNone, PolicyNoPolicy, PolicyTempfail} {
+	for _, p := range []string{PolicyEnforce, PolicyTesting, PolicyNone, PolicyNoPolicy, PolicyTempfail, PolicyResolverTimeout} {
 		row("policy "+p, s.Policies[p])
 	}
 	for _, st := range []string{StatusOK, StatusWarning, StatusError} {
 		row("status "+st, s.Statuses[st])
+	}
+	if n := s.Codes[resolverTimeout]; n > 0 {
+		t.printf("\n%s could not be checked in full: the DNS resolver did not answer in time\n(resolver-timeout), which says nothing about those domains. Check them again\nwith a lower --concurrency, or with a --resolver that keeps up.\n", plural(n, "domain"))
 	}
 	if len(s.Codes) == 0 {
 		return t.err

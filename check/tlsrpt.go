@@ -27,7 +27,7 @@ func (r *run) checkTLSRPT(ctx context.Context) tlsrptOutcome {
 		add(tlsrptRecordMissing, "%s has no TXT record", name)
 		return out
 	case err != nil:
-		add(tlsrptDNSError, "TXT lookup of %s failed temporarily: %s", name, dnsReason(err))
+		add(dnsCode(tlsrptDNSError, err), "TXT lookup of %s failed temporarily: %s", name, dnsReason(err))
 		return out
 	}
 	out.facts.TXT = append(out.facts.TXT, txts...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -11,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/statedir"
 	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
@@ -78,6 +79,9 @@ type Config struct {
 	socketMode   fs.FileMode  // SocketMode parsed
 	logLevel     slog.Level   // LogLevel parsed
 	postfixReply ReplyOptions // what the Postfix served accepts, from PostfixVersion, Servername and TLSRPT
+	// stateDir is the directory of the default cache, and stateNote,
+	// if not "", why it is not the system's (see statedir.Default).
+	stateDir, stateNote string
 }
 
 // Zone holds the per-domain options of a zone: a domain and every
@@ -99,14 +103,20 @@ const (
 )
 
 // DefaultConfig is the configuration without a file or flags. The cache
-// is cache.DefaultURL, or cache.db in the directory systemd names in
-// STATE_DIRECTORY (StateDirectory=), if getenv has it.
+// is cache.db in the directory systemd names in STATE_DIRECTORY
+// (StateDirectory=), if getenv has it, else in the default state
+// directory: cache.DefaultURL when the process can keep files in
+// statedir.System, else the user's (see statedir.Default).
 func DefaultConfig(getenv func(string) string) *Config {
-	cacheURL := cache.DefaultURL
-	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); dir != "" {
-		cacheURL = "sqlite://" + filepath.Join(dir, "cache.db")
+	dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":")
+	var note string
+	if dir == "" {
+		dir, note = statedir.Default(statedir.System, getenv)
 	}
+	cacheURL := "sqlite://" + filepath.Join(dir, "cache.db")
 	return &Config{
+		stateDir:        dir,
+		stateNote:       note,
 		Listen:          []string{"127.0.0.1:8461"},
 		Maps:            []string{"postfix", "sts"},
 		Cache:           cacheURL,
@@ -129,6 +139,23 @@ func DefaultConfig(getenv func(string) string) *Config {
 // belong to other commands and are left alone.
 type configFile struct {
 	Daemon *Config `toml:"daemon"`
+}
+
+// prepareStateDir creates the default state directory if the cache is
+// the default one in it, and says, once, when that directory is the
+// user's rather than the system's. A cache the configuration names is
+// left to its own checks.
+func (c *Config) prepareStateDir(logger *slog.Logger) error {
+	if c.stateDir == "" || c.Cache != "sqlite://"+filepath.Join(c.stateDir, "cache.db") {
+		return nil
+	}
+	if c.stateNote != "" {
+		logger.Warn(c.stateNote)
+	}
+	if err := os.MkdirAll(c.stateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	return nil
 }
 
 // Load reads the [daemon] section of the file at path over DefaultConfig
@@ -164,9 +191,7 @@ func (c *Config) resolvePaths(f *tomlconf.File) {
 			}
 		}
 	}
-	if p, ok := strings.CutPrefix(c.Cache, "sqlite:"); ok && !strings.HasPrefix(p, "/") && p != "" {
-		c.Cache = "sqlite:" + f.Resolve(p)
-	}
+	c.Cache = f.ResolveSQLite(c.Cache)
 }
 
 // Validate checks the configuration and fills in what is derived from it:

@@ -25,6 +25,9 @@ func openResolver(ctx context.Context, cfg *Config, o *Options, logger *slog.Log
 	if url == "" {
 		url = "memory:"
 	}
+	if err := cfg.prepareStateDir(logger); err != nil {
+		return nil, nil, err
+	}
 	c, err := cache.Open(ctx, url, cache.Options{Now: o.Now})
 	if err != nil {
 		return nil, nil, err

@@ -31,6 +31,23 @@ type acmeManager struct {
 	managed map[string]bool
 }
 
+// acmeRoots returns the roots of c.CAFile, to trust when talking to the
+// CA, or nil for the system's when it is not set.
+func acmeRoots(c ACMEConfig) (*x509.CertPool, error) {
+	if c.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("acme ca_file: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("acme ca_file %s: no PEM certificate", c.CAFile)
+	}
+	return roots, nil
+}
+
 // newACMEManager sets certmagic up with storage under dataDir/acme. The
 // challenges are answered by the server's own listeners: HTTP-01 by the
 // handler of httpAddr (nil disables HTTP-01) and TLS-ALPN-01 by the
@@ -38,16 +55,9 @@ type acmeManager struct {
 // their ports so that it does not try to listen itself. With c.DNS01,
 // DNS-01 is answered alone, by updates on the primary server of u.
 func newACMEManager(c ACMEConfig, u DNSUpdateConfig, dataDir string, logger *slog.Logger, httpAddr, tlsAddr net.Addr) (*acmeManager, error) {
-	var roots *x509.CertPool
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("acme ca_file: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("acme ca_file %s: no PEM certificate", c.CAFile)
-		}
+	roots, err := acmeRoots(c)
+	if err != nil {
+		return nil, err
 	}
 	zl := newZapLogger(logger.With("component", "acme"))
 	a := &acmeManager{managed: map[string]bool{}}

@@ -68,10 +68,15 @@ func loadFileCert(host, certFile, keyFile string, prev *fileCert) (*fileCert, er
 // CheckCertFiles loads the certificate and key files of every domain of c
 // as a start would, and returns every problem found, joined: a file that
 // cannot be read, a key that does not match its certificate, a certificate
-// not valid for "mta-sts."+domain. Domains without files (ACME) are
-// skipped.
+// not valid for "mta-sts."+domain, and, with ACME on, its ca_file. Domains
+// without files (ACME) are skipped.
 func (c *Config) CheckCertFiles() error {
 	var errs []error
+	if c.ACME.Enabled {
+		if _, err := acmeRoots(c.ACME); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, d := range c.Domains {
 		if d.CertFile == "" {
 			continue

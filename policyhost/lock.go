@@ -51,10 +51,8 @@ func LockDataDir(dir string) (*DataDirLock, error) {
 			return nil, fmt.Errorf("data directory lock %s: %w", path, err)
 		}
 		holder := "another process" // that has not written its pid yet
-		if b, err := os.ReadFile(path); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				holder = "process " + strconv.Itoa(pid)
-			}
+		if pid := lockHolderPID(path); pid != 0 {
+			holder = "process " + strconv.Itoa(pid)
 		}
 		return nil, fmt.Errorf("%w: %s is locked by %s (%s): is another mtasts serve running with this data directory?", ErrDataDirLocked, dir, holder, path)
 	}
@@ -67,6 +65,32 @@ func LockDataDir(dir string) (*DataDirLock, error) {
 		return nil, fmt.Errorf("data directory lock %s: %w", path, err)
 	}
 	return &DataDirLock{f: f}, nil
+}
+
+// DataDirHolder tells whether another process holds the lock of the data
+// directory dir, and its pid if it wrote one (else 0), without taking the
+// lock or creating anything: for a check that runs beside the server.
+func DataDirHolder(dir string) (pid int, held bool) {
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, false // no lock file: nobody holds it
+	}
+	defer f.Close() // releases a lock taken here
+	if err := lockFile(f); !errors.Is(err, errLocked) {
+		return 0, false
+	}
+	return lockHolderPID(path), true
+}
+
+// lockHolderPID returns the pid written in the lock file at path, or 0.
+func lockHolderPID(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
 }
 
 // Release gives up the lock. The file stays: removing it would let a

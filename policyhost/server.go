@@ -41,6 +41,10 @@ type Options struct {
 	// ShutdownTimeout bounds the wait for open requests at shutdown;
 	// 0 means 10 seconds.
 	ShutdownTimeout time.Duration
+	// Hold makes New keep the policy ids it assigns in memory and publish
+	// none by DNS update, until Commit: a program with more to open after
+	// New (a store, listeners) then writes nothing if one of them fails.
+	Hold bool
 }
 
 // Server is the MTA-STS policy host of every configured domain: Handler on
@@ -58,6 +62,7 @@ type Server struct {
 	// reloadMu serializes loads; the fields below change only under it.
 	reloadMu  sync.Mutex
 	cfg       *Config
+	held      bool                 // see Options.Hold and Commit
 	published map[string]string    // domain → id last published by DNS update
 	warned    map[string]time.Time // certificate → when its expiry was last warned about
 	watched   []watchedCert        // certificates of other services, see WatchCertificate
@@ -88,9 +93,19 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.ACME.Enabled {
+		// Read now, though used when Run starts ACME: a start fails
+		// before it writes anything.
+		if _, err := acmeRoots(cfg.ACME); err != nil {
+			return nil, err
+		}
+	}
 	state, err := OpenState(cfg.DataDir, opts.Now)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Hold {
+		state.Hold()
 	}
 	s := &Server{
 		opts:      opts,
@@ -98,6 +113,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 		metrics:   newMetrics(opts.Registry),
 		handler:   NewHandler(),
 		state:     state,
+		held:      opts.Hold,
 		published: map[string]string{},
 		warned:    map[string]time.Time{},
 	}
@@ -176,7 +192,27 @@ func (s *Server) load(ctx context.Context, cfg *Config, lookupMX bool) error {
 		s.metrics.policyInfo.WithLabelValues(p.Domain, p.ID, string(policyMode(cfg, p.Domain))).Set(1)
 	}
 	s.checkExpiry()
-	s.publishIDs(ctx, policies)
+	if !s.held {
+		s.publishIDs(ctx, policies)
+	}
+	return nil
+}
+
+// Commit ends the hold of Options.Hold: it writes the policy ids New
+// assigned to the data directory and publishes them by DNS update, if
+// configured, as a load does. Without Hold, or once committed, it does
+// nothing.
+func (s *Server) Commit(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if !s.held {
+		return nil
+	}
+	if err := s.state.Commit(); err != nil {
+		return err
+	}
+	s.held = false
+	s.publishIDs(ctx, s.handler.Policies())
 	return nil
 }
 

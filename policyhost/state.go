@@ -47,6 +47,8 @@ type State struct {
 	path     string
 	now      func() time.Time
 	readOnly bool // see SetReadOnly
+	held     bool // see Hold
+	dirty    bool // changed while held
 
 	mu      sync.Mutex
 	domains map[string]DomainState
@@ -87,6 +89,33 @@ func (s *State) SetReadOnly() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readOnly = true
+}
+
+// Hold makes s keep what it assigns in memory until Commit, which writes
+// it: a program that has more to open after the state (a store, its
+// listeners) writes no policy id before it knows it can start.
+func (s *State) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = true
+}
+
+// Commit ends Hold: it writes what s assigned since, if anything, and
+// every later change. It does nothing for a state that is not held. On
+// failure the state stays held.
+func (s *State) Commit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.held {
+		return nil
+	}
+	if s.dirty {
+		if err := s.writeLocked(s.domains); err != nil {
+			return err
+		}
+	}
+	s.held, s.dirty = false, false
+	return nil
 }
 
 // Assign returns the policy id for text, the policy of domain: the known id
@@ -137,18 +166,27 @@ func NewID(t time.Time, previous string) string {
 	return base + strconv.Itoa(n+1)
 }
 
-// saveLocked stores d and writes the file atomically (write, then rename).
+// saveLocked stores d and, unless s is read-only or held, writes the file.
 func (s *State) saveLocked(domain string, d DomainState) error {
 	next := make(map[string]DomainState, len(s.domains)+1)
 	for k, v := range s.domains {
 		next[k] = v
 	}
 	next[domain] = d
-	if s.readOnly {
-		s.domains = next
+	if s.readOnly || s.held {
+		s.domains, s.dirty = next, s.held
 		return nil
 	}
-	data, err := json.MarshalIndent(next, "", "  ")
+	if err := s.writeLocked(next); err != nil {
+		return err
+	}
+	s.domains = next
+	return nil
+}
+
+// writeLocked writes domains to the file atomically (write, then rename).
+func (s *State) writeLocked(domains map[string]DomainState) error {
+	data, err := json.MarshalIndent(domains, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -174,6 +212,5 @@ func (s *State) saveLocked(domain string, d DomainState) error {
 	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return fmt.Errorf("policy state: %w", err)
 	}
-	s.domains = next
 	return nil
 }

@@ -142,14 +142,21 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// A read-only State assigns ids in memory and never writes the file.
-func TestStateReadOnly(t *testing.T) {
-	dir := t.TempDir()
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	s, err := OpenState(dir, func() time.Time { return now })
+// openStateAt opens the state of dir with a clock stopped at 2026-11-26
+// 12:00 UTC.
+func openStateAt(t *testing.T, dir string) *State {
+	t.Helper()
+	s, err := OpenState(dir, func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// A read-only State assigns ids in memory and never writes the file.
+func TestStateReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	s := openStateAt(t, dir)
 	s.SetReadOnly()
 	id, changed, err := s.Assign("a.test", []byte("version: STSv1\r\n"))
 	if err != nil || !changed || id != "20261126120000" {
@@ -160,5 +167,29 @@ func TestStateReadOnly(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, StateFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a read-only state wrote its file: %v", err)
+	}
+}
+
+// A held State assigns ids in memory; Commit writes them, and every
+// change after it; a second open sees them.
+func TestStateHold(t *testing.T) {
+	dir := t.TempDir()
+	s := openStateAt(t, dir)
+	s.Hold()
+	id, _, err := s.Assign("a.test", []byte("version: STSv1\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StateFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a held state wrote its file: %v", err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAutoMX("a.test", []string{"mx.a.test"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := openStateAt(t, dir).Get("a.test"); !ok || d.ID != id || len(d.AutoMX) != 1 {
+		t.Errorf("after Commit, the file holds %+v, %v; want id %s and the MX hosts", d, ok, id)
 	}
 }

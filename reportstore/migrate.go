@@ -295,10 +295,44 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 }
 
-// migrateOne applies the next migration, if any; done reports that none
-// was left.
+// errDryRun ends the transaction of migrateDry, which inTx then rolls
+// back.
+var errDryRun = errors.New("dry run")
+
+// migrateDry applies every migration left in one transaction and rolls
+// it back: it finds what migrate would fail on, and changes nothing.
+func (s *Store) migrateDry(ctx context.Context) error {
+	err := s.inTx(ctx, "checking the schema", func(tx *writeTx) error {
+		for {
+			done, err := s.migrateNext(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if done {
+				return errDryRun
+			}
+		}
+	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
+}
+
+// migrateOne applies the next migration, if any, in its own
+// transaction; done reports that none was left.
 func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 	err = s.inTx(ctx, "migrating schema", func(tx *writeTx) error {
+		done, err = s.migrateNext(ctx, tx)
+		return err
+	})
+	return done, err
+}
+
+// migrateNext applies the next migration, if any, in tx; done reports
+// that none was left.
+func (s *Store) migrateNext(ctx context.Context, tx *writeTx) (done bool, err error) {
+	err = func() error {
 		if s.dia.lock != "" {
 			if _, err := tx.ExecContext(ctx, s.dia.lock); err != nil {
 				return s.err("migrating schema", err)
@@ -336,7 +370,7 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 			return s.err(fmt.Sprintf("migration %d", m.version), err)
 		}
 		return nil
-	})
+	}()
 	return done, err
 }
 

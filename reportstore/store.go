@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -87,27 +89,78 @@ var (
 // the forms) and brings its schema up to date. It creates the SQLite file,
 // readable by its owner only, if it does not exist; its directory must.
 func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	u, err := url.Parse(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("reportstore: URL %q: %w", rawURL, err)
+		return nil, err
 	}
-	s := &Store{now: o.Now, stmts: map[string]*sql.Stmt{}, qlim: o.Quarantine}
-	switch u.Scheme {
-	case "sqlite":
-		err = s.openSQLite(u)
-	case "postgres", "postgresql":
-		err = s.openPostgres(rawURL)
-	default:
-		return nil, fmt.Errorf("reportstore: URL %q: unknown scheme %q (want sqlite: or postgres:)", u.Redacted(), u.Scheme)
-	}
+	s, err := open(u, rawURL, o)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Check tells whether Open would succeed, without changing anything: a
+// SQLite file that does not exist must be creatable (its directory
+// exists and is writable); an existing one, and a PostgreSQL database,
+// must open and take the migrations up to SchemaVersion, which Check
+// applies in a transaction that it rolls back. So it connects to
+// PostgreSQL, with the rights the program will have.
+func Check(ctx context.Context, rawURL string) error {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return err
+	}
+	if u.Scheme == "sqlite" {
+		path, err := sqlitePath(u)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := sqlitefile.Creatable(path); err != nil {
+				return fmt.Errorf("reportstore: sqlite %s: %w", path, err)
+			}
+			return nil
+		}
+	}
+	s, err := open(u, rawURL, Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.migrateDry(ctx)
+}
+
+// parseURL parses a store URL of a known scheme.
+func parseURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("reportstore: URL %q: %w", rawURL, err)
+	}
+	switch u.Scheme {
+	case "sqlite", "postgres", "postgresql":
+		return u, nil
+	}
+	return nil, fmt.Errorf("reportstore: URL %q: unknown scheme %q (want sqlite: or postgres:)", u.Redacted(), u.Scheme)
+}
+
+// open opens the database of u, parsed from rawURL, without migrating.
+func open(u *url.URL, rawURL string, o Options) (*Store, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Store{now: o.Now, stmts: map[string]*sql.Stmt{}, qlim: o.Quarantine}
+	var err error
+	if u.Scheme == "sqlite" {
+		err = s.openSQLite(u)
+	} else {
+		err = s.openPostgres(rawURL)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return s, nil

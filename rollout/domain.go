@@ -55,7 +55,7 @@ func OpenDomain(ctx context.Context, configPath, storeURL, domain string, r poli
 		return nil, err
 	}
 	if storeURL == "" {
-		storeURL = cfg.Store.URL
+		storeURL = cfg.StoreURL()
 	}
 	store, err := reportstore.Open(ctx, storeURL, reportstore.Options{Now: now})
 	if err != nil {

@@ -39,21 +39,25 @@ type reportParts struct {
 
 // openReports opens the report store and mounts the TLS-RPT endpoint
 // and the dashboard on host as cfg asks, and registers the sessions
-// gauge on reg. Close releases what it opened.
-func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (_ *reportParts, err error) {
-	r := &reportParts{cfg: cfg, log: logger, restore: func() {}}
-	if !cfg.Reports.Enabled && !cfg.Dashboard.Enabled && !cfg.Monitor.Enabled {
-		return r, nil
-	}
-	r.store, err = reportstore.Open(ctx, cfg.Store.URL, reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
-	if err != nil {
-		return nil, fmt.Errorf("report store: %w", err)
+// gauge on reg. mail, if not nil, is the report mail listener, which run
+// serves. Close releases what it opened, and mail; so does a failure.
+func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, mail net.Listener, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (_ *reportParts, err error) {
+	r := &reportParts{cfg: cfg, log: logger, restore: func() {}, mailListener: mail}
+	if mail != nil {
+		r.mailAddr = mail.Addr()
 	}
 	defer func() {
 		if err != nil {
 			r.close()
 		}
 	}()
+	if !cfg.usesStore() {
+		return r, nil
+	}
+	r.store, err = reportstore.Open(ctx, cfg.StoreURL(), reportstore.Options{Now: now, Quarantine: cfg.Reports.Quarantine})
+	if err != nil {
+		return nil, fmt.Errorf("report store: %w", err)
+	}
 	if rc := cfg.Reports; rc.Enabled {
 		r.ingester, err = ingest.New(ingest.Config{Store: r.store, DKIM: ingest.DKIMPolicy(rc.DKIM), Metrics: ingest.NewMetrics(reg), Logger: logger, Now: now})
 		if err != nil {
@@ -62,7 +66,7 @@ func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg 
 		host.Mount(rc.Path, r.ingester.Handler(rc.HandlerOptions(cfg.Limits.ReadTimeout)))
 		r.restore = limitHeap(rc.Memory, logger)
 		reg.MustRegister(newSessionsCollector(r.store, servedDomains(host), now, logger))
-		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.Store.URL)
+		logger.Info("receiving TLS reports over HTTPS", "path", rc.Path, "store", cfg.StoreURL())
 		if rc.SMTPListen != "" {
 			if r.mailTLS, err = reportMailTLS(host, rc, logger); err != nil {
 				return nil, fmt.Errorf("report mail listener: %w", err)
@@ -80,20 +84,7 @@ func openReports(ctx context.Context, host *policyhost.Server, cfg *Config, reg 
 	return r, nil
 }
 
-// listen opens the report mail listener, if configured.
-func (r *reportParts) listen() error {
-	if r.ingester == nil || r.cfg.Reports.SMTPListen == "" {
-		return nil
-	}
-	l, err := net.Listen("tcp", r.cfg.Reports.SMTPListen)
-	if err != nil {
-		return fmt.Errorf("report mail listener: %w", err)
-	}
-	r.mailListener, r.mailAddr = l, l.Addr()
-	return nil
-}
-
-// run serves report mail on the listener opened by listen and polls the
+// run serves report mail on the listener given to openReports and polls the
 // IMAP mailbox, if configured, until ctx ends.
 func (r *reportParts) run(ctx context.Context) {
 	if r.ingester == nil {
@@ -110,6 +101,9 @@ func (r *reportParts) run(ctx context.Context) {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = s.Shutdown(sctx)
+			// Shutdown closes the listeners Serve has taken: one that
+			// has not started yet would wait on l forever.
+			l.Close()
 		})
 	}
 	if ic := rc.IMAP; ic.Addr != "" {

@@ -72,8 +72,28 @@ type Dashboard struct {
 
 // Store is where received reports are kept and the dashboard reads them.
 type Store struct {
-	// URL is a reportstore URL: sqlite:///path.db or postgres://…
+	// URL is a reportstore URL: sqlite:///path.db, sqlite:relative.db or
+	// postgres://…; "" means reports.db in the data directory (see
+	// Config.StoreURL).
 	URL string
+}
+
+// usesStore reports whether a part that needs the report store is on:
+// the report endpoint, the dashboard or the monitor.
+func (c *Config) usesStore() bool {
+	return c.Reports.Enabled || c.Dashboard.Enabled || c.Monitor.Enabled
+}
+
+// StoreURL returns the URL of the report store: Store.URL if set, else
+// the SQLite file reports.db in the data directory, wherever that is
+// when the store opens, so that a data directory given after loading
+// (mtasts serve --data-dir) takes the store along: everything a server
+// owns lives under the directory its lock protects.
+func (c *Config) StoreURL() string {
+	if c.Store.URL != "" {
+		return c.Store.URL
+	}
+	return "sqlite:" + filepath.ToSlash(filepath.Join(c.DataDir, "reports.db"))
 }
 
 type reportsSyntax struct {
@@ -121,8 +141,9 @@ type userSyntax struct {
 }
 
 // reportsConfig turns the [serve.reports] and [serve.dashboard] sections
-// into the Config, resolving relative paths with abs.
-func (f *fileSyntax) reportsConfig(cfg *Config, abs func(string) string) error {
+// into the Config, resolving relative paths with abs and the file of a
+// sqlite: store URL with resolveURL.
+func (f *fileSyntax) reportsConfig(cfg *Config, abs, resolveURL func(string) string) error {
 	r, d := &f.Serve.Reports, &f.Serve.Dashboard
 	cfg.Reports = Reports{
 		Enabled: r.Enabled, Path: r.Path, DKIM: r.DKIM,
@@ -149,10 +170,7 @@ func (f *fileSyntax) reportsConfig(cfg *Config, abs func(string) string) error {
 		}
 		cfg.Reports.IMAP.Password = strings.TrimSpace(string(pw))
 	}
-	cfg.Store = Store{URL: r.DB}
-	if cfg.Store.URL == "" {
-		cfg.Store.URL = "sqlite://" + filepath.ToSlash(filepath.Join(abs(f.Serve.DataDir), "reports.db"))
-	}
+	cfg.Store = Store{URL: resolveURL(r.DB)}
 	cfg.Dashboard = Dashboard{Enabled: d.Enabled, Path: d.Path}
 	if !d.Enabled {
 		return nil

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtasts/mtasts/internal/statedir"
 	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/policyhost"
 	"github.com/mtasts/mtasts/sts"
@@ -54,6 +55,11 @@ type Config struct {
 	Store     Store
 	// Monitor configures the watch over the served domains.
 	Monitor Monitor
+
+	// defaultDataDir is the data directory the file left to the default,
+	// and stateNote, if not "", why it is not the system's: New says it
+	// if the data directory is still that one.
+	defaultDataDir, stateNote string
 }
 
 // Load reads and checks the configuration file at path.
@@ -79,7 +85,16 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		errs = append(errs, err) // f is complete: go on, to report all
 	}
-	cfg, err := f.config(file.Resolve)
+	var stateNote string
+	if !file.Defined("serve", "data_dir") {
+		// Not configured: the default state directory, the user's if
+		// the system's cannot be used (package statedir).
+		f.Serve.DataDir, stateNote = statedir.Default(statedir.System, os.Getenv)
+	}
+	cfg, err := f.config(file.Resolve, file.ResolveSQLite)
+	if err == nil && stateNote != "" {
+		cfg.defaultDataDir, cfg.stateNote = cfg.DataDir, stateNote
+	}
 	if err != nil {
 		errs = append(errs, locate(file, err))
 	} else if err := cfg.Validate(); err != nil {
@@ -137,8 +152,9 @@ func locate(file *tomlconf.File, err error) error {
 }
 
 // config turns the decoded file into a Config, resolving relative paths
-// with abs. Its errors are for locate.
-func (f *fileSyntax) config(abs func(string) string) (*Config, error) {
+// with abs and sqlite: URLs of relative files with resolveURL. Its errors
+// are for locate.
+func (f *fileSyntax) config(abs, resolveURL func(string) string) (*Config, error) {
 	s := &f.Serve
 	cfg := &Config{ConfigCheck: s.ConfigCheck.Duration, LogFormat: s.LogFormat}
 	if err := cfg.LogLevel.UnmarshalText([]byte(s.LogLevel)); err != nil {
@@ -215,7 +231,7 @@ func (f *fileSyntax) config(abs func(string) string) (*Config, error) {
 		})
 	}
 	cfg.Config = pc
-	if err := f.reportsConfig(cfg, abs); err != nil {
+	if err := f.reportsConfig(cfg, abs, resolveURL); err != nil {
 		return nil, err
 	}
 	if err := f.monitorConfig(cfg, abs); err != nil {

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -74,6 +76,8 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // and reloads of the configuration. Make it with New, open its listeners
 // with Listen, run it with Serve and Close it.
 type Service struct {
+	// ctx is New's, for the report store that Listen opens.
+	ctx       context.Context
 	opts      Options
 	cfg       *Config
 	log       *slog.Logger
@@ -102,21 +106,30 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 // New validates cfg, locks its data directory (one server at a time
 // may use it: policy ids and ACME files are written there; the lock is
 // held through reloads until Close) and loads what the policy host
-// serves, and opens the report store and mounts the report endpoint and
-// the dashboard if configured. It listens nowhere yet. A configuration
+// serves. It listens nowhere yet, and opens no store. A configuration
 // that cannot be served is a *ConfigError.
+//
+// A start writes nothing before it is sure to start: the policy ids New
+// assigns are held in memory, Listen opens the report store only once
+// every listener is open, and Serve writes the ids and publishes them by
+// DNS update. A start that fails (a listener, the store) leaves nothing
+// but the lock file.
 func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
 	}
-	lock, err := policyhost.LockDataDir(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{opts: o.withDefaults(), cfg: cfg, lock: lock}
+	s := &Service{ctx: ctx, opts: o.withDefaults(), cfg: cfg}
 	var access *slog.Logger
 	s.log, access, s.flushLog = newServeLoggers(s.opts.Log, cfg)
-	hostOpts := policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now}
+	if cfg.stateNote != "" && cfg.DataDir == cfg.defaultDataDir {
+		s.log.Warn("data directory: " + cfg.stateNote)
+	}
+	var err error
+	if s.lock, err = policyhost.LockDataDir(cfg.DataDir); err != nil {
+		s.flushLog()
+		return nil, err
+	}
+	hostOpts := policyhost.Options{Logger: s.log, AccessLogger: access, Registry: s.opts.Registry, Resolver: s.opts.Resolver, Now: s.opts.Now, Hold: true}
 	if cfg.MXValidate {
 		hostOpts.ValidateMX = newMXValidator(nil, nil, s.opts.Now)
 	}
@@ -125,21 +138,26 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 		s.Close()
 		return nil, &ConfigError{Path: cfg.Path, Err: err}
 	}
-	if s.reports, err = openReports(ctx, s.host, cfg, s.opts.Registry, s.log, s.opts.Now); err != nil {
-		s.Close()
-		return nil, err
-	}
 	return s, nil
 }
 
 // Listen opens the HTTPS listener and, if configured, the HTTP, metrics
-// and report mail listeners. On failure it closes those it opened.
+// and report mail listeners, and then opens the report store and mounts
+// the report endpoint and the dashboard if configured. On failure it
+// closes what it opened.
 func (s *Service) Listen() error {
 	ls, err := s.host.Listen()
 	if err != nil {
 		return err
 	}
-	if err := s.reports.listen(); err != nil {
+	var mail net.Listener
+	if rc := s.cfg.Reports; rc.Enabled && rc.SMTPListen != "" {
+		if mail, err = net.Listen("tcp", rc.SMTPListen); err != nil {
+			ls.Close()
+			return fmt.Errorf("report mail listener: %w", err)
+		}
+	}
+	if s.reports, err = openReports(s.ctx, s.host, s.cfg, mail, s.opts.Registry, s.log, s.opts.Now); err != nil {
 		ls.Close()
 		return err
 	}
@@ -155,7 +173,12 @@ func (s *Service) HTTPSAddr() net.Addr { return addr(s.listeners.HTTPS) }
 func (s *Service) MetricsAddr() net.Addr { return addr(s.listeners.Metrics) }
 
 // ReportMailAddr returns the address of the report mail listener, or nil.
-func (s *Service) ReportMailAddr() net.Addr { return s.reports.mailAddr }
+func (s *Service) ReportMailAddr() net.Addr {
+	if s.reports == nil {
+		return nil
+	}
+	return s.reports.mailAddr
+}
 
 func addr(l net.Listener) net.Addr {
 	if l == nil {
@@ -164,11 +187,18 @@ func addr(l net.Listener) net.Addr {
 	return l.Addr()
 }
 
-// Serve serves on the listeners opened by Listen until ctx ends, polls
-// the IMAP mailbox of report mail if configured, and reloads the
-// configuration on SIGHUP and when the file changes (see Options.Load).
-// Then it shuts down gracefully. It returns nil after a clean shutdown.
+// Serve writes and publishes the policy ids New assigned, then serves on
+// the listeners opened by Listen until ctx ends, polls the IMAP mailbox
+// of report mail if configured, and reloads the configuration on SIGHUP
+// and when the file changes (see Options.Load). Then it shuts down
+// gracefully. It returns nil after a clean shutdown.
 func (s *Service) Serve(ctx context.Context) error {
+	if s.listeners.HTTPS == nil {
+		return errors.New("serve: Serve without Listen")
+	}
+	if err := s.host.Commit(ctx); err != nil {
+		return err
+	}
 	s.served = true
 	if s.opts.Getenv("GOGC") == "" { // the user's GOGC wins
 		defer debug.SetGCPercent(debug.SetGCPercent(policyhost.GCPercent))

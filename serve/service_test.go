@@ -21,6 +21,18 @@ import (
 // certificate of ca, the report endpoint and metrics on, into dir.
 func serviceFile(t *testing.T, dir string, ca *testworld.CA, mode sts.Mode) *Config {
 	t.Helper()
+	cfg, err := Load(writeServiceFile(t, dir, ca, mode, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// writeServiceFile writes the configuration of serviceFile into dir, with
+// the lines reports added to its [serve.reports] section, and returns its
+// path.
+func writeServiceFile(t *testing.T, dir string, ca *testworld.CA, mode sts.Mode, reports string) string {
+	t.Helper()
 	testworld.WriteCertFiles(t, dir, "example.net", ca.Valid(t, "mta-sts.example.net"))
 	text := fmt.Sprintf(`[serve]
 listen_https = "127.0.0.1:0"
@@ -34,23 +46,19 @@ enabled = true
 dkim = "off"
 smtp_listen = "127.0.0.1:0"
 smtp_domain = "mta-sts.example.net"
-
+%s
 [[domain]]
 name = "example.net"
 mode = %q
 mx = ["mx1.example.net"]
 cert_file = "example.net.crt"
 key_file = "example.net.key"
-`, mode)
+`, reports, mode)
 	path := filepath.Join(dir, "mtasts.toml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return path
 }
 
 // A Service serves its policies and report mail on the addresses it

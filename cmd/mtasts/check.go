@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -81,6 +82,12 @@ rate, ETA) is drawn on standard error when it is a terminal. At the end a
 summary table gives the domains checked, the share with a record, the share
 in each mode and the count and share of every finding code (on standard
 error with --json/--jsonl, so that standard output stays pure JSON).
+A DNS lookup that gets no answer in time is tried again with backoff, and
+a domain whose check still met one is checked again; while timeouts rise,
+fewer domains are checked at once (said on standard error). A timeout left
+after that is the finding "resolver-timeout" (policy "resolver-timeout"):
+the resolver did not keep up, which says nothing about the domain, unlike
+an answer such as SERVFAIL ("tempfail").
 
 Networks that block outgoing port 25 make every MX probe fail: use --no-mx.
 Services that check domains submitted by strangers should use --public-only,
@@ -200,9 +207,23 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 	if in != nil && writerIsTerminal(e.stderr) {
 		progress = newBulkProgress(e.stderr, f.file, writerIsTerminal(e.stdout), e.now)
 	}
-	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil}, func(it check.Item) error {
+	// CheckAll checks fewer domains at once while the resolver times out:
+	// say so, between results, with the flag to lower.
+	var slowest atomic.Int64
+	slowest.Store(int64(f.concurrency))
+	said := int64(f.concurrency)
+	slower := func(n int) {
+		if int64(n) < slowest.Load() {
+			slowest.Store(int64(n))
+		}
+	}
+	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil, OnConcurrency: slower}, func(it check.Item) error {
 		progress.clear()
 		defer progress.add()
+		if n := slowest.Load(); n < said {
+			said = n
+			fmt.Fprintf(e.stderr, "mtasts check: the DNS resolver does not answer in time: now checking %d domains at once (lower --concurrency, or use a --resolver that keeps up)\n", n)
+		}
 		return p.Print(it)
 	})
 	progress.close()

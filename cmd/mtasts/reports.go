@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mtasts/mtasts/internal/statedir"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -29,8 +30,10 @@ func newReportsCmd(e *env) *cobra.Command {
 POST to the rua= address of a domain's _smtp._tls record.
 
 Reports are kept in a store: by default the SQLite file reports.db in the
-data directory, which is --data-dir, else $XDG_DATA_HOME/mtasts (or
-~/.local/share/mtasts) for a user and /var/lib/mtasts for root. --db names
+data directory, which is --data-dir, else /var/lib/mtasts when the user
+may write there (root, or its group), else $XDG_STATE_HOME/mtasts (or
+~/.local/state/mtasts), said on standard error; a store kept in
+~/.local/share/mtasts by earlier versions is used where it is. --db names
 another store by URL: sqlite:///path/file.db or postgres://user@host/db.
 The data directory is created if needed; the directory of a --db file must
 exist. A new SQLite store is readable by its owner only (mode 0600).
@@ -65,24 +68,29 @@ makes that many in a day). "mtasts reports delete" removes a stored report.`,
 func (f *reportsFlags) register(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.db, "db", "", "report store URL: sqlite:///path/file.db or postgres://… (default: reports.db in the data directory)")
-	pf.StringVar(&f.dataDir, "data-dir", "", "data directory (default: $XDG_DATA_HOME/mtasts, ~/.local/share/mtasts, or /var/lib/mtasts as root)")
+	pf.StringVar(&f.dataDir, "data-dir", "", "data directory (default: /var/lib/mtasts if writable, else $XDG_STATE_HOME/mtasts or ~/.local/state/mtasts)")
 	pf.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 }
 
-// defaultDataDir is where mtasts keeps its data: /var/lib/mtasts for root,
-// else $XDG_DATA_HOME/mtasts, else ~/.local/share/mtasts (XDG Base
-// Directory Specification).
-func defaultDataDir(getenv func(string) string, euid int) string {
-	if euid == 0 {
-		return "/var/lib/mtasts"
+// defaultDataDir is where the reports commands keep the store without
+// --data-dir or --db: the default state directory (statedir.Default over
+// system), or, for a user who has a store in ~/.local/share/mtasts (or
+// $XDG_DATA_HOME/mtasts), where earlier versions kept it, that one. note
+// is for standard error, as statedir.Default says.
+func defaultDataDir(getenv func(string) string, system string) (dir, note string) {
+	dir, note = statedir.Default(system, getenv)
+	if note == "" {
+		return dir, ""
 	}
-	if d := getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "mtasts")
+	old := getenv("XDG_DATA_HOME")
+	if !filepath.IsAbs(old) {
+		old = filepath.Join(getenv("HOME"), ".local", "share")
 	}
-	if home := getenv("HOME"); home != "" {
-		return filepath.Join(home, ".local", "share", "mtasts")
+	old = filepath.Join(old, "mtasts")
+	if _, err := os.Stat(filepath.Join(old, "reports.db")); err == nil && filepath.IsAbs(old) {
+		return old, ""
 	}
-	return filepath.Join(".", "mtasts-data")
+	return dir, note
 }
 
 // storeURL is the store the flags name. Without --db it is reports.db in
@@ -94,7 +102,11 @@ func (f *reportsFlags) storeURL(e *env) (string, error) {
 	}
 	dir := f.dataDir
 	if dir == "" {
-		dir = defaultDataDir(e.getenv, os.Geteuid())
+		var note string
+		dir, note = defaultDataDir(e.getenv, statedir.System)
+		if note != "" {
+			fmt.Fprintf(e.stderr, "mtasts reports: %s\n", note)
+		}
 	}
 	abs, err := filepath.Abs(dir)
 	if err == nil {

@@ -200,18 +200,37 @@ func TestDefaultDataDir(t *testing.T) {
 			return ""
 		}
 	}
+	writable := filepath.Join(t.TempDir(), "lib", "mtasts")
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unusable := filepath.Join(file, "mtasts") // not creatable, even as root
+	home := t.TempDir()
+	legacyHome := t.TempDir()
+	legacy := filepath.Join(legacyHome, ".local", "share", "mtasts")
+	if err := os.MkdirAll(legacy, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(legacy, "reports.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		getenv func(string) string
-		euid   int
-		want   string
+		name     string
+		getenv   func(string) string
+		system   string
+		want     string
+		wantNote bool
 	}{
-		{env("XDG_DATA_HOME", "/data", "HOME", "/home/a"), 0, "/var/lib/mtasts"},
-		{env("XDG_DATA_HOME", "/data", "HOME", "/home/a"), 1000, "/data/mtasts"},
-		{env("XDG_DATA_HOME", "relative", "HOME", "/home/a"), 1000, "/home/a/.local/share/mtasts"},
-		{env("HOME", "/home/a"), 1000, "/home/a/.local/share/mtasts"},
+		{"system directory usable", env("XDG_STATE_HOME", "/state", "HOME", home), writable, writable, false},
+		{"XDG_STATE_HOME", env("XDG_STATE_HOME", "/state", "HOME", home), unusable, "/state/mtasts", true},
+		{"XDG_STATE_HOME relative", env("XDG_STATE_HOME", "relative", "HOME", home), unusable, filepath.Join(home, ".local", "state", "mtasts"), true},
+		{"HOME", env("HOME", home), unusable, filepath.Join(home, ".local", "state", "mtasts"), true},
+		{"store of an earlier version", env("HOME", legacyHome), unusable, legacy, false},
 	} {
-		if got := defaultDataDir(c.getenv, c.euid); got != c.want {
-			t.Errorf("defaultDataDir(euid %d) = %q, want %q", c.euid, got, c.want)
+		got, note := defaultDataDir(c.getenv, c.system)
+		if got != c.want || (note != "") != c.wantNote {
+			t.Errorf("%s: defaultDataDir = %q, note %q; want %q, a note: %v", c.name, got, note, c.want, c.wantNote)
 		}
 	}
 	dir := t.TempDir()

@@ -42,7 +42,11 @@ hosts the CA cannot reach). Expiry is exported as a metric and warned about
 14 days ahead.
 
 The policy id is managed for you: a new id whenever a policy's text changes,
-kept in the data directory. Publish it in the _mta-sts TXT record ("mtasts
+kept in the data directory, with the report store unless the file names
+another. Relative paths in the file are taken from its directory.
+Nothing is written before the server can start: once every listener is
+open, the report store is opened, then the policy ids are saved (and
+published); a start that fails leaves only the lock file. Publish it in the _mta-sts TXT record ("mtasts
 policy records" prints what to publish), or let mtasts update the record by
 RFC 2136 dynamic update. With mx = "auto" a policy follows the domain's
 live MX records. One server at a time may use a data directory: a second
@@ -53,8 +57,16 @@ without dropping connections; an invalid file is refused with its line and
 the previous configuration stays in force. SIGINT and SIGTERM shut down
 gracefully.
 
-Exit status: 0 after a clean shutdown (or --check of a valid file), 2 an
-invalid configuration, 3 the server could not start.`,
+--check finds what a start would, without writing anything: the file,
+the certificate files, the data directory, the report store (connecting
+to PostgreSQL, and trying the schema migrations in a transaction it
+rolls back) and the listen addresses, each bound and closed at once; a
+port held while the server of the same data directory runs is not a
+problem. The systemd unit runs it before each start.
+
+Exit status: 0 after a clean shutdown (or --check that found nothing),
+2 an invalid configuration (or any problem --check found), 3 the server
+could not start.`,
 		Example: `  mtasts serve --config /etc/mtasts/mtasts.toml
   mtasts serve --config mtasts.toml --check
   mtasts serve --config mtasts.toml --listen-https 127.0.0.1:8443 --listen-http "" --data-dir ./data`,
@@ -102,8 +114,8 @@ func runServe(ctx context.Context, e *env, cmd *cobra.Command, f *serveFlags) er
 		return &exitError{code: exitErrors, err: err}
 	}
 	if f.check {
-		// What a start would find too: the certificate files.
-		if err := cfg.CheckCertFiles(); err != nil {
+		// What a start would find too: files, store, listen addresses.
+		if err := serve.Check(ctx, cfg); err != nil {
 			return &exitError{code: exitErrors, err: fmt.Errorf("%s: %w", f.config, err)}
 		}
 		w := &textout.Writer{W: e.stdout}

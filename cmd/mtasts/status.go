@@ -39,7 +39,7 @@ Exit status: 0 nothing open, 1 warnings only or a domain not checked yet,
 				return usageError(err)
 			}
 			if db == "" {
-				db = cfg.Store.URL
+				db = cfg.StoreURL()
 			}
 			store, err := reportstore.Open(cmd.Context(), db, reportstore.Options{Now: e.now})
 			if err != nil {

@@ -33,6 +33,12 @@ type Config struct {
 	// Attempts is how many times the whole server list is tried before a
 	// query fails; default DefaultAttempts.
 	Attempts int
+	// Backoff, if set, is the wait before the second round of the server
+	// list when no server answered the first in time, doubled before each
+	// later round, with up to half of it added at random: a resolver that
+	// drops queries under load gets time to catch up, and clients that
+	// timed out together do not retry together. Zero retries at once.
+	Backoff time.Duration
 }
 
 // Client is a DNS stub resolver. It is safe for concurrent use; create it
@@ -41,12 +47,13 @@ type Client struct {
 	servers  []string // "ip:port", ready to dial
 	timeout  time.Duration
 	attempts int
+	backoff  time.Duration
 }
 
 // New returns a Client for cfg. It fails if a server address is invalid, or
 // if Servers is empty and ResolvConf cannot be read or lists no name server.
 func New(cfg Config) (*Client, error) {
-	c := &Client{timeout: cfg.Timeout, attempts: cfg.Attempts}
+	c := &Client{timeout: cfg.Timeout, attempts: cfg.Attempts, backoff: cfg.Backoff}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}

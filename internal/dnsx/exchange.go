@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -37,7 +38,12 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*dns.
 
 	var failure *net.DNSError
 	answered := false // failure is an rcode: it says more than a silent server
-	for range c.attempts {
+	for attempt := range c.attempts {
+		if attempt > 0 && !answered && failure != nil && c.backoff > 0 {
+			if err := wait(ctx, backoff(c.backoff, attempt)); err != nil {
+				return nil, failure.Server, contextError(name, failure.Server, err)
+			}
+		}
 		for _, server := range c.servers {
 			if err := ctx.Err(); err != nil {
 				return nil, server, contextError(name, server, err)
@@ -66,6 +72,25 @@ func (c *Client) exchange(ctx context.Context, name string, qtype uint16) (*dns.
 		failure = newError(name, "", ErrServerFailure, "no DNS server to ask", nil)
 	}
 	return nil, failure.Server, failure
+}
+
+// backoff returns the wait before round attempt (from 1) of the server
+// list: base doubled attempt-1 times, plus up to half of that at random.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << (attempt - 1)
+	return d + rand.N(d/2+1)
+}
+
+// wait waits for d, or until ctx ends, with its error.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // lameReferral reports whether r is an empty NOERROR reply from a server

@@ -5,11 +5,12 @@ package sqlitefile
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+
+	"github.com/mtasts/mtasts/internal/statedir"
 )
 
 // Mode is the mode of a database file Prepare creates: SQLite gives its
@@ -23,15 +24,8 @@ const Mode fs.FileMode = 0o600
 // created empty with Mode, which SQLite then fills. An existing file is
 // left as it is.
 func Prepare(path string) error {
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("directory %s does not exist (create it first, or name a file in another)", dir)
-	case err != nil:
+	if err := statedir.Exists(filepath.Dir(path)); err != nil {
 		return err
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory", dir)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, Mode)
 	if errors.Is(err, fs.ErrExist) {
@@ -41,6 +35,12 @@ func Prepare(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// Creatable tells whether Prepare could create the database file path,
+// without creating it: its directory must exist and be writable.
+func Creatable(path string) error {
+	return statedir.Writable(filepath.Dir(path))
 }
 
 // DSN returns the data source name that opens the database file path with

@@ -86,6 +86,7 @@ type File struct {
 	Name string
 	data []byte
 	loc  *locator
+	meta *toml.MetaData // of the last Decode
 }
 
 // Read reads the file at path.
@@ -111,6 +112,23 @@ func (f *File) Resolve(p string) string {
 	return filepath.Join(filepath.Dir(f.Name), p)
 }
 
+// ResolveSQLite returns the store URL rawURL with the file of a
+// "sqlite:relative/path" URL taken from the file's directory, as Resolve
+// does; other URLs stay as they are.
+func (f *File) ResolveSQLite(rawURL string) string {
+	if p, ok := strings.CutPrefix(rawURL, "sqlite:"); ok && p != "" && !strings.HasPrefix(p, "/") {
+		return "sqlite:" + filepath.ToSlash(f.Resolve(p))
+	}
+	return rawURL
+}
+
+// Defined reports whether the file sets the key named by parts (such as
+// "serve", "data_dir"), as found by the last Decode: a setting left to
+// its default is not defined.
+func (f *File) Defined(parts ...string) bool {
+	return f.meta != nil && f.meta.IsDefined(parts...)
+}
+
 // Decode decodes the sections that v, a pointer to a struct, has fields
 // for (named by their toml tags) and leaves the other sections of the
 // file alone. A syntax error anywhere in the file, or a value of the
@@ -131,6 +149,7 @@ func (f *File) Decode(v any) error {
 	if err != nil {
 		return f.valueError(err)
 	}
+	f.meta = &md
 	if err := f.checkMaps(&md, nil, reflect.TypeOf(v)); err != nil {
 		return err
 	}

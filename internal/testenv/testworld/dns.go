@@ -42,6 +42,11 @@ type DNS struct {
 	ad       map[string]bool
 	truncate bool
 	queries  map[rrKey]int
+	// capacity, if not 0, is how many queries the server works on at
+	// once, each for hold; busy are those it works on, overflow those it
+	// dropped (see SetCapacity).
+	capacity, busy, overflow int
+	hold                     time.Duration
 }
 
 // rrKey identifies a (name, type) pair; qtype dns.TypeANY stands for every
@@ -255,6 +260,23 @@ func rule[V any](m map[rrKey]V, k rrKey) (V, bool) {
 	return v, ok
 }
 
+// SetCapacity makes the server behave like a resolver under load: it
+// works on at most n queries at once, each for hold before it answers,
+// and drops a query that arrives while n are in hand, as a resolver with
+// a full queue does; the client sees a timeout. n = 0 lifts the limit.
+func (d *DNS) SetCapacity(n int, hold time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.capacity, d.hold = n, hold
+}
+
+// Overflow returns how many queries SetCapacity's limit dropped.
+func (d *DNS) Overflow() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.overflow
+}
+
 // SetAuthenticated sets (or clears) the AD bit on answers to queries for
 // name, as a validating resolver would for DNSSEC-signed data.
 func (d *DNS) SetAuthenticated(name string, ad bool) {
@@ -304,10 +326,27 @@ func (d *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	d.queries[k]++
 	drop, _ := rule(d.drops, k)
 	delay, _ := rule(d.delays, k)
+	limited := d.capacity > 0
+	switch {
+	case drop:
+	case limited && d.busy >= d.capacity:
+		d.overflow++
+		drop = true
+	case limited:
+		d.busy++
+		delay += d.hold
+	}
 	d.mu.Unlock()
 
 	if drop {
 		return
+	}
+	if limited {
+		defer func() {
+			d.mu.Lock()
+			d.busy--
+			d.mu.Unlock()
+		}()
 	}
 	if !sleep(d.ctx, delay) {
 		return
