@@ -2,6 +2,7 @@ package check
 
 import (
 	"io"
+	"sync/atomic"
 
 	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/internal/untrusted"
@@ -23,9 +24,12 @@ type PrintOptions struct {
 	// Bulk adds the summary table at the end (Printer.Close).
 	Bulk bool
 	// Out receives the results; Err the domains that could not be
-	// checked in text format, and the summary of the JSON formats, so
-	// that Out stays pure JSON.
+	// checked in text format, the summary of the JSON formats, so that
+	// Out stays pure JSON, and the notice that checks slowed down.
 	Out, Err io.Writer
+	// Concurrency is the number of domains checked at once asked for,
+	// for the notice of Slowed.
+	Concurrency int
 }
 
 // Printer writes the results of CheckAll as they come, and counts them.
@@ -39,11 +43,30 @@ type Printer struct {
 	// Checked and NotChecked count the domains checked and those that
 	// could not be.
 	Checked, NotChecked int
+
+	// slowest is the lowest concurrency CheckAll went down to; said the
+	// lowest one the notice told.
+	slowest atomic.Int64
+	said    int64
 }
 
 // NewPrinter returns a Printer with options o.
 func NewPrinter(o PrintOptions) *Printer {
-	return &Printer{o: o, summary: NewSummary(), Status: StatusOK}
+	p := &Printer{o: o, summary: NewSummary(), Status: StatusOK, said: int64(o.Concurrency)}
+	p.slowest.Store(int64(o.Concurrency))
+	return p
+}
+
+// Slowed records that CheckAll now checks n domains at once, as
+// BulkOptions.OnConcurrency reports; the next Print says so on Err when n
+// is lower than ever before. It may be called from any goroutine.
+func (p *Printer) Slowed(n int) {
+	for {
+		cur := p.slowest.Load()
+		if int64(n) >= cur || p.slowest.CompareAndSwap(cur, int64(n)) {
+			return
+		}
+	}
 }
 
 // errorView is the JSON form of a domain that could not be checked.
@@ -54,6 +77,14 @@ type errorView struct {
 
 // Print writes one result; it fits CheckAll's callback.
 func (p *Printer) Print(it Item) error {
+	if n := p.slowest.Load(); n < p.said {
+		p.said = n
+		t := &textout.Writer{W: p.o.Err}
+		t.Printf("mtasts check: the DNS resolver does not answer in time: now checking %d domains at once (lower --concurrency, or use a --resolver that keeps up)\n", n)
+		if t.Err != nil {
+			return t.Err
+		}
+	}
 	p.summary.Add(it)
 	if it.Err != nil {
 		p.NotChecked++

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -202,28 +201,14 @@ func runCheck(ctx context.Context, e *env, args []string, f *checkFlags) error {
 		domains = in.All()
 	}
 	p := check.NewPrinter(check.PrintOptions{Format: f.format(), Text: check.TextOptions{Color: f.useColor(e), Facts: !f.brief},
-		Bulk: in != nil, Out: e.stdout, Err: e.stderr})
+		Bulk: in != nil, Out: e.stdout, Err: e.stderr, Concurrency: f.concurrency})
 	var progress *bulkProgress
 	if in != nil && writerIsTerminal(e.stderr) {
 		progress = newBulkProgress(e.stderr, f.file, writerIsTerminal(e.stdout), e.now)
 	}
-	// CheckAll checks fewer domains at once while the resolver times out:
-	// say so, between results, with the flag to lower.
-	var slowest atomic.Int64
-	slowest.Store(int64(f.concurrency))
-	said := int64(f.concurrency)
-	slower := func(n int) {
-		if int64(n) < slowest.Load() {
-			slowest.Store(int64(n))
-		}
-	}
-	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil, OnConcurrency: slower}, func(it check.Item) error {
+	err = checker.CheckAll(ctx, domains, check.BulkOptions{Concurrency: f.concurrency, Ordered: f.ordered || in == nil, OnConcurrency: p.Slowed}, func(it check.Item) error {
 		progress.clear()
 		defer progress.add()
-		if n := slowest.Load(); n < said {
-			said = n
-			fmt.Fprintf(e.stderr, "mtasts check: the DNS resolver does not answer in time: now checking %d domains at once (lower --concurrency, or use a --resolver that keeps up)\n", n)
-		}
 		return p.Print(it)
 	})
 	progress.close()
