@@ -15,6 +15,7 @@ import (
 	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
 // Config is the [daemon] section of mtasts.toml, the configuration of the
@@ -60,6 +61,8 @@ type Config struct {
 	MaxLookupsInFlight int             `toml:"max_lookups_in_flight"`
 	Zone               Zone            `toml:"default_zone"`
 	Zones              map[string]Zone `toml:"zones"`
+	// TLSRPTSend is the schedule of our own TLS reports (tlsrpt.go).
+	TLSRPTSend tlsrptsend.Config `toml:"tlsrpt_send"`
 
 	// EximListen are the sockets answering Exim's ${readsocket}
 	// requests (see EximAnswer and docs/exim.md), in the syntax of
@@ -102,10 +105,13 @@ const (
 // is cache.DefaultURL, or cache.db in the directory systemd names in
 // STATE_DIRECTORY (StateDirectory=), if getenv has it.
 func DefaultConfig(getenv func(string) string) *Config {
-	cacheURL := cache.DefaultURL
+	cacheURL, storeURL := cache.DefaultURL, defaultStoreURL
 	if dir, _, _ := strings.Cut(getenv("STATE_DIRECTORY"), ":"); dir != "" {
 		cacheURL = "sqlite://" + filepath.Join(dir, "cache.db")
+		storeURL = "sqlite://" + filepath.Join(dir, "reports.db")
 	}
+	send := tlsrptsend.DefaultConfig()
+	send.Store = storeURL
 	return &Config{
 		Listen:          []string{"127.0.0.1:8461"},
 		Maps:            []string{"postfix", "sts"},
@@ -122,6 +128,7 @@ func DefaultConfig(getenv func(string) string) *Config {
 
 		RefreshUsedWithin: resolver.DefaultRefreshUsedWithin,
 		DropUnusedAfter:   resolver.DefaultDropUnusedAfter,
+		TLSRPTSend:        send,
 	}
 }
 
@@ -167,6 +174,7 @@ func (c *Config) resolvePaths(f *tomlconf.File) {
 	if p, ok := strings.CutPrefix(c.Cache, "sqlite:"); ok && !strings.HasPrefix(p, "/") && p != "" {
 		c.Cache = "sqlite:" + f.Resolve(p)
 	}
+	c.TLSRPTSend.Resolve(f)
 }
 
 // Validate checks the configuration and fills in what is derived from it:
@@ -253,6 +261,9 @@ func (c *Config) Validate() error {
 		zones[d] = z
 	}
 	c.Zones = zones
+	if c.TLSRPTSend.Enabled {
+		return c.TLSRPTSend.Check("daemon", "tlsrpt_send")
+	}
 	return nil
 }
 
@@ -329,7 +340,7 @@ func (c *Config) zone(domain string) (Zone, string) {
 // restartOnly are the settings, by key, that a reload cannot change: the
 // listeners, the cache, the network setup and the log format.
 var restartOnly = []string{"listen", "exim_listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format",
-	"max_connections", "pressure_connections", "pressure_idle_timeout"}
+	"max_connections", "pressure_connections", "pressure_idle_timeout", "tlsrpt_send"}
 
 // keepRestartOnly sets the restart-only settings of c to those of
 // running, and calls changed for each one that c had set otherwise.

@@ -1,0 +1,207 @@
+package enforce
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/rootca"
+	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/resolver"
+	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrpt"
+	"github.com/mtasts/mtasts/tlsrptsend"
+)
+
+// defaultStoreURL is the report store of the schedule when neither the
+// configuration nor systemd's STATE_DIRECTORY names one.
+const defaultStoreURL = "sqlite:///var/lib/mtasts/reports.db"
+
+// reporting is the sending side of TLS reporting (RFC 8460) run by the
+// daemon when [daemon.tlsrpt_send] enables it: the outcomes of its own
+// policy decisions (failed fetches, invalid policies and policy hosts,
+// RFC 8460 §4.3.2) and, if configured, of Postfix's log, kept in the
+// report store; and the daily schedule that builds and sends the
+// reports.
+type reporting struct {
+	resolver.NopObserver // but Fetched
+	store                *reportstore.Store
+	recorder             *tlsrptsend.StoreRecorder
+	scheduler            *tlsrptsend.Scheduler
+	collector            *tlsrptsend.LogCollector // nil without postfix_log
+	log                  *slog.Logger
+	now                  func() time.Time
+	sendingIP            netip.Addr         // "sending-mta-ip" of the outcomes of failed fetches
+	cancel               context.CancelFunc // ends what start started
+	wg                   sync.WaitGroup
+}
+
+// newReporting makes the TLS reporting of cfg, if it enables it, and
+// the observer of the resolver.
+func (s *Service) newReporting(ctx context.Context, cfg *Config) error {
+	s.observer = s.metrics
+	if !cfg.TLSRPTSend.Enabled {
+		return nil
+	}
+	r, err := openReporting(ctx, cfg, &s.opts, s.log, tlsrptsend.NewMetrics(s.opts.Registry))
+	if err != nil {
+		return err
+	}
+	s.reporting, s.observer = r, observers{s.metrics, r}
+	return nil
+}
+
+// openReporting opens the report store of cfg and makes the schedule.
+func openReporting(ctx context.Context, cfg *Config, o *Options, log *slog.Logger, m *tlsrptsend.Metrics) (*reporting, error) {
+	c := &cfg.TLSRPTSend
+	store, err := reportstore.Open(ctx, c.Store, reportstore.Options{Now: o.Now})
+	if err != nil {
+		return nil, fmt.Errorf("TLS report store: %w", err)
+	}
+	dns, err := dnsx.NewFromAddr(cfg.Resolver)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("DNS resolver: %w", err)
+	}
+	roots, err := rootca.Load(cfg.CAFile, o.Getenv)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	dial := o.Dial
+	if dial == nil && cfg.Resolver != "" {
+		dial = dns.Dialer(nil)
+	}
+	log = log.With("part", "tlsrpt")
+	n := tlsrptsend.Network{DNS: dns, RootCAs: roots, Dial: dial, Timeout: cfg.Timeout, Now: o.Now, UserAgent: o.UserAgent}
+	sender, err := c.Sender(n, log, m)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	sender.Store, sender.Sleep = store, o.Sleep
+	r := &reporting{store: store, recorder: tlsrptsend.NewStoreRecorder(store), log: log, now: o.Now, sendingIP: c.SendingAddr()}
+	r.recorder.Metrics = m
+	r.scheduler = &tlsrptsend.Scheduler{Sender: sender, Recorder: r.recorder, Interval: c.FlushInterval}
+	return r, nil
+}
+
+// start follows Postfix's log, if configured, with the policies of the
+// cache c, and runs the schedule, until close.
+func (r *reporting) start(cfg *tlsrptsend.Config, c cache.Cache) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	if cfg.PostfixLog != "" {
+		parser := tlsrptsend.NewPostfixParser(cachedPolicies{c}, cfg.SendingAddr(), time.Local, r.now)
+		r.collector = &tlsrptsend.LogCollector{Parser: parser, Path: cfg.PostfixLog, Recorder: r.recorder, Log: r.log}
+		r.wg.Go(func() {
+			if err := r.collector.Run(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("following the Postfix log stopped", "path", cfg.PostfixLog, "err", err)
+			}
+		})
+	}
+	r.wg.Go(func() { r.scheduler.Run(ctx) })
+	r.log.Info("TLS reporting schedule started", "store", cfg.Store, "postfix_log", cfg.PostfixLog)
+}
+
+// close stops what start started, stores the outcomes not yet stored
+// and closes the store. A nil *reporting does nothing.
+func (r *reporting) close() error {
+	if r == nil {
+		return nil
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := r.recorder.Close(ctx)
+	if cerr := r.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Fetched implements resolver.Observer: a policy fetch that failed
+// because the policy host or its policy is broken is an outcome of the
+// policy domain, sts-policy-fetch-error, sts-policy-invalid or
+// sts-webpki-invalid (RFC 8460 §4.3.2), one per fetch; no record and
+// temporary DNS failures are not reported (sts.ResultType).
+func (r *reporting) Fetched(domain string, err error, _ time.Duration) {
+	rt := sts.ResultType(err)
+	if rt == "" {
+		return
+	}
+	r.recorder.Record(tlsrptsend.Outcome{
+		Time:           r.now(),
+		SendingIP:      r.sendingIP,
+		Policy:         tlsrpt.Policy{Type: tlsrpt.PolicySTS, Domain: domain},
+		Result:         rt,
+		AdditionalInfo: err.Error(),
+	})
+}
+
+// cachedPolicies is the PolicyLookup of the daemon: the policy in its
+// cache, which is what it answered Postfix.
+type cachedPolicies struct{ c cache.Cache }
+
+// PolicyAt returns the cached policy of domain, if one applies (mode
+// enforce or testing).
+func (p cachedPolicies) PolicyAt(domain string, _ time.Time) (tlsrpt.Policy, bool) {
+	e, err := p.c.Get(context.Background(), domain)
+	if err != nil || e == nil || e.Policy == nil || e.Policy.Mode == sts.ModeNone {
+		return tlsrpt.Policy{}, false
+	}
+	return tlsrptsend.STSPolicy(domain, e.Policy), true
+}
+
+// observers is a resolver.Observer that tells each of its members.
+type observers []resolver.Observer
+
+// Decided implements resolver.Observer.
+func (os observers) Decided(d resolver.Decision, elapsed time.Duration) {
+	for _, o := range os {
+		o.Decided(d, elapsed)
+	}
+}
+
+// Fetched implements resolver.Observer.
+func (os observers) Fetched(domain string, err error, elapsed time.Duration) {
+	for _, o := range os {
+		o.Fetched(domain, err, elapsed)
+	}
+}
+
+// Refreshed implements resolver.Observer.
+func (os observers) Refreshed(domain string, err error) {
+	for _, o := range os {
+		o.Refreshed(domain, err)
+	}
+}
+
+// RefreshFailed implements resolver.Observer.
+func (os observers) RefreshFailed(domain string, cached *sts.Policy, err error) {
+	for _, o := range os {
+		o.RefreshFailed(domain, cached, err)
+	}
+}
+
+// CacheError implements resolver.Observer.
+func (os observers) CacheError(op string, err error) {
+	for _, o := range os {
+		o.CacheError(op, err)
+	}
+}
+
+// Unused implements resolver.Observer.
+func (os observers) Unused(domain string, dropped bool) {
+	for _, o := range os {
+		o.Unused(domain, dropped)
+	}
+}

@@ -1,0 +1,256 @@
+package enforce
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/mtasts/mtasts/internal/dnsx"
+	"github.com/mtasts/mtasts/internal/testenv"
+	"github.com/mtasts/mtasts/internal/testenv/testclock"
+	"github.com/mtasts/mtasts/internal/testenv/testworld"
+	"github.com/mtasts/mtasts/socketmap"
+	"github.com/mtasts/mtasts/tlsrpt"
+	"github.com/mtasts/mtasts/tlsrptsend"
+)
+
+// ruaReceiver keeps the reports posted to an https: rua.
+type ruaReceiver struct {
+	mu      sync.Mutex
+	reports []*tlsrpt.Report
+	errs    []error
+}
+
+func (rr *ruaReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rep, _, err := tlsrpt.Parse(bytes.NewReader(body), tlsrpt.ParseOptions{})
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	if err != nil {
+		rr.errs = append(rr.errs, err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	rr.reports = append(rr.reports, rep)
+}
+
+func (rr *ruaReceiver) received() ([]*tlsrpt.Report, []error) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return slices.Clone(rr.reports), slices.Clone(rr.errs)
+}
+
+// TestDaemonTLSReports runs the daemon with [daemon.tlsrpt_send] on, read
+// from its file: its own failed policy fetches (a policy host with an
+// expired certificate, an invalid policy, a policy host answering 404)
+// and the sessions of real Postfix's log become outcomes of the day
+// (RFC 8460 §4.3.2); once the day is over and its delay after midnight
+// has passed (§4.1), each domain's report reaches its https: rua (§5.4)
+// or, DKIM-signed, its mailto: rua (§5.3), and reads back with the
+// counts and result types of what happened.
+func TestDaemonTLSReports(t *testing.T) {
+	w := testworld.New(t)
+	policy := "version: STSv1\nmode: enforce\nmx: mx.%s\nmax_age: 86400\n"
+	w.PolicyDomain("webpki.test", fmt.Sprintf(policy, "webpki.test")).SetCert(w.CA.Expired(t, "mta-sts.webpki.test"))
+	w.PolicyDomain("invalid.test", "version: STSv1\nmode: enforce\nmax_age: 86400\n") // no mx
+	w.PolicyDomain("fetcherr.test", fmt.Sprintf(policy, "fetcherr.test")).Set(testworld.PolicyPath, testworld.Response{Status: http.StatusNotFound})
+	rua := &ruaReceiver{}
+	w.HTTPSHost("reports.rua.test").SetHandler(rua)
+	for _, d := range []string{"webpki.test", "invalid.test", "fetcherr.test"} {
+		w.DNS.TXT("_smtp._tls."+d, "v=TLSRPTv1; rua=https://reports.rua.test/"+d)
+	}
+	// two.test is in Postfix's log: two sessions, one failed.
+	w.DNS.TXT("_smtp._tls.two.test", "v=TLSRPTv1; rua=mailto:tlsrpt@rua.test")
+	w.DNS.Add("rua.test. MX 10 mx.rua.test.")
+	mx := w.SMTP("mx.rua.test", testworld.SMTPOptions{})
+
+	dir := t.TempDir()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tlsrptsend.DKIMKeyRecord(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.DNS.TXT("tlsrpt._domainkey.sender.test", rec)
+	logData, err := os.ReadFile("../tlsrptsend/testdata/postfix/postfix-3.7-real.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "mail.log")
+	if err := os.WriteFile(logFile, logData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	path := testenv.WriteConfig(t, fmt.Sprintf(`[daemon]
+metrics = "127.0.0.1:0"
+
+[daemon.tlsrpt_send]
+enabled = true
+store = "sqlite:reports.db"
+organization_name = "Sender Test"
+contact_info = "postmaster@sender.test"
+submitter = "sender.test"
+dkim_key = %q
+dkim_selector = "tlsrpt"
+helo = "sender.test"
+postfix_log = %q
+sending_ip = "192.0.2.1"
+spread = "0s"
+`, keyFile, logFile))
+	clock := testclock.New(time.Now()) // the CA's certificates are valid now
+	poll := func(ctx context.Context, _ time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+			return nil
+		}
+	}
+	cfg, err := worldConfig(w, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &serviceRun{t: t, log: &testenv.Buffer{}, done: make(chan error, 1)}
+	s, err := New(t.Context(), cfg, Options{Log: r.log, Dial: w.DialContext, Getenv: func(string) string { return "" }, Now: clock.Now, Sleep: poll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	r.s = s
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() {
+		err := s.Serve(ctx)
+		s.Close()
+		r.done <- err
+	}()
+	t.Cleanup(func() { r.stop() })
+	r.waitLog("TLS reporting schedule started")
+
+	c, err := socketmap.Dial(t.Context(), "tcp", r.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, d := range []string{"webpki.test", "invalid.test", "fetcherr.test"} {
+		if _, err := c.Lookup(t.Context(), "postfix", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metricsURL := "http://" + s.MetricsAddr().String() + "/metrics"
+	// The three failed fetches and the nine sessions of the log.
+	waitFor(t, r, func() bool { return scrapeSum(t, metricsURL, "mtasts_tlsrpt_send_outcomes_total") == 12 })
+
+	clock.Advance(24 * time.Hour) // past midnight and MinDelay
+	waitFor(t, r, func() bool {
+		reports, _ := rua.received()
+		return len(reports) == 3 && len(mx.Messages()) == 1
+	})
+	reports, errs := rua.received()
+	if len(errs) > 0 {
+		t.Errorf("reports refused by the rua: %v", errs)
+	}
+	want := map[string]tlsrpt.ResultType{"webpki.test": tlsrpt.ResultSTSWebPKIInvalid,
+		"invalid.test": tlsrpt.ResultSTSPolicyInvalid, "fetcherr.test": tlsrpt.ResultSTSPolicyFetchError}
+	for _, rep := range reports {
+		if rep.OrganizationName != "Sender Test" || len(rep.Policies) != 1 {
+			t.Errorf("report %+v: want one policy, of Sender Test", rep)
+			continue
+		}
+		pr := rep.Policies[0]
+		rt, ok := want[pr.Policy.Domain]
+		delete(want, pr.Policy.Domain)
+		if !ok || pr.Policy.Type != tlsrpt.PolicySTS || pr.Summary != (tlsrpt.Summary{Failed: 1}) ||
+			len(pr.FailureDetails) != 1 || pr.FailureDetails[0].ResultType != rt || pr.FailureDetails[0].FailedSessionCount != 1 {
+			t.Errorf("report of %s: %+v; want one session failed with %s", pr.Policy.Domain, pr, rt)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no report of %v", want)
+	}
+
+	msg := mx.Messages()[0]
+	mr, err := tlsrpt.ParseMessage(bytes.NewReader(msg.Data), tlsrpt.ParseOptions{})
+	if err != nil || len(mr.Diagnostics) != 0 {
+		t.Fatalf("report mail: %v, %v", err, mr.Diagnostics)
+	}
+	if p := mr.Report.Policies; len(p) != 1 || p[0].Policy.Domain != "two.test" || p[0].Summary != (tlsrpt.Summary{Successful: 2}) {
+		t.Errorf("two.test's report: %+v; want 2 sessions under no-policy-found (not in the daemon's cache)", p)
+	}
+	dc, err := dnsx.New(dnsx.Config{Servers: []string{w.Resolver()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(name string) ([]string, error) { return dc.LookupTXT(t.Context(), name) }
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg.Data), &dkim.VerifyOptions{LookupTXT: lookup})
+	if err != nil || len(verifs) != 1 || verifs[0].Err != nil || verifs[0].Domain != "sender.test" {
+		t.Errorf("DKIM verification of the report mail: %+v, %v", verifs, err)
+	}
+	testenv.CheckMetrics(t, metricsURL, "tlsrpt_send")
+}
+
+// waitFor waits until cond holds, failing t with the daemon's log if it
+// never does.
+func waitFor(t *testing.T, r *serviceRun, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition never met; daemon log:\n%s", r.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// scrapeSum returns the sum of the samples of the metric name at url.
+func scrapeSum(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+"{"); ok {
+			var v float64
+			if _, after, ok := strings.Cut(rest, "} "); ok {
+				fmt.Sscan(after, &v)
+			}
+			sum += v
+		}
+	}
+	return sum
+}
