@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mtasts/mtasts/tlsrptsend"
 	"github.com/mtasts/mtasts/internal/testenv"
+	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
 // The example configuration loads, and documents every key of [daemon]
