@@ -254,3 +254,33 @@ func scrapeSum(t *testing.T, url, name string) float64 {
 	}
 	return sum
 }
+
+// TestTLSReportsConfigErrors: what --check finds wrong in
+// [daemon.tlsrpt_send] is named with its file, line and key.
+func TestTLSReportsConfigErrors(t *testing.T) {
+	good := "enabled = true\norganization_name = \"O\"\ncontact_info = \"c@sender.test\"\nsubmitter = \"sender.test\"\n"
+	for _, tc := range []struct {
+		name, section, want string
+	}{
+		{"no submitter", "enabled = true\norganization_name = \"O\"\ncontact_info = \"c@sender.test\"\n", ":2: daemon.tlsrpt_send.submitter: required"},
+		{"key missing", good + "dkim_key = \"missing.pem\"\ndkim_selector = \"s\"\n", ":7: daemon.tlsrpt_send.dkim_key: open "},
+		{"no selector", good + "dkim_key = \"missing.pem\"\n", ":7: daemon.tlsrpt_send.dkim_key: a DKIM key needs its selector"},
+		{"sending ip", good + "sending_ip = \"192.0.2\"\n", ":7: daemon.tlsrpt_send.sending_ip: "},
+		{"log missing", good + "postfix_log = \"nowhere/mail.log\"\n", ":7: daemon.tlsrpt_send.postfix_log: open "},
+		{"unknown key", good + "dkim_keyfile = \"x\"\n", "dkim_keyfile"},
+		{"spread", good + "spread = \"-1h\"\n", ":7: daemon.tlsrpt_send.spread: -1h0m0s: must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := testenv.WriteConfig(t, "[daemon]\n[daemon.tlsrpt_send]\n"+tc.section)
+			_, err := Load(path, func(string) string { return "" })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Load: %v; want an error with %q", err, tc.want)
+			}
+		})
+	}
+	// Off, the section is not checked.
+	path := testenv.WriteConfig(t, "[daemon.tlsrpt_send]\ndkim_key = \"missing.pem\"\n")
+	if _, err := Load(path, func(string) string { return "" }); err != nil {
+		t.Errorf("Load of a section not enabled: %v", err)
+	}
+}
