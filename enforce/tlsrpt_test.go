@@ -131,28 +131,8 @@ spread = "0s"
 			return nil
 		}
 	}
-	cfg, err := worldConfig(w, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &serviceRun{t: t, log: &testenv.Buffer{}, done: make(chan error, 1)}
-	s, err := New(t.Context(), cfg, Options{Log: r.log, Dial: w.DialContext, Getenv: func(string) string { return "" }, Now: clock.Now, Sleep: poll})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	r.s = s
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() {
-		err := s.Serve(ctx)
-		s.Close()
-		r.done <- err
-	}()
-	t.Cleanup(func() { r.stop() })
+	r := startServiceWith(t, w, path, func(o *Options) { o.Now, o.Sleep = clock.Now, poll })
+	s := r.s
 	r.waitLog("TLS reporting schedule started")
 
 	c, err := socketmap.Dial(t.Context(), "tcp", r.addr())
@@ -233,17 +213,8 @@ func waitFor(t *testing.T, r *serviceRun, cond func() bool) {
 // scrapeSum returns the sum of the samples of the metric name at url.
 func scrapeSum(t *testing.T, url, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum float64
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(testenv.Scrape(t, url), "\n") {
 		if rest, ok := strings.CutPrefix(line, name+"{"); ok {
 			var v float64
 			if _, after, ok := strings.Cut(rest, "} "); ok {
