@@ -137,6 +137,9 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 		return nil, fmt.Errorf("cannot start: %w", err)
 	}
 	s.cache = c
+	if s.reporting != nil {
+		s.reporting.cache = c
+	}
 	s.resolver.Store(r)
 	h := &Handler{Resolver: serviceResolver{s}, Options: s.replyOptions, Logger: s.log, Answered: s.metrics.answered}
 	mux := &socketmap.Mux{}
@@ -283,7 +286,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	s.startRefresh(cfg)
 	s.mu.Unlock()
 	if s.reporting != nil {
-		s.reporting.start(&cfg.TLSRPTSend, s.cache)
+		s.reporting.start(&cfg.TLSRPTSend)
 	}
 	failed := make(chan error, len(s.listeners)+len(s.eximListeners))
 	s.serveExim(failed)

@@ -30,15 +30,17 @@ const defaultStoreURL = "sqlite:///var/lib/mtasts/reports.db"
 // reports.
 type reporting struct {
 	resolver.NopObserver // but Fetched
-	store                *reportstore.Store
-	recorder             *tlsrptsend.StoreRecorder
-	scheduler            *tlsrptsend.Scheduler
-	collector            *tlsrptsend.LogCollector // nil without postfix_log
-	log                  *slog.Logger
-	now                  func() time.Time
-	sendingIP            netip.Addr         // "sending-mta-ip" of the outcomes of failed fetches
-	cancel               context.CancelFunc // ends what start started
-	wg                   sync.WaitGroup
+
+	store     *reportstore.Store
+	recorder  *tlsrptsend.StoreRecorder
+	scheduler *tlsrptsend.Scheduler
+	collector *tlsrptsend.LogCollector // nil without postfix_log
+	log       *slog.Logger
+	now       func() time.Time
+	sendingIP netip.Addr         // "sending-mta-ip" of the outcomes of failed fetches
+	cache     cache.Cache        // the daemon's policies, once New has opened it
+	cancel    context.CancelFunc // ends what start started
+	wg        sync.WaitGroup
 }
 
 // newReporting makes the TLS reporting of cfg, if it enables it, and
@@ -92,12 +94,12 @@ func openReporting(ctx context.Context, cfg *Config, o *Options, log *slog.Logge
 }
 
 // start follows Postfix's log, if configured, with the policies of the
-// cache c, and runs the schedule, until close.
-func (r *reporting) start(cfg *tlsrptsend.Config, c cache.Cache) {
+// daemon's cache, and runs the schedule, until close.
+func (r *reporting) start(cfg *tlsrptsend.Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	if cfg.PostfixLog != "" {
-		parser := tlsrptsend.NewPostfixParser(cachedPolicies{c}, cfg.SendingAddr(), time.Local, r.now)
+		parser := tlsrptsend.NewPostfixParser(cachedPolicies{r.cache}, cfg.SendingAddr(), time.Local, r.now)
 		r.collector = &tlsrptsend.LogCollector{Parser: parser, Path: cfg.PostfixLog, Recorder: r.recorder, Log: r.log}
 		r.wg.Go(func() {
 			if err := r.collector.Run(ctx); err != nil && ctx.Err() == nil {
@@ -138,10 +140,16 @@ func (r *reporting) Fetched(domain string, err error, _ time.Duration) {
 	if rt == "" {
 		return
 	}
+	// A policy still cached (a refresh failed) is the one reported on;
+	// else none could be had, and the report has no policy-string.
+	policy, ok := cachedPolicies{r.cache}.PolicyAt(domain, r.now())
+	if !ok {
+		policy = tlsrpt.Policy{Type: tlsrpt.PolicySTS, Domain: domain}
+	}
 	r.recorder.Record(tlsrptsend.Outcome{
 		Time:           r.now(),
 		SendingIP:      r.sendingIP,
-		Policy:         tlsrpt.Policy{Type: tlsrpt.PolicySTS, Domain: domain},
+		Policy:         policy,
 		Result:         rt,
 		AdditionalInfo: err.Error(),
 	})
@@ -154,6 +162,9 @@ type cachedPolicies struct{ c cache.Cache }
 // PolicyAt returns the cached policy of domain, if one applies (mode
 // enforce or testing).
 func (p cachedPolicies) PolicyAt(domain string, _ time.Time) (tlsrpt.Policy, bool) {
+	if p.c == nil {
+		return tlsrpt.Policy{}, false
+	}
 	e, err := p.c.Get(context.Background(), domain)
 	if err != nil || e == nil || e.Policy == nil || e.Policy.Mode == sts.ModeNone {
 		return tlsrpt.Policy{}, false
