@@ -107,8 +107,16 @@ func (r *reporting) start(cfg *tlsrptsend.Config) {
 			}
 		})
 	}
+	if cfg.LibTLSRPTSocket != "" {
+		src := &tlsrptsend.DatagramSocket{Path: cfg.LibTLSRPTSocket, Now: r.now, Log: r.log}
+		r.wg.Go(func() {
+			if err := src.Run(ctx, r.recorder); err != nil && ctx.Err() == nil {
+				r.log.Error("receiving libtlsrpt datagrams stopped", "path", cfg.LibTLSRPTSocket, "err", err)
+			}
+		})
+	}
 	r.wg.Go(func() { r.scheduler.Run(ctx) })
-	r.log.Info("TLS reporting schedule started", "store", cfg.Store, "postfix_log", cfg.PostfixLog)
+	r.log.Info("TLS reporting schedule started", "store", cfg.Store, "postfix_log", cfg.PostfixLog, "libtlsrpt_socket", cfg.LibTLSRPTSocket)
 }
 
 // close stops what start started, stores the outcomes not yet stored

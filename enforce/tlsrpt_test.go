@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,8 +58,9 @@ func (rr *ruaReceiver) received() ([]*tlsrpt.Report, []error) {
 
 // TestDaemonTLSReports runs the daemon with [daemon.tlsrpt_send] on, read
 // from its file: its own failed policy fetches (a policy host with an
-// expired certificate, an invalid policy, a policy host answering 404)
-// and the sessions of real Postfix's log become outcomes of the day
+// expired certificate, an invalid policy, a policy host answering 404),
+// the sessions of real Postfix's log and a libtlsrpt datagram on its
+// socket become outcomes of the day
 // (RFC 8460 §4.3.2); once the day is over and its delay after midnight
 // has passed (§4.1), each domain's report reaches its https: rua (§5.4)
 // or, DKIM-signed, its mailto: rua (§5.3), and reads back with the
@@ -71,7 +73,7 @@ func TestDaemonTLSReports(t *testing.T) {
 	w.PolicyDomain("fetcherr.test", fmt.Sprintf(policy, "fetcherr.test")).Set(testworld.PolicyPath, testworld.Response{Status: http.StatusNotFound})
 	rua := &ruaReceiver{}
 	w.HTTPSHost("reports.rua.test").SetHandler(rua)
-	for _, d := range []string{"webpki.test", "invalid.test", "fetcherr.test"} {
+	for _, d := range []string{"webpki.test", "invalid.test", "fetcherr.test", "dg.test"} {
 		w.DNS.TXT("_smtp._tls."+d, "v=TLSRPTv1; rua=https://reports.rua.test/"+d)
 	}
 	// two.test is in Postfix's log: two sessions, one failed.
@@ -120,6 +122,7 @@ dkim_selector = "tlsrpt"
 helo = "sender.test"
 postfix_log = %q
 sending_ip = "192.0.2.1"
+libtlsrpt_socket = "tlsrpt.sock"
 spread = "0s"
 `, keyFile, logFile))
 	clock := testclock.New(time.Now()) // the CA's certificates are valid now
@@ -145,21 +148,32 @@ spread = "0s"
 			t.Fatal(err)
 		}
 	}
+	// Postfix 3.10 through libtlsrpt: a session with an expired certificate.
+	dg, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: filepath.Join(filepath.Dir(path), "tlsrpt.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dg.Close()
+	if _, err := dg.Write([]byte(`{"dpv": "1","d": "dg.test","pr": "v=TLSRPTv1; rua=https://reports.rua.test/dg.test","policies":[{"policy-type":2,"policy-domain": "dg.test","policy-string":["version: STSv1","mode: enforce","mx: mx.dg.test","max_age: 86400"],"mx-host":["mx.dg.test"],"failure-details":[{"c":204,"s": "192.0.2.1","n": "mx.dg.test","r": "192.0.2.25"}],"t":1,"f":1}]}`)); err != nil {
+		t.Fatal(err)
+	}
 	metricsURL := "http://" + s.MetricsAddr().String() + "/metrics"
-	// The three failed fetches and the nine sessions of the log.
-	waitFor(t, r, func() bool { return scrapeSum(t, metricsURL, "mtasts_tlsrpt_send_outcomes_total") == 12 })
+	// The three failed fetches, the nine sessions of the log and the
+	// datagram's.
+	waitFor(t, r, func() bool { return scrapeSum(t, metricsURL, "mtasts_tlsrpt_send_outcomes_total") == 13 })
 
 	clock.Advance(24 * time.Hour) // past midnight and MinDelay
 	waitFor(t, r, func() bool {
 		reports, _ := rua.received()
-		return len(reports) == 3 && len(mx.Messages()) == 1
+		return len(reports) == 4 && len(mx.Messages()) == 1
 	})
 	reports, errs := rua.received()
 	if len(errs) > 0 {
 		t.Errorf("reports refused by the rua: %v", errs)
 	}
 	want := map[string]tlsrpt.ResultType{"webpki.test": tlsrpt.ResultSTSWebPKIInvalid,
-		"invalid.test": tlsrpt.ResultSTSPolicyInvalid, "fetcherr.test": tlsrpt.ResultSTSPolicyFetchError}
+		"invalid.test": tlsrpt.ResultSTSPolicyInvalid, "fetcherr.test": tlsrpt.ResultSTSPolicyFetchError,
+		"dg.test": tlsrpt.ResultCertificateExpired}
 	for _, rep := range reports {
 		if rep.OrganizationName != "Sender Test" || len(rep.Policies) != 1 {
 			t.Errorf("report %+v: want one policy, of Sender Test", rep)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -58,9 +59,13 @@ type Config struct {
 
 	// PostfixLog, if set, is Postfix's log file, followed by the daemon
 	// (LogCollector); SendingIP is our "sending-mta-ip".
-	PostfixLog    string        `toml:"postfix_log"`
-	SendingIP     string        `toml:"sending_ip"`
-	FlushInterval time.Duration `toml:"flush_interval"`
+	PostfixLog string `toml:"postfix_log"`
+	// LibTLSRPTSocket, if set, is the UNIX datagram socket that receives
+	// the datagrams of Postfix 3.10 and later (smtp_tlsrpt_socket_name;
+	// DatagramSocket).
+	LibTLSRPTSocket string        `toml:"libtlsrpt_socket"`
+	SendingIP       string        `toml:"sending_ip"`
+	FlushInterval   time.Duration `toml:"flush_interval"`
 	// Spread is the longest random delay after MinDelay past midnight
 	// before a day's reports are sent (RFC 8460 §4.1).
 	Spread time.Duration `toml:"spread"`
@@ -73,7 +78,7 @@ func DefaultConfig() Config {
 
 // Resolve takes the relative paths of c from the directory of f.
 func (c *Config) Resolve(f *tomlconf.File) {
-	for _, p := range []*string{&c.DKIMKey, &c.RelayPasswordFile, &c.ArchiveDir, &c.PostfixLog} {
+	for _, p := range []*string{&c.DKIMKey, &c.RelayPasswordFile, &c.ArchiveDir, &c.PostfixLog, &c.LibTLSRPTSocket} {
 		*p = f.Resolve(*p)
 	}
 	if p, ok := strings.CutPrefix(c.Store, "sqlite:"); ok && !strings.HasPrefix(p, "/") && p != "" {
@@ -118,6 +123,11 @@ func (c *Config) Check(section ...string) error {
 			return bad("postfix_log", err)
 		}
 		f.Close()
+	}
+	if c.LibTLSRPTSocket != "" {
+		if info, err := os.Stat(filepath.Dir(c.LibTLSRPTSocket)); err != nil || !info.IsDir() {
+			return bad("libtlsrpt_socket", fmt.Errorf("%s: no directory to bind the socket in: %v", c.LibTLSRPTSocket, err))
+		}
 	}
 	for key, d := range map[string]time.Duration{"flush_interval": c.FlushInterval, "spread": c.Spread} {
 		if d < 0 || key == "flush_interval" && d == 0 {
