@@ -30,7 +30,8 @@ import (
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
-// ruaReceiver keeps the reports posted to an https: rua.
+// ruaReceiver keeps the reports posted to an https: rua; it refuses
+// those that do not parse without a diagnostic.
 type ruaReceiver struct {
 	mu      sync.Mutex
 	reports []*tlsrpt.Report
@@ -39,7 +40,10 @@ type ruaReceiver struct {
 
 func (rr *ruaReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	rep, _, err := tlsrpt.Parse(bytes.NewReader(body), tlsrpt.ParseOptions{})
+	rep, diags, err := tlsrpt.Parse(bytes.NewReader(body), tlsrpt.ParseOptions{})
+	if err == nil && len(diags) > 0 {
+		err = fmt.Errorf("report %s: %v", rep.ReportID, diags)
+	}
 	rr.mu.Lock()
 	defer rr.mu.Unlock()
 	if err != nil {
@@ -82,23 +86,7 @@ func TestDaemonTLSReports(t *testing.T) {
 	mx := w.SMTP("mx.rua.test", testworld.SMTPOptions{})
 
 	dir := t.TempDir()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "dkim.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := tlsrptsend.DKIMKeyRecord(key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.DNS.TXT("tlsrpt._domainkey.sender.test", rec)
+	keyFile := writeDKIMKey(t, w, dir)
 	logData, err := os.ReadFile("../tlsrptsend/testdata/postfix/postfix-3.7-real.log")
 	if err != nil {
 		t.Fatal(err)
@@ -126,15 +114,7 @@ libtlsrpt_socket = "tlsrpt.sock"
 spread = "0s"
 `, keyFile, logFile))
 	clock := testclock.New(time.Now()) // the CA's certificates are valid now
-	poll := func(ctx context.Context, _ time.Duration) error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-			return nil
-		}
-	}
-	r := startServiceWith(t, w, path, func(o *Options) { o.Now, o.Sleep = clock.Now, poll })
+	r := startServiceWith(t, w, path, func(o *Options) { o.Now, o.Sleep = clock.Now, pollSleep })
 	s := r.s
 	r.waitLog("TLS reporting schedule started")
 
@@ -199,16 +179,58 @@ spread = "0s"
 	if p := mr.Report.Policies; len(p) != 1 || p[0].Policy.Domain != "two.test" || p[0].Summary != (tlsrpt.Summary{Successful: 2}) {
 		t.Errorf("two.test's report: %+v; want 2 sessions under no-policy-found (not in the daemon's cache)", p)
 	}
+	verifyDKIM(t, w, msg.Data)
+	testenv.CheckMetrics(t, metricsURL, "tlsrpt_send")
+}
+
+// writeDKIMKey writes an Ed25519 key to dir, publishes it in w as the
+// selector tlsrpt of sender.test (RFC 8460 §3) and returns its file.
+func writeDKIMKey(t *testing.T, w *testworld.World, dir string) string {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tlsrptsend.DKIMKeyRecord(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.DNS.TXT("tlsrpt._domainkey.sender.test", rec)
+	return keyFile
+}
+
+// verifyDKIM checks that msg bears one valid signature of sender.test,
+// its key looked up in w.
+func verifyDKIM(t *testing.T, w *testworld.World, msg []byte) {
+	t.Helper()
 	dc, err := dnsx.New(dnsx.Config{Servers: []string{w.Resolver()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lookup := func(name string) ([]string, error) { return dc.LookupTXT(t.Context(), name) }
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg.Data), &dkim.VerifyOptions{LookupTXT: lookup})
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{LookupTXT: lookup})
 	if err != nil || len(verifs) != 1 || verifs[0].Err != nil || verifs[0].Domain != "sender.test" {
 		t.Errorf("DKIM verification of the report mail: %+v, %v", verifs, err)
 	}
-	testenv.CheckMetrics(t, metricsURL, "tlsrpt_send")
+}
+
+// pollSleep is the Sleep of the schedule in tests: a short wait, so that
+// the schedule looks again soon after the test clock moves.
+func pollSleep(ctx context.Context, _ time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Millisecond):
+		return nil
+	}
 }
 
 // waitFor waits until cond holds, failing t with the daemon's log if it
