@@ -74,7 +74,7 @@ func (c *LogCollector) Run(ctx context.Context) error {
 	pos := fl.Position()
 	var gen int64
 	replayTo := int64(-1) // the outcomes of lines ending there or before are counted already
-	if !lost && cur.Ino == pos.Ino && cur.Dev == pos.Dev && cur.Head == pos.Head {
+	if !lost && pos.SameFile(FilePosition{Dev: cur.Dev, Ino: cur.Ino, Head: cur.Head}) {
 		replayTo = cur.Done
 	}
 	next, sinceCheck := pos.Offset, 0

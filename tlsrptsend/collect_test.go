@@ -87,8 +87,10 @@ func TestLogCollectorRestart(t *testing.T) {
 }
 
 // collect runs a LogCollector over path until it has read the whole
-// file, and stops it; it returns the collector's log.
-func collect(t *testing.T, store *reportstore.Store, path string) *testenv.Buffer {
+// file, then, for each of while, calls it and waits again for the whole
+// file of path to be read, and stops the collector; it returns the
+// collector's log.
+func collect(t *testing.T, store *reportstore.Store, path string, while ...func()) *testenv.Buffer {
 	t.Helper()
 	log := &testenv.Buffer{}
 	rec := NewStoreRecorder(store)
@@ -97,6 +99,27 @@ func collect(t *testing.T, store *reportstore.Store, path string) *testenv.Buffe
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
+	for i := 0; ; i++ {
+		waitRead(t, store, rec, path, done)
+		if i == len(while) {
+			break
+		}
+		while[i]()
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("collector stopped with %v", err)
+	}
+	if err := rec.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return log
+}
+
+// waitRead waits until the cursor stored in store is at the end of the
+// file at path.
+func waitRead(t *testing.T, store *reportstore.Store, rec *StoreRecorder, path string, done <-chan error) {
+	t.Helper()
 	info, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +140,7 @@ func collect(t *testing.T, store *reportstore.Store, path string) *testenv.Buffe
 			}
 		}
 		if cur.Dev == dev && cur.Ino == ino && cur.Done == info.Size() {
-			break
+			return
 		}
 		select {
 		case err := <-done:
@@ -125,14 +148,44 @@ func collect(t *testing.T, store *reportstore.Store, path string) *testenv.Buffe
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("collector stopped with %v", err)
-	}
-	if err := rec.Close(t.Context()); err != nil {
+}
+
+// TestLogCollectorRotation rotates the log while the collector runs,
+// after every line in turn, the old file removed once the new one is
+// read (compressed, as logrotate does the next day): the sessions that
+// span the rotation are counted once, and a restart starts in the new
+// file where the collector was.
+func TestLogCollectorRotation(t *testing.T) {
+	data, err := os.ReadFile("testdata/postfix/postfix-3.7-real.log")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return log
+	lines := strings.SplitAfter(string(data), "\n")
+	lines = lines[:len(lines)-1]
+	for k := 0; k <= len(lines); k += 3 {
+		path := filepath.Join(t.TempDir(), "mail.log")
+		appendFile(t, path, strings.Join(lines[:k], ""))
+		store := openStore(t)
+		collect(t, store, path, func() {
+			rename(t, path, path+".1")
+			appendFile(t, path, strings.Join(lines[k:], ""))
+		})
+		if err := os.Remove(path + ".1"); err != nil {
+			t.Fatal(err)
+		}
+		if log := collect(t, store, path); strings.Contains(log.String(), "not found") {
+			t.Errorf("after %d lines: the restart did not resume in the new file:\n%s", k, log)
+		}
+		want := openStore(t)
+		rec := NewStoreRecorder(want)
+		parseInto(t, string(data), rec)
+		if err := rec.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(storedOutcomes(t, want), storedOutcomes(t, store), cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			t.Errorf("rotated after %d lines: outcomes stored (-one reading +collector):\n%s", k, diff)
+		}
+	}
 }
 
 // parseInto records the outcomes of one fresh reading of log in rec.

@@ -134,28 +134,37 @@ const headLen = 256
 // Position returns where fl is.
 func (fl *Follower) Position() FilePosition {
 	dev, ino := fileID(fl.info)
-	if fl.head == "" && fl.offset > 0 {
+	if fl.head == "" {
 		fl.head = fileHead(fl.f)
 	}
 	return FilePosition{Dev: dev, Ino: ino, Head: fl.head, Offset: fl.offset}
 }
 
-// fileHead returns the hash of the first line of f, up to headLen bytes.
+// fileHead returns the hash of the first line of f, up to headLen bytes,
+// or "" while that line is not complete.
 func fileHead(f *os.File) string {
 	buf := make([]byte, headLen)
 	n, _ := f.ReadAt(buf, 0)
 	if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
 		n = i + 1
+	} else if n < headLen {
+		return ""
 	}
 	sum := sha256.Sum256(buf[:n])
 	return hex.EncodeToString(sum[:8])
+}
+
+// SameFile reports whether p and q are positions in the same file: the
+// same device and inode and, where both know it, the same first line.
+func (p FilePosition) SameFile(q FilePosition) bool {
+	return p.Dev == q.Dev && p.Ino == q.Ino && (p.Head == "" || q.Head == "" || p.Head == q.Head)
 }
 
 // same reports whether the open file f, described by info, is the file
 // of at.
 func (at FilePosition) same(f *os.File, info os.FileInfo) bool {
 	dev, ino := fileID(info)
-	return dev == at.Dev && ino == at.Ino && (at.Head == "" || fileHead(f) == at.Head)
+	return at.SameFile(FilePosition{Dev: dev, Ino: ino, Head: fileHead(f)})
 }
 
 // ResumeFollower follows path from at, a Position of an earlier
