@@ -66,22 +66,7 @@ func TestDaemonTLSReportsWithPostfix(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "mtasts.toml")
-	conf := fmt.Sprintf(`[daemon]
-metrics = "127.0.0.1:0"
-[daemon.tlsrpt_send]
-enabled = true
-store = "sqlite:reports.db"
-organization_name = "Sender Test"
-contact_info = "postmaster@sender.test"
-submitter = "sender.test"
-dkim_key = %q
-dkim_selector = "tlsrpt"
-helo = "sender.test"
-postfix_log = %%q
-sending_ip = "192.0.2.25"
-archive_dir = "archive"
-spread = "0s"
-`, writeDKIMKey(t, w, dir))
+	keyFile := writeDKIMKey(t, w, dir)
 	// Postfix first, so that the daemon follows its log from the start;
 	// it asks the daemon only once mail is sent.
 	var daemonAddr atomic.Value
@@ -99,7 +84,8 @@ spread = "0s"
 		"smtp_tls_policy_maps": "socketmap:inet:" + policyMap + ":postfix",
 	}})
 	maillog := filepath.Join(pf.Dir, "maillog")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(conf, maillog)), 0o644); err != nil {
+	conf := reportingConfig(keyFile, fmt.Sprintf("postfix_log = %q\nsending_ip = \"192.0.2.25\"\narchive_dir = \"archive\"\n", maillog))
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	clock := testclock.New(time.Now()) // the CA's certificates are valid now

@@ -96,23 +96,10 @@ func TestDaemonTLSReports(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	path := testenv.WriteConfig(t, fmt.Sprintf(`[daemon]
-metrics = "127.0.0.1:0"
-
-[daemon.tlsrpt_send]
-enabled = true
-store = "sqlite:reports.db"
-organization_name = "Sender Test"
-contact_info = "postmaster@sender.test"
-submitter = "sender.test"
-dkim_key = %q
-dkim_selector = "tlsrpt"
-helo = "sender.test"
-postfix_log = %q
+	path := testenv.WriteConfig(t, reportingConfig(keyFile, fmt.Sprintf(`postfix_log = %q
 sending_ip = "192.0.2.1"
 libtlsrpt_socket = "tlsrpt.sock"
-spread = "0s"
-`, keyFile, logFile))
+`, logFile)))
 	clock := testclock.New(time.Now()) // the CA's certificates are valid now
 	r := startServiceWith(t, w, path, func(o *Options) { o.Now, o.Sleep = clock.Now, pollSleep })
 	s := r.s
@@ -181,6 +168,26 @@ spread = "0s"
 	}
 	verifyDKIM(t, w, msg.Data)
 	testenv.CheckMetrics(t, metricsURL, "tlsrpt_send")
+}
+
+// reportingConfig is the mtasts.toml of the daemon tests of TLS reports:
+// metrics, the reports of Sender Test signed with keyFile, sent without
+// delay after midnight, and extra keys of [daemon.tlsrpt_send].
+func reportingConfig(keyFile, extra string) string {
+	return fmt.Sprintf(`[daemon]
+metrics = "127.0.0.1:0"
+
+[daemon.tlsrpt_send]
+enabled = true
+store = "sqlite:reports.db"
+organization_name = "Sender Test"
+contact_info = "postmaster@sender.test"
+submitter = "sender.test"
+dkim_key = %q
+dkim_selector = "tlsrpt"
+helo = "sender.test"
+spread = "0s"
+`, keyFile) + extra
 }
 
 // writeDKIMKey writes an Ed25519 key to dir, publishes it in w as the
