@@ -3,7 +3,6 @@ package tlsrptsend
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -70,7 +69,6 @@ func BenchmarkLogCollector(b *testing.B) {
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	go c.Run(ctx)
-	var size int64
 	b.SetBytes(int64(len(chunk)))
 	for b.Loop() {
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -79,21 +77,7 @@ func BenchmarkLogCollector(b *testing.B) {
 		}
 		f.Write(chunk)
 		f.Close()
-		size += int64(len(chunk))
-		for {
-			if err := rec.Flush(b.Context()); err != nil {
-				b.Fatal(err)
-			}
-			s, err := store.OutcomeCursor(b.Context(), "postfix-log:"+path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var cur logCursor
-			if json.Unmarshal([]byte(s), &cur) == nil && cur.Done == size {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitRead(b, store, rec, path, nil)
 	}
 	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
 }

@@ -117,8 +117,8 @@ func collect(t *testing.T, store *reportstore.Store, path string, while ...func(
 }
 
 // waitRead waits until the cursor stored in store is at the end of the
-// file at path.
-func waitRead(t *testing.T, store *reportstore.Store, rec *StoreRecorder, path string, done <-chan error) {
+// file at path, or the collector stops (done; nil for never).
+func waitRead(t testing.TB, store *reportstore.Store, rec *StoreRecorder, path string, done <-chan error) {
 	t.Helper()
 	info, err := os.Stat(path)
 	if err != nil {
