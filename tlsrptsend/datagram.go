@@ -193,6 +193,10 @@ func optionalAddr(s string) (netip.Addr, error) {
 // time they are received.
 type DatagramSocket struct {
 	Path string
+	// Mode is the socket's permissions; 0 means 0666, Postfix's smtp(8)
+	// running as another user: the directory's permissions say who may
+	// reach it.
+	Mode os.FileMode
 	Now  func() time.Time // time.Now if nil
 	Log  *slog.Logger     // invalid datagrams are logged here, if set
 
@@ -211,6 +215,14 @@ func (d *DatagramSocket) Run(ctx context.Context, rec Recorder) error {
 		return fmt.Errorf("tlsrptsend: libtlsrpt socket: %w", err)
 	}
 	defer os.Remove(d.Path)
+	mode := d.Mode
+	if mode == 0 {
+		mode = 0o666
+	}
+	if err := os.Chmod(d.Path, mode); err != nil {
+		conn.Close()
+		return fmt.Errorf("tlsrptsend: libtlsrpt socket: %w", err)
+	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	if d.Bound != nil {

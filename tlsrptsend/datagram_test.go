@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -105,6 +106,9 @@ func TestDatagramSocket(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- src.Run(ctx, rec) }()
 	<-bound
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o666 {
+		t.Errorf("socket %v, %v; want mode 0666, for Postfix's smtp(8)", info, err)
+	}
 	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
