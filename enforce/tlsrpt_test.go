@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mtasts/mtasts/internal/dnsx"
 	"github.com/mtasts/mtasts/internal/testenv"
@@ -62,9 +65,8 @@ func (rr *ruaReceiver) received() ([]*tlsrpt.Report, []error) {
 
 // TestDaemonTLSReports runs the daemon with [daemon.tlsrpt_send] on, read
 // from its file: its own failed policy fetches (a policy host with an
-// expired certificate, an invalid policy, a policy host answering 404),
-// the sessions of real Postfix's log and a libtlsrpt datagram on its
-// socket become outcomes of the day
+// expired certificate, an invalid policy, a policy host answering 404)
+// and the sessions of real Postfix's log become outcomes of the day
 // (RFC 8460 §4.3.2); once the day is over and its delay after midnight
 // has passed (§4.1), each domain's report reaches its https: rua (§5.4)
 // or, DKIM-signed, its mailto: rua (§5.3), and reads back with the
@@ -77,7 +79,7 @@ func TestDaemonTLSReports(t *testing.T) {
 	w.PolicyDomain("fetcherr.test", fmt.Sprintf(policy, "fetcherr.test")).Set(testworld.PolicyPath, testworld.Response{Status: http.StatusNotFound})
 	rua := &ruaReceiver{}
 	w.HTTPSHost("reports.rua.test").SetHandler(rua)
-	for _, d := range []string{"webpki.test", "invalid.test", "fetcherr.test", "dg.test"} {
+	for _, d := range []string{"webpki.test", "invalid.test", "fetcherr.test"} {
 		w.DNS.TXT("_smtp._tls."+d, "v=TLSRPTv1; rua=https://reports.rua.test/"+d)
 	}
 	// two.test is in Postfix's log: two sessions, one failed.
@@ -98,7 +100,6 @@ func TestDaemonTLSReports(t *testing.T) {
 
 	path := testenv.WriteConfig(t, reportingConfig(keyFile, fmt.Sprintf(`postfix_log = %q
 sending_ip = "192.0.2.1"
-libtlsrpt_socket = "tlsrpt.sock"
 `, logFile)))
 	clock := testclock.New(time.Now()) // the CA's certificates are valid now
 	r := startServiceWith(t, w, path, func(o *Options) { o.Now, o.Sleep = clock.Now, pollSleep })
@@ -115,32 +116,21 @@ libtlsrpt_socket = "tlsrpt.sock"
 			t.Fatal(err)
 		}
 	}
-	// Postfix 3.10 through libtlsrpt: a session with an expired certificate.
-	dg, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: filepath.Join(filepath.Dir(path), "tlsrpt.sock"), Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dg.Close()
-	if _, err := dg.Write([]byte(`{"dpv": "1","d": "dg.test","pr": "v=TLSRPTv1; rua=https://reports.rua.test/dg.test","policies":[{"policy-type":2,"policy-domain": "dg.test","policy-string":["version: STSv1","mode: enforce","mx: mx.dg.test","max_age: 86400"],"mx-host":["mx.dg.test"],"failure-details":[{"c":204,"s": "192.0.2.1","n": "mx.dg.test","r": "192.0.2.25"}],"t":1,"f":1}]}`)); err != nil {
-		t.Fatal(err)
-	}
 	metricsURL := "http://" + s.MetricsAddr().String() + "/metrics"
-	// The three failed fetches, the nine sessions of the log and the
-	// datagram's.
-	waitFor(t, r, func() bool { return scrapeSum(t, metricsURL, "mtasts_tlsrpt_send_outcomes_total") == 13 })
+	// The three failed fetches and the nine sessions of the log.
+	waitFor(t, r, func() bool { return scrapeSum(t, metricsURL, "mtasts_tlsrpt_send_outcomes_total") == 12 })
 
 	clock.Advance(24 * time.Hour) // past midnight and MinDelay
 	waitFor(t, r, func() bool {
 		reports, _ := rua.received()
-		return len(reports) == 4 && len(mx.Messages()) == 1
+		return len(reports) == 3 && len(mx.Messages()) == 1
 	})
 	reports, errs := rua.received()
 	if len(errs) > 0 {
 		t.Errorf("reports refused by the rua: %v", errs)
 	}
 	want := map[string]tlsrpt.ResultType{"webpki.test": tlsrpt.ResultSTSWebPKIInvalid,
-		"invalid.test": tlsrpt.ResultSTSPolicyInvalid, "fetcherr.test": tlsrpt.ResultSTSPolicyFetchError,
-		"dg.test": tlsrpt.ResultCertificateExpired}
+		"invalid.test": tlsrpt.ResultSTSPolicyInvalid, "fetcherr.test": tlsrpt.ResultSTSPolicyFetchError}
 	for _, rep := range reports {
 		if rep.OrganizationName != "Sender Test" || len(rep.Policies) != 1 {
 			t.Errorf("report %+v: want one policy, of Sender Test", rep)
@@ -168,6 +158,46 @@ libtlsrpt_socket = "tlsrpt.sock"
 	}
 	verifyDKIM(t, w, msg.Data)
 	testenv.CheckMetrics(t, metricsURL, "tlsrpt_send")
+}
+
+// TestDaemonLibTLSRPT: a datagram of libtlsrpt (Postfix 3.10) on the
+// daemon's socket is an outcome of the day, in the domain's report.
+func TestDaemonLibTLSRPT(t *testing.T) {
+	w := testworld.New(t)
+	rua := &ruaReceiver{}
+	w.HTTPSHost("reports.rua.test").SetHandler(rua)
+	w.DNS.TXT("_smtp._tls.dg.test", "v=TLSRPTv1; rua=https://reports.rua.test/dg.test")
+	dir := t.TempDir()
+	path := testenv.WriteConfig(t, reportingConfig(writeDKIMKey(t, w, dir), "libtlsrpt_socket = \"tlsrpt.sock\"\n"))
+	clock := testclock.New(time.Now())
+	r := startServiceWith(t, w, path, func(o *Options) { o.Now, o.Sleep = clock.Now, pollSleep })
+	r.waitLog("TLS reporting schedule started")
+
+	dg, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: filepath.Join(filepath.Dir(path), "tlsrpt.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dg.Close()
+	if _, err := dg.Write([]byte(`{"dpv": "1","d": "dg.test","pr": "v=TLSRPTv1; rua=https://reports.rua.test/dg.test","policies":[{"policy-type":2,"policy-domain": "dg.test","policy-string":["version: STSv1","mode: enforce","mx: mx.dg.test","max_age: 86400"],"mx-host":["mx.dg.test"],"failure-details":[{"c":204,"s": "192.0.2.1","n": "mx.dg.test","r": "192.0.2.25"}],"t":1,"f":1}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	metricsURL := "http://" + r.s.MetricsAddr().String() + "/metrics"
+	waitFor(t, r, func() bool { return scrapeSum(t, metricsURL, "mtasts_tlsrpt_send_outcomes_total") == 1 })
+	clock.Advance(24 * time.Hour)
+	waitFor(t, r, func() bool { reports, errs := rua.received(); return len(reports)+len(errs) == 1 })
+	reports, errs := rua.received()
+	if len(errs) > 0 {
+		t.Fatalf("report refused: %v", errs)
+	}
+	want := []tlsrpt.PolicyResult{{
+		Policy:  tlsrpt.Policy{Type: tlsrpt.PolicySTS, Domain: "dg.test", MXHosts: []string{"mx.dg.test"}, Strings: []string{"version: STSv1", "mode: enforce", "mx: mx.dg.test", "max_age: 86400"}},
+		Summary: tlsrpt.Summary{Failed: 1},
+		FailureDetails: []tlsrpt.FailureDetail{{ResultType: tlsrpt.ResultCertificateExpired, SendingMTAIP: netip.MustParseAddr("192.0.2.1"),
+			ReceivingMXHostname: "mx.dg.test", ReceivingIP: netip.MustParseAddr("192.0.2.25"), FailedSessionCount: 1}},
+	}}
+	if diff := cmp.Diff(want, reports[0].Policies, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("report of dg.test (-want +got):\n%s", diff)
+	}
 }
 
 // reportingConfig is the mtasts.toml of the daemon tests of TLS reports:
@@ -283,6 +313,7 @@ func TestTLSReportsConfigErrors(t *testing.T) {
 		{"log missing", good + "postfix_log = \"nowhere/mail.log\"\n", ":7: daemon.tlsrpt_send.postfix_log: open "},
 		{"unknown key", good + "dkim_keyfile = \"x\"\n", "dkim_keyfile"},
 		{"spread", good + "spread = \"-1h\"\n", ":7: daemon.tlsrpt_send.spread: -1h0m0s: must be positive"},
+		{"log and socket", good + "postfix_log = \"mtasts.toml\"\nlibtlsrpt_socket = \"tlsrpt.sock\"\n", ":8: daemon.tlsrpt_send.libtlsrpt_socket: with postfix_log too"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := testenv.WriteConfig(t, "[daemon]\n[daemon.tlsrpt_send]\n"+tc.section)

@@ -124,6 +124,9 @@ func (c *Config) Check(section ...string) error {
 		}
 		f.Close()
 	}
+	if c.LibTLSRPTSocket != "" && c.PostfixLog != "" {
+		return bad("libtlsrpt_socket", errors.New("with postfix_log too, each session would be counted twice: choose one"))
+	}
 	if c.LibTLSRPTSocket != "" {
 		if info, err := os.Stat(filepath.Dir(c.LibTLSRPTSocket)); err != nil || !info.IsDir() {
 			return bad("libtlsrpt_socket", fmt.Errorf("%s: no directory to bind the socket in: %v", c.LibTLSRPTSocket, err))
