@@ -29,8 +29,6 @@ const defaultStoreURL = "sqlite:///var/lib/mtasts/reports.db"
 // report store; and the daily schedule that builds and sends the
 // reports.
 type reporting struct {
-	resolver.NopObserver // but Fetched
-
 	store     *reportstore.Store
 	recorder  *tlsrptsend.StoreRecorder
 	scheduler *tlsrptsend.Scheduler
@@ -54,7 +52,7 @@ func (s *Service) newReporting(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	s.reporting, s.observer = r, observers{s.metrics, r}
+	s.reporting, s.observer = r, fetchReporter{s.metrics, r}
 	return nil
 }
 
@@ -138,11 +136,11 @@ func (r *reporting) close() error {
 	return err
 }
 
-// Fetched implements resolver.Observer: a policy fetch that failed
-// because the policy host or its policy is broken is an outcome of the
-// policy domain, sts-policy-fetch-error, sts-policy-invalid or
-// sts-webpki-invalid (RFC 8460 §4.3.2), one per fetch; no record and
-// temporary DNS failures are not reported (sts.ResultType).
+// Fetched records a policy fetch that failed because the policy host or
+// its policy is broken as an outcome of the policy domain:
+// sts-policy-fetch-error, sts-policy-invalid or sts-webpki-invalid (RFC
+// 8460 §4.3.2), one per fetch. No record and temporary DNS failures are
+// not reported (sts.ResultType).
 func (r *reporting) Fetched(domain string, err error, _ time.Duration) {
 	rt := sts.ResultType(err)
 	if rt == "" {
@@ -180,47 +178,15 @@ func (p cachedPolicies) PolicyAt(domain string, _ time.Time) (tlsrpt.Policy, boo
 	return tlsrptsend.STSPolicy(domain, e.Policy), true
 }
 
-// observers is a resolver.Observer that tells each of its members.
-type observers []resolver.Observer
-
-// Decided implements resolver.Observer.
-func (os observers) Decided(d resolver.Decision, elapsed time.Duration) {
-	for _, o := range os {
-		o.Decided(d, elapsed)
-	}
+// fetchReporter is the resolver's observer when TLS reports are on: the
+// metrics, with each failed fetch also recorded by the reporting.
+type fetchReporter struct {
+	resolver.Observer // the metrics
+	r                 *reporting
 }
 
 // Fetched implements resolver.Observer.
-func (os observers) Fetched(domain string, err error, elapsed time.Duration) {
-	for _, o := range os {
-		o.Fetched(domain, err, elapsed)
-	}
-}
-
-// Refreshed implements resolver.Observer.
-func (os observers) Refreshed(domain string, err error) {
-	for _, o := range os {
-		o.Refreshed(domain, err)
-	}
-}
-
-// RefreshFailed implements resolver.Observer.
-func (os observers) RefreshFailed(domain string, cached *sts.Policy, err error) {
-	for _, o := range os {
-		o.RefreshFailed(domain, cached, err)
-	}
-}
-
-// CacheError implements resolver.Observer.
-func (os observers) CacheError(op string, err error) {
-	for _, o := range os {
-		o.CacheError(op, err)
-	}
-}
-
-// Unused implements resolver.Observer.
-func (os observers) Unused(domain string, dropped bool) {
-	for _, o := range os {
-		o.Unused(domain, dropped)
-	}
+func (f fetchReporter) Fetched(domain string, err error, elapsed time.Duration) {
+	f.Observer.Fetched(domain, err, elapsed)
+	f.r.Fetched(domain, err, elapsed)
 }
