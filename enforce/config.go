@@ -16,6 +16,7 @@ import (
 	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
+	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
 // Config is the [daemon] section of mtasts.toml, the configuration of the
@@ -61,6 +62,8 @@ type Config struct {
 	MaxLookupsInFlight int             `toml:"max_lookups_in_flight"`
 	Zone               Zone            `toml:"default_zone"`
 	Zones              map[string]Zone `toml:"zones"`
+	// TLSRPTSend is the schedule of our own TLS reports (tlsrpt.go).
+	TLSRPTSend tlsrptsend.Config `toml:"tlsrpt_send"`
 
 	// EximListen are the sockets answering Exim's ${readsocket}
 	// requests (see EximAnswer and docs/exim.md), in the syntax of
@@ -114,6 +117,8 @@ func DefaultConfig(getenv func(string) string) *Config {
 		dir, note = statedir.Default(statedir.System, getenv)
 	}
 	cacheURL := "sqlite://" + filepath.Join(dir, "cache.db")
+	send := tlsrptsend.DefaultConfig()
+	send.Store = "sqlite://" + filepath.Join(dir, "reports.db")
 	return &Config{
 		stateDir:        dir,
 		stateNote:       note,
@@ -132,6 +137,7 @@ func DefaultConfig(getenv func(string) string) *Config {
 
 		RefreshUsedWithin: resolver.DefaultRefreshUsedWithin,
 		DropUnusedAfter:   resolver.DefaultDropUnusedAfter,
+		TLSRPTSend:        send,
 	}
 }
 
@@ -192,6 +198,7 @@ func (c *Config) resolvePaths(f *tomlconf.File) {
 		}
 	}
 	c.Cache = f.ResolveSQLite(c.Cache)
+	c.TLSRPTSend.Resolve(f)
 }
 
 // Validate checks the configuration and fills in what is derived from it:
@@ -278,6 +285,9 @@ func (c *Config) Validate() error {
 		zones[d] = z
 	}
 	c.Zones = zones
+	if c.TLSRPTSend.Enabled {
+		return c.TLSRPTSend.Check("daemon", "tlsrpt_send")
+	}
 	return nil
 }
 
@@ -354,7 +364,7 @@ func (c *Config) zone(domain string) (Zone, string) {
 // restartOnly are the settings, by key, that a reload cannot change: the
 // listeners, the cache, the network setup and the log format.
 var restartOnly = []string{"listen", "exim_listen", "socket_mode", "maps", "cache", "metrics", "resolver", "ca_file", "log_format",
-	"max_connections", "pressure_connections", "pressure_idle_timeout"}
+	"max_connections", "pressure_connections", "pressure_idle_timeout", "tlsrpt_send"}
 
 // keepRestartOnly sets the restart-only settings of c to those of
 // running, and calls changed for each one that c had set otherwise.

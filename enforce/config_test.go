@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mtasts/mtasts/internal/testenv"
+	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
 // The example configuration loads, and documents every key of [daemon]
@@ -27,9 +28,9 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Zone]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Zone](), reflect.TypeFor[tlsrptsend.Config]()} {
 		for f := range typ.Fields() {
-			if key := f.Tag.Get("toml"); key != "" && key != "-" && key != "zones" && key != "default_zone" &&
+			if key := f.Tag.Get("toml"); key != "" && key != "-" && key != "zones" && key != "default_zone" && key != "tlsrpt_send" &&
 				!regexp.MustCompile(`(?m)^(# )?`+key+` = `).Match(text) {
 				t.Errorf("key %s is not documented in %s", key, path)
 			}

@@ -47,6 +47,9 @@ type Options struct {
 	// served on the metrics listener; one registry serves one Service.
 	// Nil means a new one, with the Go runtime and process collectors.
 	Registry *prometheus.Registry
+	// Sleep waits between the rounds of the TLS reporting schedule; nil
+	// means a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // withDefaults returns o with its nil fields set.
@@ -67,6 +70,10 @@ type Service struct {
 	cache   cache.Cache
 	server  *socketmap.Server
 	exim    *eximServer
+	// observer is told what the resolver does: the metrics, and the
+	// TLS reporting schedule if on.
+	observer  resolver.Observer
+	reporting *reporting
 
 	listeners       []net.Listener
 	eximListeners   []net.Listener
@@ -121,11 +128,18 @@ func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
 	s.level.Set(cfg.logLevel)
 	s.log = newLogger(s.opts.Log, cfg.LogFormat, s.level)
 	s.config.Store(cfg)
-	r, c, err := openResolver(ctx, cfg, &s.opts, s.log, s.metrics)
+	if err := s.newReporting(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("cannot start: %w", err)
+	}
+	r, c, err := openResolver(ctx, cfg, &s.opts, s.log, s.observer)
 	if err != nil {
+		s.reporting.close()
 		return nil, fmt.Errorf("cannot start: %w", err)
 	}
 	s.cache = c
+	if s.reporting != nil {
+		s.reporting.cache = c
+	}
 	s.resolver.Store(r)
 	h := &Handler{Resolver: serviceResolver{s}, Options: s.replyOptions, Logger: s.log, Answered: s.metrics.answered}
 	mux := &socketmap.Mux{}
@@ -271,6 +285,9 @@ func (s *Service) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	s.startRefresh(cfg)
 	s.mu.Unlock()
+	if s.reporting != nil {
+		s.reporting.start(&cfg.TLSRPTSend)
+	}
 	failed := make(chan error, len(s.listeners)+len(s.eximListeners))
 	s.serveExim(failed)
 	for _, l := range s.listeners {
@@ -350,10 +367,11 @@ func (s *Service) shutdown(metricsSrv *http.Server) {
 	s.log.Info("stopped")
 }
 
-// Close closes the cache, and the listeners if Serve did not run.
+// Close closes the cache and the report store, and the listeners if
+// Serve did not run.
 func (s *Service) Close() error {
 	s.closeListeners()
-	return s.cache.Close()
+	return errors.Join(s.reporting.close(), s.cache.Close())
 }
 
 // reloadFile applies the configuration that Options.Load returns, as
@@ -388,7 +406,7 @@ func (s *Service) Reload(ctx context.Context, cfg *Config) error {
 	cfg.keepRestartOnly(s.config.Load(), func(key string, running, next any) {
 		s.log.Warn("reload cannot change this setting; restart to apply it", "setting", key, "running", running, "file", next)
 	})
-	r, err := newResolver(cfg, &s.opts, s.cache, s.log, s.metrics)
+	r, err := newResolver(cfg, &s.opts, s.cache, s.log, s.observer)
 	if err != nil {
 		return err
 	}

@@ -60,19 +60,28 @@ func worldConfig(w *testworld.World, path string, adjust ...func(*Config)) (*Con
 // again the same way.
 func startService(t testing.TB, w *testworld.World, path string, adjust ...func(*Config)) *serviceRun {
 	t.Helper()
-	return startServiceAt(t, w, nil, path, adjust...)
+	return startServiceWith(t, w, path, nil, adjust...)
 }
 
 // startServiceAt is startService with the clock now (nil: time.Now).
 func startServiceAt(t testing.TB, w *testworld.World, now func() time.Time, path string, adjust ...func(*Config)) *serviceRun {
+	t.Helper()
+	return startServiceWith(t, w, path, func(o *Options) { o.Now = now }, adjust...)
+}
+
+// startServiceWith is startService with the options changed by options.
+func startServiceWith(t testing.TB, w *testworld.World, path string, options func(*Options), adjust ...func(*Config)) *serviceRun {
 	t.Helper()
 	cfg, err := worldConfig(w, path, adjust...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &serviceRun{t: t, log: &testenv.Buffer{}, done: make(chan error, 1)}
-	o := Options{Log: r.log, Dial: w.DialContext, Getenv: func(string) string { return "" }, Now: now,
+	o := Options{Log: r.log, Dial: w.DialContext, Getenv: func(string) string { return "" },
 		Load: func() (*Config, error) { return worldConfig(w, path, adjust...) }}
+	if options != nil {
+		options(&o)
+	}
 	s, err := New(context.Background(), cfg, o)
 	if err != nil {
 		t.Fatal(err)

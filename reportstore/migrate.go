@@ -279,6 +279,15 @@ var migrations = []migration{
 			evidence  TEXT NOT NULL
 		){{without_rowid}}`,
 	}},
+	// How far each collector of outcomes has read its source (outcomes.go
+	// AddOutcomeBatch), stored with the outcomes it read.
+	{version: 8, stmts: []string{
+		`CREATE TABLE IF NOT EXISTS tlsrpt_out_cursor (
+			name       TEXT PRIMARY KEY,
+			position   TEXT NOT NULL,
+			updated_at BIGINT NOT NULL
+		){{without_rowid}}`,
+	}},
 }
 
 // SchemaVersion is the schema version this program writes.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -25,43 +26,98 @@ import (
 // stored: counts are summed (saturating at math.MaxInt64, as everywhere
 // in the store), never replaced.
 func (s *Store) AddOutcomes(ctx context.Context, day time.Time, domain string, results []tlsrpt.PolicyResult) error {
-	d, dom := dayOf(day), normDomain(domain)
-	if dom == "" {
-		return fmt.Errorf("reportstore: adding outcomes: no policy domain")
-	}
+	return s.AddOutcomeBatch(ctx, []DayOutcomes{{Day: day, Domain: domain, Results: results}}, nil)
+}
+
+// DayOutcomes are the outcomes of one policy domain on one UTC day, as
+// AddOutcomes takes them.
+type DayOutcomes struct {
+	Day     time.Time
+	Domain  string
+	Results []tlsrpt.PolicyResult
+}
+
+// Cursor is how far a collector of outcomes has read its source (a log
+// file's identity and offset), in the collector's own format.
+type Cursor struct {
+	Name     string
+	Position string
+}
+
+// AddOutcomeBatch adds the outcomes of batch as AddOutcomes does and
+// stores the cursors, all in one transaction: a collector that resumes
+// from its stored cursor neither loses nor counts again what it read
+// before.
+func (s *Store) AddOutcomeBatch(ctx context.Context, batch []DayOutcomes, cursors []Cursor) error {
 	return s.inTx(ctx, "adding outcomes", func(tx *writeTx) error {
-		for _, pr := range results {
-			if pr.Summary.Successful < 0 || pr.Summary.Failed < 0 {
-				return fmt.Errorf("reportstore: adding outcomes of %s: negative count %+v", dom, pr.Summary)
+		for _, do := range batch {
+			if err := s.addOutcomes(ctx, tx, do.Day, do.Domain, do.Results); err != nil {
+				return err
 			}
-			key, strs, mx, err := policyKey(pr.Policy)
+		}
+		for _, c := range cursors {
+			err := tx.exec(ctx, `INSERT INTO tlsrpt_out_cursor (name, position, updated_at) VALUES ($1, $2, $3)
+				ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+				c.Name, c.Position, s.now().Unix())
 			if err != nil {
-				return fmt.Errorf("reportstore: adding outcomes of %s: %w", dom, err)
-			}
-			err = tx.exec(ctx, `INSERT INTO tlsrpt_out_policy AS d (day, policy_domain, policy_key, policy_type, policy_strings, mx_hosts, successful, failed)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-				ON CONFLICT (day, policy_domain, policy_key) DO UPDATE SET successful = `+addSaturating("successful")+`, failed = `+addSaturating("failed"),
-				d, dom, key, text(string(pr.Policy.Type)), strs, mx, pr.Summary.Successful, pr.Summary.Failed)
-			if err != nil {
-				return s.err("adding outcomes", err)
-			}
-			for _, fd := range pr.FailureDetails {
-				if fd.FailedSessionCount < 0 {
-					return fmt.Errorf("reportstore: adding outcomes of %s: negative failed-session-count", dom)
-				}
-				err := tx.exec(ctx, `INSERT INTO tlsrpt_out_failure AS d (day, policy_domain, policy_key, result_type, sending_ip, mx_host, receiving_ip, additional, reason_code, failed_count)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-					ON CONFLICT (day, policy_domain, policy_key, result_type, sending_ip, mx_host, receiving_ip, additional, reason_code)
-					DO UPDATE SET failed_count = `+addSaturating("failed_count"),
-					d, dom, key, text(string(fd.ResultType)), addr(fd.SendingMTAIP), normDomain(text(fd.ReceivingMXHostname)),
-					addr(fd.ReceivingIP), text(fd.AdditionalInformation), text(fd.FailureReasonCode), fd.FailedSessionCount)
-				if err != nil {
-					return s.err("adding outcomes", err)
-				}
+				return s.err("storing the cursor "+c.Name, err)
 			}
 		}
 		return nil
 	})
+}
+
+// OutcomeCursor returns the position stored under name by
+// AddOutcomeBatch, "" if none.
+func (s *Store) OutcomeCursor(ctx context.Context, name string) (string, error) {
+	var pos string
+	err := s.rdb.QueryRowContext(ctx, `SELECT position FROM tlsrpt_out_cursor WHERE name = $1`, name).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.err("reading the cursor "+name, err)
+	}
+	return pos, nil
+}
+
+// addOutcomes is AddOutcomes in the transaction tx.
+func (s *Store) addOutcomes(ctx context.Context, tx *writeTx, day time.Time, domain string, results []tlsrpt.PolicyResult) error {
+	d, dom := dayOf(day), normDomain(domain)
+	if dom == "" {
+		return fmt.Errorf("reportstore: adding outcomes: no policy domain")
+	}
+	for _, pr := range results {
+		if pr.Summary.Successful < 0 || pr.Summary.Failed < 0 {
+			return fmt.Errorf("reportstore: adding outcomes of %s: negative count %+v", dom, pr.Summary)
+		}
+		key, strs, mx, err := policyKey(pr.Policy)
+		if err != nil {
+			return fmt.Errorf("reportstore: adding outcomes of %s: %w", dom, err)
+		}
+		err = tx.exec(ctx, `INSERT INTO tlsrpt_out_policy AS d (day, policy_domain, policy_key, policy_type, policy_strings, mx_hosts, successful, failed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (day, policy_domain, policy_key) DO UPDATE SET successful = `+addSaturating("successful")+`, failed = `+addSaturating("failed"),
+			d, dom, key, text(string(pr.Policy.Type)), strs, mx, pr.Summary.Successful, pr.Summary.Failed)
+		if err != nil {
+			return s.err("adding outcomes", err)
+		}
+		for _, fd := range pr.FailureDetails {
+			if fd.FailedSessionCount < 0 {
+				return fmt.Errorf("reportstore: adding outcomes of %s: negative failed-session-count", dom)
+			}
+			err := tx.exec(ctx, `INSERT INTO tlsrpt_out_failure AS d (day, policy_domain, policy_key, result_type, sending_ip, mx_host, receiving_ip, additional, reason_code, failed_count)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				ON CONFLICT (day, policy_domain, policy_key, result_type, sending_ip, mx_host, receiving_ip, additional, reason_code)
+				DO UPDATE SET failed_count = `+addSaturating("failed_count"),
+				d, dom, key, text(string(fd.ResultType)), addr(fd.SendingMTAIP), normDomain(text(fd.ReceivingMXHostname)),
+				addr(fd.ReceivingIP), text(fd.AdditionalInformation), text(fd.FailureReasonCode), fd.FailedSessionCount)
+			if err != nil {
+				return s.err("adding outcomes", err)
+			}
+		}
+	}
+	return nil
 }
 
 // policyKey returns the key of a policy as applied (its type, lines and

@@ -27,6 +27,40 @@ func testSending(t *testing.T, open opener) {
 			ReceivingMXHostname: "mx1.example.com", ReceivingIP: netip.MustParseAddr("2001:db8::25"), FailedSessionCount: n}
 	}
 
+	// A collector's cursor is stored with the outcomes it read, or not at
+	// all: a batch that fails leaves both as they were.
+	t.Run("OutcomeCursor", func(t *testing.T) {
+		s := open(t)
+		cursor := func(want string) {
+			t.Helper()
+			if got, err := s.OutcomeCursor(ctx, "postfix"); err != nil || got != want {
+				t.Fatalf("OutcomeCursor = %q, %v; want %q", got, err, want)
+			}
+		}
+		cursor("")
+		batch := []DayOutcomes{{Day: day, Domain: "example.com", Results: []tlsrpt.PolicyResult{{Policy: sts, Summary: tlsrpt.Summary{Successful: 2}}}}}
+		if err := s.AddOutcomeBatch(ctx, batch, []Cursor{{Name: "postfix", Position: "a"}}); err != nil {
+			t.Fatal(err)
+		}
+		cursor("a")
+		bad := append(batch, DayOutcomes{Day: day, Domain: "", Results: batch[0].Results})
+		if err := s.AddOutcomeBatch(ctx, bad, []Cursor{{Name: "postfix", Position: "b"}}); err == nil {
+			t.Fatal("a batch with an outcome without policy domain was stored")
+		}
+		cursor("a")
+		if err := s.AddOutcomeBatch(ctx, batch, []Cursor{{Name: "postfix", Position: "c"}}); err != nil {
+			t.Fatal(err)
+		}
+		cursor("c")
+		got, err := s.OutcomeResults(ctx, day, "example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Summary.Successful != 4 {
+			t.Errorf("OutcomeResults = %+v, want the 4 sessions of the two batches stored", got)
+		}
+	})
+
 	// RFC 8460 §4.1: one report per day and domain, however many MTAs
 	// add to it; counts add up and saturate rather than overflow.
 	t.Run("OutcomesAddUp", func(t *testing.T) {

@@ -71,6 +71,8 @@ const (
 type stringList struct {
 	values []string
 	shape  listShape
+	// required is set for a list written even when empty.
+	required bool
 }
 
 func (l *stringList) UnmarshalJSON(b []byte) error {
@@ -102,7 +104,7 @@ func (l stringList) MarshalJSON() ([]byte, error) {
 	return json.Marshal(l.values)
 }
 
-func (l stringList) IsZero() bool { return len(l.values) == 0 }
+func (l stringList) IsZero() bool { return len(l.values) == 0 && !l.required }
 
 // toWire converts the Go model to the wire form of RFC 8460 §4.4.
 func toWire(r *Report) *wireReport {
@@ -116,8 +118,11 @@ func toWire(r *Report) *wireReport {
 	for _, p := range r.Policies {
 		wp := wirePolicyResult{
 			Policy: &wirePolicy{
-				Type:    string(p.Policy.Type),
-				Strings: stringList{values: p.Policy.Strings},
+				Type: string(p.Policy.Type),
+				// RFC 8460 §4.4: policy-string is required but for
+				// no-policy-found; empty when the policy could not be had
+				// (sts-policy-fetch-error and the like).
+				Strings: stringList{values: p.Policy.Strings, required: p.Policy.Type != PolicyNoPolicyFound},
 				Domain:  p.Policy.Domain,
 				MXHost:  stringList{values: p.Policy.MXHosts},
 			},

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrpt"
 )
 
@@ -115,12 +116,9 @@ func (a *Aggregator) Results(day time.Time, domain string) []tlsrpt.PolicyResult
 	return results(a.days[dayDomain{Day(day).Unix(), normalDomain(domain)}])
 }
 
-// DayResults are the policy results of one policy domain on one UTC day.
-type DayResults struct {
-	Day     time.Time // midnight UTC
-	Domain  string
-	Results []tlsrpt.PolicyResult
-}
+// DayResults are the policy results of one policy domain on one UTC day
+// (midnight UTC), as the report store adds them.
+type DayResults = reportstore.DayOutcomes
 
 // Take returns everything recorded, by day and domain, and empties the
 // Aggregator: what a Recorder that stores outcomes writes out.

@@ -9,15 +9,16 @@
 //     policy applied (RFC 8460 §4.4 "policy"), the MX host and its IP,
 //     the sending MTA's IP, and success or a result type of §4.3. A
 //     Source produces outcomes into a Recorder: PostfixLog reads them
-//     from Postfix's log, DeliverObserver from the deliver package's
-//     results; the enforce service's decisions are to feed the same
-//     interface.
+//     from Postfix's log, DatagramSocket from the libtlsrpt datagrams of
+//     Postfix 3.10, DeliverObserver from the deliver package's results;
+//     the enforce service records its own failed policy fetches.
 //   - PostfixParser reads the log lines of Postfix's smtp(8), for any
 //     Postfix version, in syslog or journald format, and joins the TLS
 //     lines of each session with the delivery status that follows
 //     (by process and queue id). Follower follows a log file across
-//     rotation; PostfixLog also reads a stream such as journalctl's
-//     output on stdin.
+//     rotation; LogCollector does so for a daemon with its position
+//     stored with the outcomes; PostfixLog also reads a stream such as
+//     journalctl's output on stdin.
 //   - Aggregator sums outcomes per UTC day (§4.1), policy domain and
 //     policy into the summary counts and failure details of §4.4.
 //   - Build makes the day's report for one policy domain, gzipped and
@@ -41,7 +42,9 @@
 //     store and makes them, under a lease in the store so that of several
 //     senders sharing it one works at a time, each delivery's state
 //     stored before and after every attempt. Scheduler runs it daily
-//     after a random delay past midnight (§4.1), for a daemon.
+//     after a random delay past midnight (§4.1), for a daemon; Config
+//     is the daemon's [daemon.tlsrpt_send] section and the flags of
+//     "mtasts tlsrpt send".
 //
 // The package does no I/O beyond the log, the store, the DNS client and
 // the transports it is given; clocks, sleeps and HTTP clients are

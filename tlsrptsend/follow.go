@@ -2,11 +2,15 @@ package tlsrptsend
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -29,6 +33,10 @@ type Follower struct {
 	info   os.FileInfo
 	lr     lineReader
 	offset int64
+	head   string // the file's first line, hashed, once read
+	// OnSwitch, if set, is called when the Follower goes over to a new
+	// file, or back to the start of a truncated one.
+	OnSwitch func()
 	// drained is set when the path was found to name a new file and the
 	// old one is being read to its end one last time.
 	drained bool
@@ -101,10 +109,132 @@ func (fl *Follower) open() error {
 	if fl.f != nil {
 		fl.f.Close()
 	}
-	fl.f, fl.info, fl.offset = f, info, 0
+	fl.f, fl.info, fl.offset, fl.head = f, info, 0, ""
 	fl.lr.r = bufio.NewReaderSize(f, 64<<10)
 	fl.lr.partial = fl.lr.partial[:0]
 	return nil
+}
+
+// FilePosition is where a Follower is: the identity of the file it reads
+// (device and inode, which a rotation by rename keeps) and the offset
+// after the last line it returned.
+//
+// A file's first line (up to headLen bytes) tells it from a file that
+// got the inode of a deleted one.
+type FilePosition struct {
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	Head   string `json:"head,omitempty"` // the file's first line, hashed
+	Offset int64  `json:"offset"`
+}
+
+// headLen bounds the start of a file that identifies it.
+const headLen = 256
+
+// Position returns where fl is.
+func (fl *Follower) Position() FilePosition {
+	dev, ino := fileID(fl.info)
+	if fl.head == "" {
+		fl.head = fileHead(fl.f)
+	}
+	return FilePosition{Dev: dev, Ino: ino, Head: fl.head, Offset: fl.offset}
+}
+
+// fileHead returns the hash of the first line of f, up to headLen bytes,
+// or "" while that line is not complete.
+func fileHead(f *os.File) string {
+	buf := make([]byte, headLen)
+	n, _ := f.ReadAt(buf, 0)
+	if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+		n = i + 1
+	} else if n < headLen {
+		return ""
+	}
+	sum := sha256.Sum256(buf[:n])
+	return hex.EncodeToString(sum[:8])
+}
+
+// SameFile reports whether p and q are positions in the same file: the
+// same device and inode and, where both know it, the same first line.
+func (p FilePosition) SameFile(q FilePosition) bool {
+	return p.Dev == q.Dev && p.Ino == q.Ino && (p.Head == "" || q.Head == "" || p.Head == q.Head)
+}
+
+// same reports whether the open file f, described by info, is the file
+// of at.
+func (at FilePosition) same(f *os.File, info os.FileInfo) bool {
+	dev, ino := fileID(info)
+	return at.SameFile(FilePosition{Dev: dev, Ino: ino, Head: fileHead(f)})
+}
+
+// ResumeFollower follows path from at, a Position of an earlier
+// Follower: in the same file from the offset; if the file was rotated
+// since, in the rotated file found by its identity in the same directory
+// (mail.log.1, not a compressed one) from the offset and then in the new
+// file from its start; if the file shrank, from its start. lost reports
+// that the rotated file was not found, or the file was truncated, so
+// that lines were skipped. The zero FilePosition means the start of path.
+func ResumeFollower(path string, at FilePosition, poll time.Duration) (fl *Follower, lost bool, err error) {
+	if fl, err = NewFollower(path, false, poll); err != nil {
+		return nil, false, err
+	}
+	if at == (FilePosition{}) {
+		return fl, false, nil
+	}
+	if !at.same(fl.f, fl.info) {
+		old, ok := findFile(filepath.Dir(path), at)
+		if !ok {
+			return fl, true, nil
+		}
+		// Read the rest of the rotated file; at its end, checkRotation
+		// goes over to path.
+		fl.f.Close()
+		fl.f, fl.info, fl.lr = old.f, old.info, old.lr
+	}
+	if fl.info.Size() < at.Offset {
+		return fl, true, nil
+	}
+	if _, err := fl.f.Seek(at.Offset, io.SeekStart); err != nil {
+		fl.f.Close()
+		return nil, false, fmt.Errorf("tlsrptsend: following %s from %d: %w", path, at.Offset, err)
+	}
+	fl.lr.r.Reset(fl.f)
+	fl.offset = at.Offset
+	return fl, false, nil
+}
+
+// findFile returns a Follower of the regular file in dir that is the
+// file of at.
+func findFile(dir string, at FilePosition) (*Follower, bool) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err != nil {
+			continue
+		} else if dev, ino := fileID(info); dev != at.Dev || ino != at.Ino {
+			continue
+		}
+		fl := &Follower{path: filepath.Join(dir, e.Name())}
+		if fl.open() != nil {
+			continue
+		}
+		if at.same(fl.f, fl.info) {
+			return fl, true
+		}
+		fl.Close()
+	}
+	return nil, false
+}
+
+func (fl *Follower) switched() {
+	if fl.OnSwitch != nil {
+		fl.OnSwitch()
+	}
 }
 
 // Close closes the file.
@@ -166,7 +296,11 @@ func (fl *Follower) checkRotation() (bool, error) {
 			return true, nil
 		}
 		fl.drained = false
-		return true, fl.open()
+		if err := fl.open(); err != nil {
+			return false, err
+		}
+		fl.switched()
+		return true, nil
 	}
 	if info.Size() < fl.offset {
 		if _, err := fl.f.Seek(0, io.SeekStart); err != nil {
@@ -174,7 +308,8 @@ func (fl *Follower) checkRotation() (bool, error) {
 		}
 		fl.lr.r.Reset(fl.f)
 		fl.lr.partial = fl.lr.partial[:0]
-		fl.offset = 0
+		fl.offset, fl.head = 0, ""
+		fl.switched()
 		return true, nil
 	}
 	return false, nil

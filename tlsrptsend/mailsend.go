@@ -114,7 +114,9 @@ func (r *Relay) SendMail(ctx context.Context, from string, to []string, msg []by
 	defer c.Close()
 	if r.Username != "" {
 		if err := c.Auth(sasl.NewPlainClient("", r.Username, r.Password)); err != nil {
-			return r.fail(err)
+			// Our credentials, not the report, are refused: the mail
+			// is tried again, and the rua is not blamed.
+			return fmt.Errorf("tlsrptsend: relay %s: AUTH as %s: %w", r.Addr, r.Username, err)
 		}
 	}
 	if err := c.SendMail(from, to, bytes.NewReader(msg)); err != nil {

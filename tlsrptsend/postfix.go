@@ -66,6 +66,7 @@ type PostfixParser struct {
 	// "re-using session with untrusted peer credential".
 	untrusted map[string]verifyFailure
 	stats     PostfixStats
+	mark      int64 // of the line being parsed (ParseAt)
 }
 
 // PostfixStats counts what a PostfixParser saw.
@@ -131,6 +132,7 @@ type session struct {
 	// certificate not verified": the level asked for a verified name.
 	notVerified bool
 	qid         string
+	mark        int64 // the mark of the session's first line (ParseAt)
 }
 
 // procState follows one smtp(8) process: its open session and the
@@ -144,6 +146,14 @@ type procState struct {
 
 // Parse reads one log line and records the outcomes it completes.
 func (p *PostfixParser) Parse(line []byte, rec Recorder) {
+	p.ParseAt(line, 0, rec)
+}
+
+// ParseAt is Parse of a line that the caller marks, with its position in
+// the log: OldestOpen returns the mark of the first line of the oldest
+// session still open, where a reader that restarts begins again.
+func (p *PostfixParser) ParseAt(line []byte, mark int64, rec Recorder) {
+	p.mark = mark
 	p.stats.Lines++
 	line = bytes.TrimRight(line, "\r\n")
 	l, ok := p.clock.parseSyslogLine(line)
@@ -275,7 +285,7 @@ func (p *PostfixParser) session(key []byte, t time.Time, host string, ip netip.A
 		ps.cur = nil
 	}
 	if ps.cur == nil {
-		ps.cur = &session{time: t, host: host, ip: ip}
+		ps.cur = &session{time: t, host: host, ip: ip, mark: p.mark}
 	}
 	return ps.cur
 }
@@ -291,7 +301,7 @@ const serverNotVerified = "Server certificate not verified"
 func (p *PostfixParser) sessionEnd(key []byte, t time.Time, qid string, reason []byte) {
 	ps := p.procs[string(key)]
 	if ps == nil || ps.cur == nil {
-		s, ok := starttlsFailure(t, reason)
+		s, ok := starttlsFailure(t, p.mark, reason)
 		if !ok {
 			p.stats.Unrelated++
 			return
@@ -312,7 +322,7 @@ func (p *PostfixParser) sessionEnd(key []byte, t time.Time, qid string, reason [
 // server does not do TLS although the policy requires it
 // (smtp_proto.c): "TLS is required, but was not offered by host NAMADDR"
 // or "TLS is required, but host NAMADDR refused to start TLS: REPLY".
-func starttlsFailure(t time.Time, reason []byte) (session, bool) {
+func starttlsFailure(t time.Time, mark int64, reason []byte) (session, bool) {
 	for _, prefix := range []string{"TLS is required, but was not offered by host ", "TLS is required, but host "} {
 		rest, ok := bytes.CutPrefix(reason, []byte(prefix))
 		if !ok {
@@ -322,7 +332,7 @@ func starttlsFailure(t time.Time, reason []byte) (session, bool) {
 		if !ok {
 			return session{}, false
 		}
-		return session{time: t, host: host, ip: ip, noTLS: string(reason)}, true
+		return session{time: t, host: host, ip: ip, noTLS: string(reason), mark: mark}, true
 	}
 	return session{}, false
 }
@@ -389,6 +399,29 @@ func (p *PostfixParser) status(key []byte, t time.Time, qid string, rest []byte,
 	p.sweep(t)
 }
 
+// OldestOpen returns the mark (ParseAt) of the first line of the oldest
+// session still waiting for its delivery status, and false when none is.
+// A reader that stops and starts again from that line, with the outcomes
+// of the lines it had already read dropped, rebuilds every open session
+// and reports each session once.
+func (p *PostfixParser) OldestOpen() (int64, bool) {
+	oldest, ok := int64(0), false
+	see := func(s *session) {
+		if !ok || s.mark < oldest {
+			oldest, ok = s.mark, true
+		}
+	}
+	for _, ps := range p.procs {
+		if ps.cur != nil {
+			see(ps.cur)
+		}
+		for i := range ps.ended {
+			see(&ps.ended[i])
+		}
+	}
+	return oldest, ok
+}
+
 // maxProcs bounds the smtp(8) processes followed at once; beyond it,
 // processes idle or silent for an hour are forgotten.
 const maxProcs = 4096
@@ -417,7 +450,7 @@ func (p *PostfixParser) sweep(now time.Time) {
 // on without TLS (delivered, or answered after the greeting) on a new
 // connection.
 func (p *PostfixParser) sessionFromStatus(t time.Time, relay, status, reason string, rest []byte) (session, bool) {
-	if s, ok := starttlsFailure(t, []byte(reason)); ok {
+	if s, ok := starttlsFailure(t, p.mark, []byte(reason)); ok {
 		return s, true
 	}
 	if bytes.Contains(rest, []byte(" conn_use=")) {

@@ -98,6 +98,28 @@ func checkSubmitter(s Submitter) error {
 	return nil
 }
 
+// policyUnknown reports whether the policy of pr could not be had at all:
+// every session failed to get it (RFC 8460 §4.3.2: the policy host is
+// unreachable, its certificate invalid, or the policy invalid), so that
+// there is no policy-string to give.
+func policyUnknown(pr tlsrpt.PolicyResult) bool {
+	if pr.Summary.Successful > 0 || len(pr.FailureDetails) == 0 {
+		return false
+	}
+	for _, fd := range pr.FailureDetails {
+		if !noSession(fd.ResultType) {
+			return false
+		}
+	}
+	return true
+}
+
+// noSession reports whether a failure of result type rt happened before
+// any session with an MX host: a failure to get the policy.
+func noSession(rt tlsrpt.ResultType) bool {
+	return strings.HasPrefix(string(rt), "sts-policy-") || rt == tlsrpt.ResultSTSWebPKIInvalid
+}
+
 func checkPolicyResult(pr tlsrpt.PolicyResult) error {
 	p := pr.Policy
 	switch {
@@ -105,18 +127,17 @@ func checkPolicyResult(pr tlsrpt.PolicyResult) error {
 		return fmt.Errorf("%w: no policy-domain (RFC 8460 §4.4)", ErrIncomplete)
 	case !p.Type.Known():
 		return fmt.Errorf("%w: policy-type %q (RFC 8460 §4.4)", ErrIncomplete, p.Type)
-	case p.Type != tlsrpt.PolicyNoPolicyFound && len(p.Strings) == 0:
+	case p.Type != tlsrpt.PolicyNoPolicyFound && len(p.Strings) == 0 && !policyUnknown(pr):
 		return fmt.Errorf("%w: no policy-string for a %s policy (RFC 8460 §4.4)", ErrIncomplete, p.Type)
 	}
 	var failed int64
 	for _, fd := range pr.FailureDetails {
-		noSession := strings.HasPrefix(string(fd.ResultType), "sts-policy-") || fd.ResultType == tlsrpt.ResultSTSWebPKIInvalid
 		switch {
 		case !fd.ResultType.Known():
 			return fmt.Errorf("%w: result-type %q (RFC 8460 §4.3)", ErrIncomplete, fd.ResultType)
 		case !fd.SendingMTAIP.IsValid():
 			return fmt.Errorf("%w: %s failure without sending-mta-ip (RFC 8460 §4.4)", ErrIncomplete, fd.ResultType)
-		case !noSession && !fd.ReceivingIP.IsValid():
+		case !noSession(fd.ResultType) && !fd.ReceivingIP.IsValid():
 			return fmt.Errorf("%w: %s failure without receiving-ip (RFC 8460 §4.4)", ErrIncomplete, fd.ResultType)
 		case fd.FailedSessionCount < 0:
 			return fmt.Errorf("%w: negative failed-session-count", ErrIncomplete)

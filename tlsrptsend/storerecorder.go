@@ -2,7 +2,8 @@ package tlsrptsend
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -24,6 +25,9 @@ type StoreRecorder struct {
 	flushMu sync.Mutex
 	unsaved []DayResults // sums a flush failed to store
 
+	mu      sync.Mutex     // makes Advance and the start of Flush one step each
+	cursors map[string]any // by name, to store as JSON with the next flush
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -39,20 +43,50 @@ func (r *StoreRecorder) Record(o Outcome) {
 	r.agg.Record(o)
 }
 
-// Flush adds what was recorded since the last flush to the store.
+// Advance records the outcomes of one piece of a source's input (a log
+// line) and moves the source's cursor past it, as one step: the next
+// flush stores the outcomes with the cursor (marshalled as JSON) under
+// name in one transaction, so that a source resuming from its stored
+// cursor (reportstore.Store.OutcomeCursor) neither loses nor counts
+// again what it read.
+func (r *StoreRecorder) Advance(outcomes []Outcome, name string, cursor any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range outcomes {
+		r.Record(o)
+	}
+	if r.cursors == nil {
+		r.cursors = map[string]any{}
+	}
+	r.cursors[name] = cursor
+}
+
+// Flush adds what was recorded since the last flush to the store, with
+// the cursors of Advance.
 func (r *StoreRecorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
+	r.mu.Lock()
 	batch := append(r.unsaved, r.agg.Take()...)
-	r.unsaved = nil
-	var errs []error
-	for i, dr := range batch {
-		if err := r.Store.AddOutcomes(ctx, dr.Day, dr.Domain, dr.Results); err != nil {
-			errs = append(errs, err)
-			r.unsaved = append(r.unsaved, batch[i])
+	cursors := make([]reportstore.Cursor, 0, len(r.cursors))
+	for name, c := range r.cursors {
+		pos, err := json.Marshal(c)
+		if err != nil {
+			r.mu.Unlock()
+			return fmt.Errorf("tlsrptsend: cursor %s: %w", name, err)
 		}
+		cursors = append(cursors, reportstore.Cursor{Name: name, Position: string(pos)})
 	}
-	return errors.Join(errs...)
+	r.mu.Unlock()
+	r.unsaved = nil
+	if len(batch) == 0 && len(cursors) == 0 {
+		return nil
+	}
+	if err := r.Store.AddOutcomeBatch(ctx, batch, cursors); err != nil {
+		r.unsaved = batch // the cursors stay, and are stored with them
+		return err
+	}
+	return nil
 }
 
 // Start flushes every interval in the background, until Close.

@@ -64,8 +64,9 @@ reloads the file; SIGTERM or SIGINT stops the daemon after the lookups in
 flight are answered.
 
 --check finds what would stop a start, without starting: the settings,
-the CA file, the resolver address, and the cache (opened and closed); the
-systemd unit runs it before each start.
+the CA file, the resolver address, the cache (opened and closed) and, with
+[daemon.tlsrpt_send], its key files and report store; the systemd unit
+runs it before each start.
 
 Exit status: 0 stopped by a signal (or --check of a valid configuration),
 2 an invalid configuration (--check), 3 could not start or failed.`,
@@ -166,7 +167,11 @@ func runDaemon(ctx context.Context, e *env, cmd *cobra.Command, f *daemonFlags) 
 		if name == "" {
 			name = "(no file)"
 		}
-		_, err := fmt.Fprintf(e.stdout, "%s: configuration valid: listen %s, cache %s\n", name, strings.Join(cfg.Listen, " "), cfg.Cache)
+		reports := ""
+		if cfg.TLSRPTSend.Enabled {
+			reports = ", TLS reports in " + cfg.TLSRPTSend.Store
+		}
+		_, err := fmt.Fprintf(e.stdout, "%s: configuration valid: listen %s, cache %s%s\n", name, strings.Join(cfg.Listen, " "), cfg.Cache, reports)
 		return err
 	}
 	o.Load = func() (*enforce.Config, error) { return daemonConfigFrom(e, cmd, f) }

@@ -75,9 +75,11 @@ func TestDaemonBadConfig(t *testing.T) {
 }
 
 // daemon --check finds what a start would find, short of binding the
-// listeners: the settings, the CA file and the cache.
+// listeners: the settings, the CA file, the cache, and the key files and
+// report store of the TLS reports.
 func TestDaemonCheck(t *testing.T) {
 	dir := t.TempDir()
+	tlsrptSend := "[daemon.tlsrpt_send]\nenabled = true\norganization_name = \"O\"\ncontact_info = \"c@sender.test\"\nsubmitter = \"sender.test\"\n"
 	for _, tc := range []struct {
 		name, conf string
 		code       int
@@ -87,6 +89,9 @@ func TestDaemonCheck(t *testing.T) {
 		{"cache directory missing", "[daemon]\ncache = \"sqlite://" + dir + "/no/such/cache.db\"\n", exitErrors, "directory " + dir + "/no/such does not exist"},
 		{"CA file missing", "[daemon]\ncache = \"memory:\"\nca_file = \"" + dir + "/no-ca.pem\"\n", exitErrors, "no-ca.pem"},
 		{"resolver not an address", "[daemon]\ncache = \"memory:\"\nresolver = \"not an address\"\n", exitErrors, "DNS resolver"},
+		{"TLS reports", "[daemon]\ncache = \"memory:\"\n" + tlsrptSend + "store = \"sqlite://" + dir + "/reports.db\"\n", exitOK, "TLS reports in sqlite://" + dir + "/reports.db"},
+		{"TLS report store directory missing", "[daemon]\ncache = \"memory:\"\n" + tlsrptSend + "store = \"sqlite://" + dir + "/no/reports.db\"\n", exitErrors, "TLS report store"},
+		{"DKIM key missing", "[daemon]\ncache = \"memory:\"\n" + tlsrptSend + "dkim_key = \"" + dir + "/no.pem\"\ndkim_selector = \"s\"\n", exitErrors, ":8: daemon.tlsrpt_send.dkim_key: open "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCmd(t, nil, "", "daemon", "--config", testenv.WriteConfig(t, tc.conf), "--check")

@@ -1,20 +1,12 @@
 package main
 
 import (
-	"crypto"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
-	"net/http"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/deliver"
 	"github.com/mtasts/mtasts/internal/buildinfo"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
@@ -24,18 +16,11 @@ import (
 type tlsrptFlags struct {
 	store reportsFlags
 	net   netFlags
-
-	org, contact, submitter, from string
-	dkimKey, dkimSelector         string
-	dkimDomain                    string
-	relay, relayUser              string
-	relayPasswordFile             string
-	relayInsecure                 bool
-	helo                          string
+	cfg   tlsrptsend.Config
 }
 
 func newTlsrptCmd(e *env) *cobra.Command {
-	f := &tlsrptFlags{}
+	f := &tlsrptFlags{cfg: tlsrptsend.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "tlsrpt",
 		Short: "Send the daily TLS reports (RFC 8460) of what our MTAs saw",
@@ -61,18 +46,19 @@ over the same store sends a report twice.`,
 	}
 	f.store.register(cmd)
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.org, "org", "", "organization-name of our reports (RFC 8460 §4.4)")
-	pf.StringVar(&f.contact, "contact", "", "contact-info of our reports: a mail address or URI (RFC 8460 §4.4)")
-	pf.StringVar(&f.submitter, "submitter", "", "our domain: in report file names, report ids and TLS-Report-Submitter (RFC 8460 §5.1, §5.3)")
-	pf.StringVar(&f.from, "from", "", "From of report mail (default: noreply-smtp-tls-reporting@ the submitter domain)")
-	pf.StringVar(&f.dkimKey, "dkim-key", "", "PEM file of the private key (Ed25519 or RSA, PKCS #8 or PKCS #1) that signs report mail")
-	pf.StringVar(&f.dkimSelector, "dkim-selector", "", "DKIM selector of --dkim-key")
-	pf.StringVar(&f.dkimDomain, "dkim-domain", "", "DKIM signing domain (default: the submitter domain)")
-	pf.StringVar(&f.relay, "relay", "", "send report mail through this relay, HOST:PORT, with STARTTLS (default: directly to the rua domain's MX hosts)")
-	pf.StringVar(&f.relayUser, "relay-user", "", "user name for AUTH PLAIN at --relay")
-	pf.StringVar(&f.relayPasswordFile, "relay-password-file", "", "file holding the password of --relay-user")
-	pf.BoolVar(&f.relayInsecure, "relay-insecure", false, "submit to --relay without STARTTLS (a relay on this host only)")
-	pf.StringVar(&f.helo, "helo", "", "host name sent with EHLO when mailing reports directly (default: this host's name)")
+	c := &f.cfg
+	pf.StringVar(&c.OrganizationName, "org", "", "organization-name of our reports (RFC 8460 §4.4)")
+	pf.StringVar(&c.ContactInfo, "contact", "", "contact-info of our reports: a mail address or URI (RFC 8460 §4.4)")
+	pf.StringVar(&c.Submitter, "submitter", "", "our domain: in report file names, report ids and TLS-Report-Submitter (RFC 8460 §5.1, §5.3)")
+	pf.StringVar(&c.From, "from", "", "From of report mail (default: noreply-smtp-tls-reporting@ the submitter domain)")
+	pf.StringVar(&c.DKIMKey, "dkim-key", "", "PEM file of the private key (Ed25519 or RSA, PKCS #8 or PKCS #1) that signs report mail")
+	pf.StringVar(&c.DKIMSelector, "dkim-selector", "", "DKIM selector of --dkim-key")
+	pf.StringVar(&c.DKIMDomain, "dkim-domain", "", "DKIM signing domain (default: the submitter domain)")
+	pf.StringVar(&c.Relay, "relay", "", "send report mail through this relay, HOST:PORT, with STARTTLS (default: directly to the rua domain's MX hosts)")
+	pf.StringVar(&c.RelayUser, "relay-user", "", "user name for AUTH PLAIN at --relay")
+	pf.StringVar(&c.RelayPasswordFile, "relay-password-file", "", "file holding the password of --relay-user")
+	pf.BoolVar(&c.RelayInsecure, "relay-insecure", false, "submit to --relay without STARTTLS (a relay on this host only)")
+	pf.StringVar(&c.HELO, "helo", "", "host name sent with EHLO when mailing reports directly (default: this host's name)")
 	cmd.AddCommand(
 		newTlsrptCollectCmd(e, f),
 		newTlsrptPendingCmd(e, f),
@@ -82,21 +68,21 @@ over the same store sends a report twice.`,
 	return cmd
 }
 
-// submitterOf returns the submitter the flags name; missing ones are
-// usage errors.
-func (f *tlsrptFlags) submitterOf() (tlsrptsend.Submitter, error) {
-	s := tlsrptsend.Submitter{OrganizationName: f.org, ContactInfo: f.contact, Domain: f.submitter}
-	for flag, v := range map[string]string{"--org": f.org, "--contact": f.contact, "--submitter": f.submitter} {
+// checkSubmitter reports a missing flag that names the submitter as a
+// usage error.
+func (f *tlsrptFlags) checkSubmitter() error {
+	c := &f.cfg
+	for flag, v := range map[string]string{"--org": c.OrganizationName, "--contact": c.ContactInfo, "--submitter": c.Submitter} {
 		if strings.TrimSpace(v) == "" {
-			return s, usageError(fmt.Errorf("%s is required to send reports", flag))
+			return usageError(fmt.Errorf("%s is required to send reports", flag))
 		}
 	}
-	return s, nil
+	return nil
 }
 
-// sender returns the Sender the flags describe, over the store opened by
-// the caller.
-func (f *tlsrptFlags) sender(e *env, sub tlsrptsend.Submitter) (*tlsrptsend.Sender, error) {
+// sender returns the Sender the flags describe; the caller sets its
+// store.
+func (f *tlsrptFlags) sender(e *env) (*tlsrptsend.Sender, error) {
 	dns, err := f.net.dnsClient()
 	if err != nil {
 		return nil, usageError(err)
@@ -105,72 +91,12 @@ func (f *tlsrptFlags) sender(e *env, sub tlsrptsend.Submitter) (*tlsrptsend.Send
 	if err != nil {
 		return nil, usageError(err)
 	}
-	client := &http.Client{
-		Timeout:       f.net.timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, DialContext: e.dial, Proxy: http.ProxyFromEnvironment},
-	}
-	s := &tlsrptsend.Sender{
-		Submitter: sub,
-		DNS:       dns,
-		HTTPS:     &tlsrptsend.HTTPSDeliverer{Client: client, UserAgent: "mtasts/" + buildinfo.Version()},
-		MailFrom:  f.from,
-		Now:       e.now,
-	}
-	if s.DKIM, err = f.dkimOptions(sub.Domain); err != nil {
+	n := tlsrptsend.Network{DNS: dns, RootCAs: roots, Dial: e.dial, Timeout: f.net.timeout, Now: e.now, UserAgent: "mtasts/" + buildinfo.Version()}
+	s, err := f.cfg.Sender(n, nil, nil)
+	if err != nil {
 		return nil, usageError(err)
 	}
-	if f.relay != "" {
-		r := &tlsrptsend.Relay{Addr: f.relay, Username: f.relayUser, Insecure: f.relayInsecure, Dial: e.dial, Timeout: f.net.timeout}
-		if f.relayPasswordFile != "" {
-			pw, err := os.ReadFile(f.relayPasswordFile)
-			if err != nil {
-				return nil, usageError(fmt.Errorf("--relay-password-file: %w", err))
-			}
-			r.Password = strings.TrimRight(string(pw), "\r\n")
-		}
-		s.Mail = r
-	} else {
-		helo := f.helo
-		if helo == "" {
-			helo, _ = os.Hostname()
-		}
-		s.Mail = tlsrptsend.DirectMail{Sender: &deliver.Sender{DNS: dns, Dial: e.dial, Opportunistic: true, HeloName: helo, Now: e.now}}
-	}
 	return s, nil
-}
-
-// dkimOptions reads --dkim-key; nil without it.
-func (f *tlsrptFlags) dkimOptions(submitter string) (*dkim.SignOptions, error) {
-	if f.dkimKey == "" {
-		return nil, nil
-	}
-	if f.dkimSelector == "" {
-		return nil, fmt.Errorf("--dkim-key needs --dkim-selector")
-	}
-	data, err := os.ReadFile(f.dkimKey)
-	if err != nil {
-		return nil, fmt.Errorf("--dkim-key: %w", err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("--dkim-key %s: no PEM block", f.dkimKey)
-	}
-	var key any
-	if key, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
-		if key, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
-			return nil, fmt.Errorf("--dkim-key %s: neither PKCS #8 nor PKCS #1: %w", f.dkimKey, err)
-		}
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("--dkim-key %s: a %T cannot sign", f.dkimKey, key)
-	}
-	domain := f.dkimDomain
-	if domain == "" {
-		domain = submitter
-	}
-	return &dkim.SignOptions{Domain: domain, Selector: f.dkimSelector, Signer: signer}, nil
 }
 
 // parseDay reads --date: a UTC day, YYYY-MM-DD; "" is yesterday.

@@ -37,7 +37,9 @@ fetched is the one Postfix applied.
 
 --postfix-log - reads standard input to its end (journalctl -o short-iso
 -f never ends: stop it with a signal, which flushes what was read).
---follow follows a log file across rotation and truncation until stopped.
+--follow follows a log file across rotation and truncation until stopped,
+its position kept in the store with the outcomes: run again, it goes on
+where it stopped, counting nothing twice (as the daemon's postfix_log).
 Outcomes are summed in memory and written every --flush-interval and at
 the end.
 
@@ -81,11 +83,13 @@ func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath strin
 	defer store.Close()
 	parser := tlsrptsend.NewPostfixParser(policies, ip, time.Local, e.now)
 	src := &tlsrptsend.PostfixLog{Parser: parser}
+	rec := tlsrptsend.NewStoreRecorder(store)
+	run := func(ctx context.Context) error { return src.Run(ctx, rec) }
 	switch {
 	case logPath == "-":
 		src.Reader = e.stdinUntil(ctx)
 	case follow:
-		src.Path = logPath
+		run = (&tlsrptsend.LogCollector{Parser: parser, Path: logPath, Recorder: rec}).Run
 	default:
 		file, err := os.Open(logPath)
 		if err != nil {
@@ -94,9 +98,8 @@ func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath strin
 		defer file.Close()
 		src.Reader = file
 	}
-	rec := tlsrptsend.NewStoreRecorder(store)
 	rec.Start(flush)
-	runErr := src.Run(ctx, rec)
+	runErr := run(ctx)
 	if err := rec.Close(context.WithoutCancel(ctx)); err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}

@@ -16,10 +16,8 @@ import (
 type sendJSON = tlsrptsend.SendView
 
 func newTlsrptSendCmd(e *env, f *tlsrptFlags) *cobra.Command {
-	var date, archive string
+	var date string
 	var now, dryRun bool
-	var maxSize int
-	var maxFailures int64
 	cmd := &cobra.Command{
 		Use:   "send",
 		Short: "Build a day's reports and deliver them, and retry what is due",
@@ -49,15 +47,13 @@ store, 3 could not run.`,
 			if err != nil {
 				return err
 			}
-			sub, err := f.submitterOf()
+			if err := f.checkSubmitter(); err != nil {
+				return err
+			}
+			s, err := f.sender(e)
 			if err != nil {
 				return err
 			}
-			s, err := f.sender(e, sub)
-			if err != nil {
-				return err
-			}
-			s.ArchiveDir, s.MaxReportSize, s.MaxFailures = archive, maxSize, maxFailures
 			return runTlsrptSend(cmd.Context(), e, f, s, day, now, dryRun)
 		},
 	}
@@ -65,9 +61,9 @@ store, 3 could not run.`,
 	fl.StringVar(&date, "date", "", "the UTC day to report on, YYYY-MM-DD (default: yesterday)")
 	fl.BoolVar(&now, "now", false, "send at once, without the random delay after midnight")
 	fl.BoolVar(&dryRun, "dry-run", false, "build and show the reports; send and store nothing")
-	fl.StringVar(&archive, "archive", "", "directory receiving a copy of every report built")
-	fl.IntVar(&maxSize, "max-size", 10<<20, "largest gzipped report sent, in bytes")
-	fl.Int64Var(&maxFailures, "suppress-after", 5, "suppress a rua after this many deliveries in a row given up (0: never)")
+	fl.StringVar(&f.cfg.ArchiveDir, "archive", "", "directory receiving a copy of every report built")
+	fl.IntVar(&f.cfg.MaxReportSize, "max-size", f.cfg.MaxReportSize, "largest gzipped report sent, in bytes")
+	fl.Int64Var(&f.cfg.SuppressAfter, "suppress-after", f.cfg.SuppressAfter, "suppress a rua after this many deliveries in a row given up (0: never)")
 	f.net.register(cmd)
 	return cmd
 }
