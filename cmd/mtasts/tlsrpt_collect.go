@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/internal/textout"
-	"github.com/mtasts/mtasts/sts"
-	"github.com/mtasts/mtasts/tlsrpt"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
@@ -72,85 +68,30 @@ Exit status: 0 done, 3 could not run.`,
 }
 
 func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath string, follow bool, ip netip.Addr, flush time.Duration) error {
-	policies, err := newFetchedPolicies(ctx, e, &f.net)
+	dns, err := f.net.liveDNSClient(ctx)
 	if err != nil {
 		return err
+	}
+	opts, err := f.net.fetchOptions(e)
+	if err != nil {
+		return usageError(err)
 	}
 	store, err := f.store.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	parser := tlsrptsend.NewPostfixParser(policies, ip, time.Local, e.now)
-	src := &tlsrptsend.PostfixLog{Parser: parser}
-	rec := tlsrptsend.NewStoreRecorder(store)
-	run := func(ctx context.Context) error { return src.Run(ctx, rec) }
-	switch {
-	case logPath == "-":
-		src.Reader = e.stdinUntil(ctx)
-	case follow:
-		run = (&tlsrptsend.LogCollector{Parser: parser, Path: logPath, Recorder: rec}).Run
-	default:
-		file, err := os.Open(logPath)
-		if err != nil {
-			return &exitError{code: exitCannotRun, err: err}
-		}
-		defer file.Close()
-		src.Reader = file
+	o := tlsrptsend.CollectOptions{Path: logPath, Follow: follow, Store: store, Flush: flush,
+		Policies: tlsrptsend.NewFetchedPolicies(ctx, dns, opts), SendingIP: ip, Now: e.now}
+	if logPath == "-" {
+		o.Reader = e.stdinUntil(ctx)
 	}
-	rec.Start(flush)
-	runErr := run(ctx)
-	if err := rec.Close(context.WithoutCancel(ctx)); err != nil {
+	st, err := tlsrptsend.CollectPostfixLog(ctx, o)
+	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	if runErr != nil && ctx.Err() == nil {
-		return &exitError{code: exitCannotRun, err: runErr}
-	}
-	st := parser.Stats()
 	if f.store.asJSON {
 		return textout.WriteJSON(e.stdout, st)
 	}
-	w := &textout.Writer{W: e.stdout}
-	w.Printf("%d lines read, %d sessions recorded, %d lines malformed, %d sessions without delivery status\n",
-		st.Lines, st.Sessions, st.Malformed, st.Orphaned)
-	return w.Err
-}
-
-// fetchedPolicies is the PolicyLookup of collect: each domain's MTA-STS
-// policy, fetched on first use (RFC 8461 §3) and kept for the run.
-type fetchedPolicies struct {
-	ctx  context.Context
-	dns  sts.Resolver
-	opts sts.FetchOptions
-
-	mu    sync.Mutex
-	known map[string]tlsrpt.Policy
-}
-
-func newFetchedPolicies(ctx context.Context, e *env, nf *netFlags) (*fetchedPolicies, error) {
-	dns, err := nf.liveDNSClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	opts, err := nf.fetchOptions(e)
-	if err != nil {
-		return nil, usageError(err)
-	}
-	return &fetchedPolicies{ctx: ctx, dns: dns, opts: opts, known: map[string]tlsrpt.Policy{}}, nil
-}
-
-// PolicyAt returns the policy of domain: sts if it has a valid one whose
-// mode is not none, else no-policy-found.
-func (p *fetchedPolicies) PolicyAt(domain string, _ time.Time) (tlsrpt.Policy, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pol, ok := p.known[domain]; ok {
-		return pol, true
-	}
-	pol := tlsrpt.Policy{Type: tlsrpt.PolicyNoPolicyFound, Domain: domain}
-	if _, fetched, err := sts.Get(p.ctx, p.dns, domain, p.opts); err == nil && fetched.Policy.Mode != sts.ModeNone {
-		pol = tlsrptsend.STSPolicy(domain, fetched.Policy)
-	}
-	p.known[domain] = pol
-	return pol, true
+	return st.WriteText(e.stdout)
 }
