@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/user"
 	"time"
 
 	"github.com/mtasts/mtasts/cache"
+	"github.com/mtasts/mtasts/internal/procenv"
 	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/resolver"
 	"github.com/mtasts/mtasts/sts"
@@ -45,18 +45,6 @@ func OpenOperator(ctx context.Context, cfg *Config, o Options) (*Operator, error
 // Close closes the cache.
 func (op *Operator) Close() error { return op.cache.Close() }
 
-// Actor returns who runs the program, for the record of an override: the
-// user who called sudo (SUDO_USER), else the OS user, else $USER.
-func Actor(getenv func(string) string) string {
-	if u := getenv("SUDO_USER"); u != "" {
-		return u
-	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return getenv("USER")
-}
-
 // ErrNothingToEnforce is the error of AddOverride for mode enforce when
 // the cache holds no policy in mode testing or enforce for the domain.
 var ErrNothingToEnforce = errors.New("no cached policy in mode testing or enforce")
@@ -77,7 +65,7 @@ func (op *Operator) AddOverride(ctx context.Context, domain string, mode sts.Mod
 		return nil, errors.New("an override needs a reason")
 	}
 	if actor == "" {
-		actor = Actor(op.getenv)
+		actor = procenv.Actor(op.getenv)
 	}
 	now := op.now()
 	o, err := cache.ValidateOverride(&cache.Override{Domain: domain, Mode: mode, Reason: reason, Actor: actor,

@@ -58,7 +58,8 @@ type CollectOptions struct {
 	Reader io.Reader
 	Path   string
 	Follow bool
-	// Store receives the outcomes, summed, every Flush (and at the end).
+	// Store receives the outcomes, summed, every Flush (0: a minute) and
+	// at the end.
 	Store *reportstore.Store
 	Flush time.Duration
 	// Policies, SendingIP and Now are those of NewPostfixParser.
@@ -70,6 +71,9 @@ type CollectOptions struct {
 // CollectPostfixLog reads a Postfix log as o says and stores the outcomes
 // of its sessions. Ending ctx stops it after what was read is stored.
 func CollectPostfixLog(ctx context.Context, o CollectOptions) (PostfixStats, error) {
+	if o.Flush <= 0 {
+		o.Flush = time.Minute
+	}
 	parser := NewPostfixParser(o.Policies, o.SendingIP, time.Local, o.Now)
 	rec := NewStoreRecorder(o.Store)
 	var run func(context.Context) error

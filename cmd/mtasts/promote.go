@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/check"
+	"github.com/mtasts/mtasts/internal/procenv"
 	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/rollout"
 	"github.com/mtasts/mtasts/serve"
@@ -29,7 +30,7 @@ func (f *rolloutFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", serve.DefaultPath, "configuration file of mtasts serve")
 	fl.StringVar(&f.db, "db", "", "report store URL (default: the store of mtasts serve, from the configuration)")
-	fl.StringVar(&f.actor, "actor", "", "who makes the change, for the audit log (default: $SUDO_USER, else $USER)")
+	fl.StringVar(&f.actor, "actor", "", "who makes the change, for the audit log (default: $SUDO_USER, else the user running mtasts)")
 	fl.DurationVar(&f.wait, "wait", time.Minute, "how long to wait for a running mtasts serve to load the change and give the new policy id")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 }
@@ -50,12 +51,10 @@ func (f *rolloutFlags) open(ctx context.Context, e *env, domain string) (*rollou
 
 // actorName is who makes a change, for the audit log.
 func (f *rolloutFlags) actorName(e *env) string {
-	for _, a := range []string{f.actor, e.getenv("SUDO_USER"), e.getenv("USER")} {
-		if a != "" {
-			return a
-		}
+	if f.actor != "" {
+		return f.actor
 	}
-	return "unknown"
+	return procenv.Actor(e.getenv)
 }
 
 func newPromoteCmd(e *env) *cobra.Command {

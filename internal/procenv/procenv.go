@@ -6,6 +6,7 @@ package procenv
 import (
 	"io"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,4 +33,20 @@ func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// Actor returns who runs the program, for audit records (overrides,
+// policy changes): the user who called sudo (SUDO_USER), else the OS
+// user, else $USER, else "unknown".
+func Actor(getenv func(string) string) string {
+	if u := getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
 }
