@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,57 +70,14 @@ func (f *reportsFlags) register(cmd *cobra.Command) {
 	pf.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 }
 
-// defaultDataDir is where the reports commands keep the store without
-// --data-dir or --db: the default state directory (statedir.Default over
-// system), or, for a user who has a store in ~/.local/share/mtasts (or
-// $XDG_DATA_HOME/mtasts), where earlier versions kept it, that one. note
-// is for standard error, as statedir.Default says.
-func defaultDataDir(getenv func(string) string, system string) (dir, note string) {
-	dir, note = statedir.Default(system, getenv)
-	if note == "" {
-		return dir, ""
-	}
-	old := getenv("XDG_DATA_HOME")
-	if !filepath.IsAbs(old) {
-		old = filepath.Join(getenv("HOME"), ".local", "share")
-	}
-	old = filepath.Join(old, "mtasts")
-	if _, err := os.Stat(filepath.Join(old, "reports.db")); err == nil && filepath.IsAbs(old) {
-		return old, ""
-	}
-	return dir, note
-}
-
-// storeURL is the store the flags name. Without --db it is reports.db in
-// the data directory, which it creates (mode 0700) if needed: that is
-// where the store was asked for. A --db file's directory must exist.
-func (f *reportsFlags) storeURL(e *env) (string, error) {
-	if f.db != "" {
-		return f.db, nil
-	}
-	dir := f.dataDir
-	if dir == "" {
-		var note string
-		dir, note = defaultDataDir(e.getenv, statedir.System)
-		if note != "" {
-			fmt.Fprintf(e.stderr, "mtasts reports: %s\n", note)
-		}
-	}
-	abs, err := filepath.Abs(dir)
-	if err == nil {
-		dir = abs
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("data directory: %w", err)
-	}
-	return "sqlite://" + filepath.ToSlash(filepath.Join(dir, "reports.db")), nil
-}
-
 // open opens the store; failing to is exit status 3.
 func (f *reportsFlags) open(ctx context.Context, e *env) (*reportstore.Store, error) {
-	url, err := f.storeURL(e)
+	url, note, err := reportstore.LocalURL(f.db, f.dataDir, statedir.System, e.getenv)
 	if err != nil {
 		return nil, &exitError{code: exitCannotRun, err: err}
+	}
+	if note != "" {
+		fmt.Fprintf(e.stderr, "mtasts reports: %s\n", note)
 	}
 	s, err := reportstore.Open(ctx, url, reportstore.Options{Now: e.now})
 	if err != nil {
