@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtasts/mtasts/check"
-	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/sts"
 )
 
@@ -57,12 +56,7 @@ func runPolicyFetch(ctx context.Context, e *env, domainArg string, nf *netFlags,
 		return usageError(err)
 	}
 	res := check.FetchPolicy(ctx, resolver, domain, opts, nf.timeout)
-	if asJSON {
-		err = textout.WriteJSON(e.stdout, res)
-	} else {
-		err = res.WriteText(e.stdout)
-	}
-	if err != nil {
+	if err := output(e, asJSON, res); err != nil {
 		return err
 	}
 	return exitWith(statusCode(res.Status()))

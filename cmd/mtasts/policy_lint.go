@@ -10,7 +10,6 @@ import (
 
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/ctxio"
-	"github.com/mtasts/mtasts/internal/textout"
 )
 
 func newPolicyLintCmd(e *env) *cobra.Command {
@@ -62,12 +61,7 @@ func runPolicyLint(ctx context.Context, e *env, name string, asJSON bool) error 
 		return &exitError{code: exitCannotRun, err: fmt.Errorf("reading policy: %w", err)}
 	}
 	res := check.LintPolicy(name, data)
-	if asJSON {
-		err = textout.WriteJSON(e.stdout, res)
-	} else {
-		err = res.WriteText(e.stdout)
-	}
-	if err != nil {
+	if err := output(e, asJSON, res); err != nil {
 		return err
 	}
 	return exitWith(statusCode(res.Status()))

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -50,10 +49,7 @@ func runReportsList(ctx context.Context, e *env, rf *reportsFlags, o reportstore
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	if rf.asJSON {
-		return textout.WriteJSON(e.stdout, page)
-	}
-	return page.WriteText(e.stdout)
+	return output(e, rf.asJSON, page)
 }
 
 func parseID(arg string) (int64, error) {
@@ -105,10 +101,7 @@ func runReportsShow(ctx context.Context, e *env, rf *reportsFlags, id int64, raw
 	if raw {
 		return writeRaw(e, r.Raw)
 	}
-	if rf.asJSON {
-		return textout.WriteJSON(e.stdout, r)
-	}
-	return r.WriteText(e.stdout)
+	return output(e, rf.asJSON, r)
 }
 
 func newReportsQuarantineCmd(e *env, rf *reportsFlags) *cobra.Command {
@@ -150,8 +143,5 @@ func runReportsQuarantine(ctx context.Context, e *env, rf *reportsFlags, o repor
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	if rf.asJSON {
-		return textout.WriteJSON(e.stdout, page)
-	}
-	return page.WriteText(e.stdout)
+	return output(e, rf.asJSON, page)
 }

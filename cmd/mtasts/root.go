@@ -14,6 +14,7 @@ import (
 	"github.com/mtasts/mtasts/check"
 	"github.com/mtasts/mtasts/internal/buildinfo"
 	"github.com/mtasts/mtasts/internal/ctxio"
+	"github.com/mtasts/mtasts/internal/textout"
 )
 
 // Exit statuses shared by every command that reports a verdict.
@@ -33,6 +34,17 @@ func statusCode(status string) int {
 		return exitWarnings
 	}
 	return exitOK
+}
+
+// textWriter is a result that renders itself for people.
+type textWriter interface{ WriteText(io.Writer) error }
+
+// output prints v on standard output: as JSON when asJSON, else as text.
+func output(e *env, asJSON bool, v textWriter) error {
+	if asJSON {
+		return textout.WriteJSON(e.stdout, v)
+	}
+	return v.WriteText(e.stdout)
 }
 
 // exitError carries an exit status out of a command. A nil err means the

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/rollout/monitor"
 	"github.com/mtasts/mtasts/serve"
@@ -52,12 +51,7 @@ Exit status: 0 nothing open, 1 warnings only or a domain not checked yet,
 			} else if err != nil {
 				return &exitError{code: exitCannotRun, err: err}
 			}
-			if asJSON {
-				err = textout.WriteJSON(e.stdout, v)
-			} else {
-				err = v.WriteText(e.stdout)
-			}
-			if err != nil {
+			if err := output(e, asJSON, v); err != nil {
 				return err
 			}
 			return exitWith(map[string]int{monitor.StatusOK: exitOK, monitor.StatusUnchecked: exitWarnings, "warning": exitWarnings, "critical": exitErrors}[v.Worst()])

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
@@ -90,8 +89,5 @@ func runTlsrptCollect(ctx context.Context, e *env, f *tlsrptFlags, logPath strin
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	if f.store.asJSON {
-		return textout.WriteJSON(e.stdout, st)
-	}
-	return st.WriteText(e.stdout)
+	return output(e, f.store.asJSON, st)
 }

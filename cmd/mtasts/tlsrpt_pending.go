@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/reportstore"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
@@ -54,8 +53,5 @@ func runTlsrptPending(ctx context.Context, e *env, f *tlsrptFlags) error {
 	if err != nil {
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	if f.store.asJSON {
-		return textout.WriteJSON(e.stdout, out)
-	}
-	return out.WriteText(e.stdout)
+	return output(e, f.store.asJSON, out)
 }

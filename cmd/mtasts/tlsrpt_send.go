@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/internal/textout"
 	"github.com/mtasts/mtasts/tlsrptsend"
 )
 
@@ -96,12 +95,7 @@ func runTlsrptSend(ctx context.Context, e *env, f *tlsrptFlags, s *tlsrptsend.Se
 	case err != nil:
 		return &exitError{code: exitCannotRun, err: err}
 	}
-	if f.store.asJSON {
-		err = textout.WriteJSON(e.stdout, out)
-	} else {
-		err = out.WriteText(e.stdout)
-	}
-	if err != nil {
+	if err := output(e, f.store.asJSON, out); err != nil {
 		return err
 	}
 	if d := out.Deliveries; d.Failed+d.Suppressed+d.Unsendable > 0 {
