@@ -36,7 +36,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 install -d "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/mtasts" \
-	"$root/usr/share/doc/mtasts" "$root/usr/share/man/man1" \
+	"$root/usr/share/doc/mtasts/prometheus" "$root/usr/share/doc/mtasts/grafana" "$root/usr/share/man/man1" \
 	"$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
 	"$root/usr/share/fish/vendor_completions.d"
 
@@ -59,6 +59,9 @@ install -m 0644 contrib/systemd/mtasts-daemon.service contrib/systemd/mtasts-ser
 install -m 0640 "$here/mtasts.toml" "$root/etc/mtasts/mtasts.toml"
 install -m 0644 README.md docs/mtasts.example.toml "$root/usr/share/doc/mtasts/"
 for f in docs/*.md; do install -m 0644 "$f" "$root/usr/share/doc/mtasts/"; done
+# The monitor's alerting rules and dashboard, to copy into Prometheus and Grafana.
+install -m 0644 contrib/prometheus/alerts.yml "$root/usr/share/doc/mtasts/prometheus/"
+install -m 0644 contrib/grafana/mtasts-monitor.json "$root/usr/share/doc/mtasts/grafana/"
 install -m 0644 "$here/copyright" "$root/usr/share/doc/mtasts/copyright"
 
 install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$root/DEBIAN/"

@@ -108,6 +108,8 @@ func TestPackage(t *testing.T) {
 		{"/usr/share/zsh/vendor-completions/_mtasts", 0o644, ""},
 		{"/usr/share/fish/vendor_completions.d/mtasts.fish", 0o644, ""},
 		{"/usr/share/doc/mtasts/mtasts.example.toml", 0o644, ""},
+		{"/usr/share/doc/mtasts/prometheus/alerts.yml", 0o644, ""},
+		{"/usr/share/doc/mtasts/grafana/mtasts-monitor.json", 0o644, ""},
 		{"/var/lib/mtasts", fs.ModeDir | 0o750, u.Uid},
 		{"/var/lib/mtasts-daemon", fs.ModeDir | 0o750, u.Uid},
 	} {
