@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/mtasts/mtasts/cache"
@@ -31,6 +32,11 @@ func OpenOperator(ctx context.Context, cfg *Config, o Options) (*Operator, error
 		return nil, err
 	}
 	o = o.withDefaults()
+	// The default cache's directory is made as the daemon makes it, so
+	// that an override can be put in place before the daemon first runs.
+	if err := cfg.prepareStateDir(newLogger(o.Log, cfg.LogFormat, new(slog.LevelVar))); err != nil {
+		return nil, err
+	}
 	url := cfg.Cache
 	if url == "" {
 		url = "memory:"

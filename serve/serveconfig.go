@@ -20,6 +20,7 @@ package serve
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
@@ -65,6 +66,9 @@ type Config struct {
 // Load reads and checks the configuration file at path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no configuration of mtasts serve there (docs/mtasts.example.toml documents one; --config names another file)", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -145,6 +145,19 @@ func TestStateDirAsUser(t *testing.T) {
 	a := newAsUser(t)
 	const note = "keeping state in"
 
+	// An operator's command before the daemon ever ran: the daemon's
+	// default cache is where the daemon will look for it.
+	t.Run("override", func(t *testing.T) {
+		a.t = t
+		code, stderr := a.run("override", "list")
+		if code != 0 || strings.Count(stderr, note) != 1 {
+			t.Errorf("override list: exit %d, want 0 and one note\n%s", code, stderr)
+		}
+		if _, err := os.Stat(a.state("cache.db")); err != nil {
+			t.Errorf("cache: %v", err)
+		}
+	})
+
 	t.Run("daemon", func(t *testing.T) {
 		a.t = t
 		if code, stderr := a.run("daemon", "--check"); code != 0 {
