@@ -64,3 +64,26 @@ func TestQueryZones(t *testing.T) {
 		}
 	}
 }
+
+// The text and JSON of a query name the MX hosts the reply needed and
+// those the policy covers.
+func TestQueryShowsMXHosts(t *testing.T) {
+	w := daemonWorld(t)
+	cfg, err := worldConfig(w, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Query(t.Context(), cfg, Options{Dial: w.DialContext}, "enforce.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := res.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	j := res.JSON()
+	if !strings.Contains(b.String(), "mx hosts  ") || !strings.Contains(b.String(), "covered by the policy: mx1.enforce.test") ||
+		len(j.MXHosts) == 0 || len(j.CoveredMXHosts) == 0 || j.CoveredMXHosts[0] != "mx1.enforce.test" {
+		t.Errorf("query text:\n%s\nJSON %+v", b.String(), j)
+	}
+}

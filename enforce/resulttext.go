@@ -9,16 +9,23 @@ import (
 	"github.com/mtasts/mtasts/resolver"
 )
 
-// ResultJSON is the JSON view of a Result: the decision and the reply,
+// ResultJSON is the JSON view of a Result: the decision, the MX hosts
+// the reply needed and those of them the policy covers, and the reply,
 // written without the space that the protocol puts after NOTFOUND.
 type ResultJSON struct {
 	resolver.DecisionJSON
-	Postfix string `json:"postfix"`
+	MXHosts        []string `json:"mx_hosts,omitempty"`
+	CoveredMXHosts []string `json:"covered_mx_hosts,omitempty"`
+	Postfix        string   `json:"postfix"`
 }
 
 // JSON returns the JSON view of r.
 func (r Result) JSON() ResultJSON {
-	return ResultJSON{r.Decision.JSON(), strings.TrimRight(r.Reply.String(), " ")}
+	j := ResultJSON{DecisionJSON: r.Decision.JSON(), Postfix: strings.TrimRight(r.Reply.String(), " ")}
+	if r.MX != nil {
+		j.MXHosts, j.CoveredMXHosts = r.MX.Hosts, coveredHosts(r.Decision.MX, r.MX.Hosts)
+	}
+	return j
 }
 
 // decisionText explains each kind of decision in a few words.
@@ -46,6 +53,11 @@ func (r Result) WriteText(out io.Writer) error {
 		w.Printf("%-9s mode %s, max_age %d, id %s\n", "policy", d.Policy.Mode, d.Policy.MaxAge, textout.OrDash(d.ID))
 		w.Printf("%-9s fetched %s, expires %s\n", "", d.Fetched.UTC().Format(time.RFC3339), d.Expires.UTC().Format(time.RFC3339))
 		w.Printf("%-9s %s\n", "mx", textout.OrDash(strings.Join(d.MX, ", ")))
+	}
+	if r.MX != nil {
+		covered := coveredHosts(d.MX, r.MX.Hosts)
+		w.Textf("%-9s %s (covered by the policy: %s; until %s)\n", "mx hosts", textout.OrDash(strings.Join(r.MX.Hosts, ", ")),
+			textout.OrDash(strings.Join(covered, ", ")), r.MX.Expires.UTC().Format(time.RFC3339))
 	}
 	if d.Override != nil {
 		w.Textf("%-9s %s\n", "override", OverrideLine(d.Override))
