@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -24,6 +25,16 @@ type Monitor struct {
 	// CAFile a PEM file of the roots they trust ("" for the system's).
 	Resolver string
 	CAFile   string
+	// MonitorThresholds tune the conditions.
+	MonitorThresholds
+	// Email, Webhooks and Alertmanagers are where alerts go.
+	Email         *MonitorEmail
+	Webhooks      []MonitorWebhook
+	Alertmanagers []string
+}
+
+// MonitorThresholds tune the monitor's conditions.
+type MonitorThresholds struct {
 	// CertWarning and CertCritical are how long before it expires a
 	// certificate (of a policy host or an MX host) raises a warning and
 	// a critical alert.
@@ -41,10 +52,20 @@ type Monitor struct {
 	// ReadyFor is how long a domain may stay in mode testing with a ready
 	// verdict before it raises an alert.
 	ReadyFor time.Duration
-	// Email, Webhooks and Alertmanagers are where alerts go.
-	Email         *MonitorEmail
-	Webhooks      []MonitorWebhook
-	Alertmanagers []string
+}
+
+// WithDefaults returns th with its zero fields set to those of
+// DefaultMonitor.
+func (th MonitorThresholds) WithDefaults() MonitorThresholds {
+	d := DefaultMonitor().MonitorThresholds
+	th.CertWarning = cmp.Or(th.CertWarning, d.CertWarning)
+	th.CertCritical = cmp.Or(th.CertCritical, d.CertCritical)
+	th.FailureRate = cmp.Or(th.FailureRate, d.FailureRate)
+	th.FailureWindow = cmp.Or(th.FailureWindow, d.FailureWindow)
+	th.MinSessions = cmp.Or(th.MinSessions, d.MinSessions)
+	th.Baseline = cmp.Or(th.Baseline, d.Baseline)
+	th.ReadyFor = cmp.Or(th.ReadyFor, d.ReadyFor)
+	return th
 }
 
 // MonitorEmail is the [serve.monitor.email] section: alerts by mail,
@@ -103,8 +124,7 @@ type monitorWebhookSyntax struct {
 // sets none.
 func DefaultMonitor() Monitor {
 	const day = 24 * time.Hour
-	return Monitor{
-		Interval:      time.Hour,
+	return Monitor{Interval: time.Hour, MonitorThresholds: MonitorThresholds{
 		CertWarning:   14 * day,
 		CertCritical:  3 * day,
 		FailureRate:   0.05,
@@ -112,7 +132,7 @@ func DefaultMonitor() Monitor {
 		MinSessions:   100,
 		Baseline:      30 * day,
 		ReadyFor:      14 * day,
-	}
+	}}
 }
 
 // defaultMonitor is DefaultMonitor as written in the file.
@@ -135,10 +155,10 @@ func defaultMonitor() monitorSyntax {
 func (f *fileSyntax) monitorConfig(cfg *Config, abs func(string) string) error {
 	m := &f.Serve.Monitor
 	cfg.Monitor = Monitor{
-		Enabled: m.Enabled, Interval: m.Interval.Duration, Resolver: m.Resolver, CAFile: abs(m.CAFile),
-		CertWarning: m.CertWarning.Duration, CertCritical: m.CertCritical.Duration,
-		FailureRate: m.FailureRate, FailureWindow: m.FailureWindow.Duration, MinSessions: m.MinSessions,
-		Baseline: m.Baseline.Duration, ReadyFor: m.ReadyFor.Duration, Alertmanagers: m.Alertmanagers,
+		Enabled: m.Enabled, Interval: m.Interval.Duration, Resolver: m.Resolver, CAFile: abs(m.CAFile), Alertmanagers: m.Alertmanagers,
+		MonitorThresholds: MonitorThresholds{CertWarning: m.CertWarning.Duration, CertCritical: m.CertCritical.Duration,
+			FailureRate: m.FailureRate, FailureWindow: m.FailureWindow.Duration, MinSessions: m.MinSessions,
+			Baseline: m.Baseline.Duration, ReadyFor: m.ReadyFor.Duration},
 	}
 	var errs []error
 	if m.Interval.Duration < time.Second {

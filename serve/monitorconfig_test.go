@@ -27,8 +27,8 @@ func TestMonitorConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	const day = 24 * time.Hour
-	want := Monitor{Interval: time.Hour, CertWarning: 14 * day, CertCritical: 3 * day, FailureRate: 0.05, FailureWindow: 2 * day,
-		MinSessions: 100, Baseline: 30 * day, ReadyFor: 14 * day}
+	want := Monitor{Interval: time.Hour, MonitorThresholds: MonitorThresholds{CertWarning: 14 * day, CertCritical: 3 * day, FailureRate: 0.05, FailureWindow: 2 * day,
+		MinSessions: 100, Baseline: 30 * day, ReadyFor: 14 * day}}
 	if diff := cmp.Diff(want, cfg.Monitor); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
@@ -67,10 +67,10 @@ format = "slack"
 		t.Fatal(err)
 	}
 	want = Monitor{Enabled: true, Interval: 10 * time.Minute, Resolver: "127.0.0.1:53", CAFile: filepath.Join(dir, "ca.pem"),
-		CertWarning: 10 * day, CertCritical: day, FailureRate: 0.1, FailureWindow: day, MinSessions: 10, Baseline: 7 * day, ReadyFor: 3 * day,
-		Alertmanagers: []string{"http://127.0.0.1:9093"},
-		Email:         &MonitorEmail{Server: "smtp.example.com:587", StartTLS: "required", Username: "u", Password: "pw", From: "mtasts@example.com", To: []string{"postmaster@example.com"}},
-		Webhooks:      []MonitorWebhook{{URL: "https://hooks.example.com/a", Format: "json"}, {URL: "https://chat.example.com/b", Format: "slack"}}}
+		MonitorThresholds: MonitorThresholds{CertWarning: 10 * day, CertCritical: day, FailureRate: 0.1, FailureWindow: day, MinSessions: 10, Baseline: 7 * day, ReadyFor: 3 * day},
+		Alertmanagers:     []string{"http://127.0.0.1:9093"},
+		Email:             &MonitorEmail{Server: "smtp.example.com:587", StartTLS: "required", Username: "u", Password: "pw", From: "mtasts@example.com", To: []string{"postmaster@example.com"}},
+		Webhooks:          []MonitorWebhook{{URL: "https://hooks.example.com/a", Format: "json"}, {URL: "https://chat.example.com/b", Format: "slack"}}}
 	if diff := cmp.Diff(want, cfg.Monitor); diff != "" {
 		t.Errorf("every key (-want +got):\n%s", diff)
 	}

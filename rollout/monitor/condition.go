@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -85,32 +84,10 @@ type Condition struct {
 
 // Thresholds tune the conditions; zero fields take the defaults of the
 // [serve.monitor] section (serve.DefaultMonitor).
-type Thresholds struct {
-	CertWarning, CertCritical time.Duration
-	FailureRate               float64
-	FailureWindow             time.Duration
-	MinSessions               int64
-	Baseline                  time.Duration
-	ReadyFor                  time.Duration
-}
+type Thresholds = serve.MonitorThresholds
 
 // ThresholdsOf returns the thresholds mc sets.
-func ThresholdsOf(mc serve.Monitor) Thresholds {
-	return Thresholds{CertWarning: mc.CertWarning, CertCritical: mc.CertCritical, FailureRate: mc.FailureRate,
-		FailureWindow: mc.FailureWindow, MinSessions: mc.MinSessions, Baseline: mc.Baseline, ReadyFor: mc.ReadyFor}
-}
-
-func (th Thresholds) withDefaults() Thresholds {
-	d := ThresholdsOf(serve.DefaultMonitor())
-	th.CertWarning = cmp.Or(th.CertWarning, d.CertWarning)
-	th.CertCritical = cmp.Or(th.CertCritical, d.CertCritical)
-	th.FailureRate = cmp.Or(th.FailureRate, d.FailureRate)
-	th.FailureWindow = cmp.Or(th.FailureWindow, d.FailureWindow)
-	th.MinSessions = cmp.Or(th.MinSessions, d.MinSessions)
-	th.Baseline = cmp.Or(th.Baseline, d.Baseline)
-	th.ReadyFor = cmp.Or(th.ReadyFor, d.ReadyFor)
-	return th
-}
+func ThresholdsOf(mc serve.Monitor) Thresholds { return mc.MonitorThresholds }
 
 // Observation is what one round saw of one domain.
 type Observation struct {
@@ -137,7 +114,7 @@ type ReportStats struct {
 
 // Judge returns the conditions o shows at now. It does no I/O.
 func Judge(o Observation, th Thresholds, now time.Time) []Condition {
-	th = th.withDefaults()
+	th = th.WithDefaults()
 	var out []Condition
 	add := func(c Condition) { out = append(out, c) }
 	if res := o.Check; res != nil {

@@ -116,7 +116,7 @@ func New(o Options) (*Monitor, error) {
 	if o.Holder == "" {
 		o.Holder = holderName()
 	}
-	m := &Monitor{o: o, th: o.Thresholds.withDefaults(), channels: map[string]Channel{}}
+	m := &Monitor{o: o, th: o.Thresholds.WithDefaults(), channels: map[string]Channel{}}
 	for _, c := range o.Channels {
 		if _, dup := m.channels[c.Name()]; dup {
 			return nil, fmt.Errorf("monitor: two alert channels named %s", c.Name())
