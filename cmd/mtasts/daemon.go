@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtasts/mtasts/cache"
 	"github.com/mtasts/mtasts/enforce"
 	"github.com/mtasts/mtasts/resolver"
 )
@@ -84,7 +83,7 @@ Exit status: 0 stopped by a signal (or --check of a valid configuration),
 	fl.StringVar(&f.config, "config", "", "TOML configuration file; its [daemon] section is read")
 	fl.BoolVar(&f.check, "check", false, "check the configuration (settings, CA file, cache) and exit")
 	fl.StringArrayVar(&f.listen, "listen", nil, "address to serve socketmap on, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8461)")
-	fl.StringVar(&f.cache, "cache", "", "policy cache: memory:, sqlite:///path, redis://host/db, postgres://… (default "+cache.DefaultURL+", or cache.db in $STATE_DIRECTORY)")
+	fl.StringVar(&f.cache, "cache", "", "policy cache: memory:, sqlite:///path, redis://host/db, postgres://… (default: cache.db in $STATE_DIRECTORY, else in /var/lib/mtasts when writable, else in ~/.local/state/mtasts)")
 	fl.StringVar(&f.metrics, "metrics", "", "address to serve Prometheus metrics on, at /metrics (default: none)")
 	fl.StringArrayVar(&f.maps, "map", nil, "socketmap name to answer, the last field of Postfix's socketmap:…:NAME; repeatable (default postfix and sts)")
 	f.net.register(cmd)
