@@ -59,11 +59,9 @@ func Open(ctx context.Context, rawURL string, o Options) (Cache, error) {
 	var shared Cache
 	switch u.Scheme {
 	case "memory":
-		size := o.MemorySize
-		if s := u.Query().Get("size"); s != "" {
-			if size, err = strconv.Atoi(s); err != nil || size < 1 {
-				return nil, fmt.Errorf("cache: URL %q: size must be a positive number", rawURL)
-			}
+		size, err := memorySize(u, o.MemorySize)
+		if err != nil {
+			return nil, err
 		}
 		return NewMemory(size, o.Now), nil
 	case "sqlite":
@@ -94,15 +92,9 @@ func (l *Layered) Ping(ctx context.Context) error {
 // openSQLite opens sqlite:///abs/path or sqlite:rel/path, creating the
 // file (see sqlitefile.Prepare) and the schema.
 func openSQLite(ctx context.Context, u *url.URL, now func() time.Time) (*sqlStore, error) {
-	path := u.Opaque
-	if path == "" {
-		if u.Host != "" {
-			return nil, fmt.Errorf("cache: URL %q: write sqlite:///absolute/path or sqlite:relative/path", u.Redacted())
-		}
-		path = u.Path
-	}
-	if path == "" {
-		return nil, fmt.Errorf("cache: URL %q: no file name", u.Redacted())
+	path, err := sqlitePath(u)
+	if err != nil {
+		return nil, err
 	}
 	if err := sqlitefile.Prepare(path); err != nil {
 		return nil, fmt.Errorf("cache: sqlite %s: %w", path, err)
@@ -124,6 +116,35 @@ func openSQLite(ctx context.Context, u *url.URL, now func() time.Time) (*sqlStor
 		return nil, err
 	}
 	return s, nil
+}
+
+// memorySize returns the "size" parameter of a memory: URL, def if none.
+func memorySize(u *url.URL, def int) (int, error) {
+	s := u.Query().Get("size")
+	if s == "" {
+		return def, nil
+	}
+	size, err := strconv.Atoi(s)
+	if err != nil || size < 1 {
+		return 0, fmt.Errorf("cache: URL %q: size must be a positive number", u.Redacted())
+	}
+	return size, nil
+}
+
+// sqlitePath returns the file of a sqlite: URL, sqlite:///abs/path or
+// sqlite:rel/path.
+func sqlitePath(u *url.URL) (string, error) {
+	path := u.Opaque
+	if path == "" {
+		if u.Host != "" {
+			return "", fmt.Errorf("cache: URL %q: write sqlite:///absolute/path or sqlite:relative/path", u.Redacted())
+		}
+		path = u.Path
+	}
+	if path == "" {
+		return "", fmt.Errorf("cache: URL %q: no file name", u.Redacted())
+	}
+	return path, nil
 }
 
 // openRedis opens a redis:// or rediss:// URL. The parameter "prefix"

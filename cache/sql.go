@@ -73,25 +73,36 @@ func (s *sqlStore) init(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.createSchema(ctx)
 	if err != nil {
-		return s.err("creating schema", err)
+		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := tx.Commit(); err != nil {
+		return s.err("creating schema", err)
+	}
+	s.ready = true
+	return nil
+}
+
+// createSchema begins a transaction with s.lock and creates the schema
+// in it; the caller commits or rolls back.
+func (s *sqlStore) createSchema(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.err("creating schema", err)
+	}
 	stmts := sqlSchema
 	if s.lock != "" {
 		stmts = append([]string{s.lock}, stmts...)
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return s.err("creating schema", err)
+			_ = tx.Rollback()
+			return nil, s.err("creating schema", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return s.err("creating schema", err)
-	}
-	s.ready = true
-	return nil
+	return tx, nil
 }
 
 // exec runs a statement after init.
