@@ -152,7 +152,7 @@ type configFile struct {
 // user's rather than the system's. A cache the configuration names is
 // left to its own checks.
 func (c *Config) prepareStateDir(logger *slog.Logger) error {
-	if c.stateDir == "" || c.Cache != "sqlite://"+filepath.Join(c.stateDir, "cache.db") {
+	if !c.defaultCache() {
 		return nil
 	}
 	if c.stateNote != "" {
@@ -162,6 +162,12 @@ func (c *Config) prepareStateDir(logger *slog.Logger) error {
 		return fmt.Errorf("state directory: %w", err)
 	}
 	return nil
+}
+
+// defaultCache tells whether the cache is the default one, in the
+// default state directory.
+func (c *Config) defaultCache() bool {
+	return c.stateDir != "" && c.Cache == "sqlite://"+filepath.Join(c.stateDir, "cache.db")
 }
 
 // Load reads the [daemon] section of the file at path over DefaultConfig

@@ -102,18 +102,6 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 	return s.Serve(ctx)
 }
 
-// Check finds what would stop the service of cfg from starting, short of
-// binding its listeners (which a running daemon holds): the settings, the
-// CA file, the DNS resolver address, and the cache, which it opens (a
-// SQLite file is created if missing, as a start would) and closes.
-func Check(ctx context.Context, cfg *Config, o Options) error {
-	s, err := New(ctx, cfg, o)
-	if err != nil {
-		return err
-	}
-	return s.Close()
-}
-
 // New validates cfg, opens its cache and makes the resolver and the
 // socketmap server. It listens nowhere yet.
 func New(ctx context.Context, cfg *Config, o Options) (*Service, error) {
