@@ -62,10 +62,12 @@ documented in docs/mtasts.example.toml) and from flags, which win. SIGHUP
 reloads the file; SIGTERM or SIGINT stops the daemon after the lookups in
 flight are answered.
 
---check finds what would stop a start, without starting: the settings,
-the CA file, the resolver address, the cache (opened and closed) and, with
-[daemon.tlsrpt_send], its key files and report store; the systemd unit
-runs it before each start.
+--check finds what would stop a start, without starting or writing: the
+settings, the CA file, the resolver address, the state directory, the
+cache (Redis and PostgreSQL connected to), the listen addresses (TCP
+bound and closed at once, so run it with the daemon stopped; UNIX
+sockets not held) and, with [daemon.tlsrpt_send], its key files, report
+store and libtlsrpt socket; the systemd unit runs it before each start.
 
 Exit status: 0 stopped by a signal (or --check of a valid configuration),
 2 an invalid configuration (--check), 3 could not start or failed.`,
@@ -81,7 +83,7 @@ Exit status: 0 stopped by a signal (or --check of a valid configuration),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "TOML configuration file; its [daemon] section is read")
-	fl.BoolVar(&f.check, "check", false, "check the configuration (settings, CA file, cache) and exit")
+	fl.BoolVar(&f.check, "check", false, "check what a start needs (settings, files, cache, stores, listen addresses), writing nothing, and exit")
 	fl.StringArrayVar(&f.listen, "listen", nil, "address to serve socketmap on, HOST:PORT or unix:/path; repeatable (default 127.0.0.1:8461)")
 	fl.StringVar(&f.cache, "cache", "", "policy cache: memory:, sqlite:///path, redis://host/db, postgres://… (default: cache.db in $STATE_DIRECTORY, else in /var/lib/mtasts when writable, else in ~/.local/state/mtasts)")
 	fl.StringVar(&f.metrics, "metrics", "", "address to serve Prometheus metrics on, at /metrics (default: none)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,9 +75,8 @@ func TestDaemonBadConfig(t *testing.T) {
 	}
 }
 
-// daemon --check finds what a start would find, short of binding the
-// listeners: the settings, the CA file, the cache, and the key files and
-// report store of the TLS reports.
+// daemon --check finds what a start would find: the settings, the CA
+// file, the cache, and the key files and report store of the TLS reports.
 func TestDaemonCheck(t *testing.T) {
 	dir := t.TempDir()
 	tlsrptSend := "[daemon.tlsrpt_send]\nenabled = true\norganization_name = \"O\"\ncontact_info = \"c@sender.test\"\nsubmitter = \"sender.test\"\n"
@@ -85,11 +85,11 @@ func TestDaemonCheck(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"valid", "[daemon]\ncache = \"sqlite://" + dir + "/cache.db\"\nlisten = [\"127.0.0.1:8461\"]\n", exitOK, "configuration valid: listen 127.0.0.1:8461, cache sqlite://" + dir + "/cache.db"},
+		{"valid", "[daemon]\ncache = \"sqlite://" + dir + "/cache.db\"\nlisten = [\"127.0.0.1:0\"]\n", exitOK, "configuration valid: listen 127.0.0.1:0, cache sqlite://" + dir + "/cache.db"},
 		{"cache directory missing", "[daemon]\ncache = \"sqlite://" + dir + "/no/such/cache.db\"\n", exitErrors, "directory " + dir + "/no/such does not exist"},
 		{"CA file missing", "[daemon]\ncache = \"memory:\"\nca_file = \"" + dir + "/no-ca.pem\"\n", exitErrors, "no-ca.pem"},
 		{"resolver not an address", "[daemon]\ncache = \"memory:\"\nresolver = \"not an address\"\n", exitErrors, "DNS resolver"},
-		{"TLS reports", "[daemon]\ncache = \"memory:\"\n" + tlsrptSend + "store = \"sqlite://" + dir + "/reports.db\"\n", exitOK, "TLS reports in sqlite://" + dir + "/reports.db"},
+		{"TLS reports", "[daemon]\ncache = \"memory:\"\nlisten = [\"127.0.0.1:0\"]\n" + tlsrptSend + "store = \"sqlite://" + dir + "/reports.db\"\n", exitOK, "TLS reports in sqlite://" + dir + "/reports.db"},
 		{"TLS report store directory missing", "[daemon]\ncache = \"memory:\"\n" + tlsrptSend + "store = \"sqlite://" + dir + "/no/reports.db\"\n", exitErrors, "TLS report store"},
 		{"DKIM key missing", "[daemon]\ncache = \"memory:\"\n" + tlsrptSend + "dkim_key = \"" + dir + "/no.pem\"\ndkim_selector = \"s\"\n", exitErrors, ":8: daemon.tlsrpt_send.dkim_key: open "},
 	} {
@@ -99,5 +99,11 @@ func TestDaemonCheck(t *testing.T) {
 				t.Errorf("code %d (want %d), output %q; want %q", r.code, tc.code, r.stdout+r.stderr, tc.want)
 			}
 		})
+	}
+	// The stores it checked are still to be created by a start.
+	for _, f := range []string{"cache.db", "reports.db"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("--check created %s: %v", f, err)
+		}
 	}
 }
