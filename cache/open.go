@@ -131,18 +131,11 @@ func memorySize(u *url.URL, def int) (int, error) {
 	return size, nil
 }
 
-// sqlitePath returns the file of a sqlite: URL, sqlite:///abs/path or
-// sqlite:rel/path.
+// sqlitePath returns the file of a sqlite: URL (sqlitefile.Path).
 func sqlitePath(u *url.URL) (string, error) {
-	path := u.Opaque
-	if path == "" {
-		if u.Host != "" {
-			return "", fmt.Errorf("cache: URL %q: write sqlite:///absolute/path or sqlite:relative/path", u.Redacted())
-		}
-		path = u.Path
-	}
-	if path == "" {
-		return "", fmt.Errorf("cache: URL %q: no file name", u.Redacted())
+	path, err := sqlitefile.Path(u)
+	if err != nil {
+		return "", fmt.Errorf("cache: %w", err)
 	}
 	return path, nil
 }

@@ -166,18 +166,11 @@ func open(u *url.URL, rawURL string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// sqlitePath returns the file of a sqlite: URL, sqlite:///abs/path or
-// sqlite:rel/path.
+// sqlitePath returns the file of a sqlite: URL (sqlitefile.Path).
 func sqlitePath(u *url.URL) (string, error) {
-	path := u.Opaque
-	if path == "" {
-		if u.Host != "" {
-			return "", fmt.Errorf("reportstore: URL %q: write sqlite:///absolute/path or sqlite:relative/path", u.Redacted())
-		}
-		path = u.Path
-	}
-	if path == "" {
-		return "", fmt.Errorf("reportstore: URL %q: no file name", u.Redacted())
+	path, err := sqlitefile.Path(u)
+	if err != nil {
+		return "", fmt.Errorf("reportstore: %w", err)
 	}
 	return path, nil
 }

@@ -5,6 +5,7 @@ package sqlitefile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
@@ -17,6 +18,22 @@ import (
 // -wal and -shm files the same. Stores hold reports and policies that
 // are nobody else's business.
 const Mode fs.FileMode = 0o600
+
+// Path returns the file of a sqlite: URL, sqlite:///abs/path or
+// sqlite:rel/path.
+func Path(u *url.URL) (string, error) {
+	path := u.Opaque
+	if path == "" {
+		if u.Host != "" {
+			return "", fmt.Errorf("URL %q: write sqlite:///absolute/path or sqlite:relative/path", u.Redacted())
+		}
+		path = u.Path
+	}
+	if path == "" {
+		return "", fmt.Errorf("URL %q: no file name", u.Redacted())
+	}
+	return path, nil
+}
 
 // Prepare makes sure the database file path can be opened: its directory
 // must exist (a mistyped path fails, naming the missing directory, rather
