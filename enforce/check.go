@@ -16,6 +16,7 @@ import (
 	"github.com/mtasts/mtasts/internal/statedir"
 	"github.com/mtasts/mtasts/internal/tomlconf"
 	"github.com/mtasts/mtasts/reportstore"
+	"github.com/mtasts/mtasts/socketmap"
 )
 
 // Check finds what would keep the service of cfg from starting, as far
@@ -33,11 +34,12 @@ import (
 //     process holds the path;
 //   - the listen addresses (listen, exim_listen, metrics): a TCP address
 //     is bound, all of them at once, and closed; a UNIX socket's directory
-//     is writable and no running process listens on the path. So a port
-//     the running daemon holds is in use: run Check while it is stopped,
-//     as the systemd unit does.
+//     is writable and no running process listens on the path.
 //
-// Every problem is returned, joined.
+// While the daemon of cfg runs (it answers a socketmap lookup on one of
+// its listen addresses), the addresses and sockets in use are not errors:
+// they are its own, and a restart frees them. Every problem is returned,
+// joined.
 func Check(ctx context.Context, cfg *Config, o Options) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -49,16 +51,43 @@ func Check(ctx context.Context, cfg *Config, o Options) error {
 	} else {
 		r.Close()
 	}
-	errs = append(errs, cfg.checkStorage(ctx)...)
-	errs = append(errs, cfg.checkListeners()...)
+	running := cfg.daemonRuns(ctx)
+	errs = append(errs, cfg.checkStorage(ctx, running)...)
+	errs = append(errs, cfg.checkListeners(running)...)
 	return errors.Join(errs...)
+}
+
+// checkMap is the socketmap name that daemonRuns asks for: no daemon
+// serves it, and each answers it with socketmap.UnknownMap.
+const checkMap = "mtasts-check"
+
+// daemonRuns tells whether a daemon answers socketmap lookups on one of
+// the listen addresses of c, as the daemon of c does while it runs; the
+// sockets in use are then its own, which a restart frees.
+func (c *Config) daemonRuns(ctx context.Context) bool {
+	want := socketmap.UnknownMap(checkMap).String()
+	for _, s := range c.Listen {
+		a, _ := parseListenAddr(s) // checked by Validate
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		client, err := socketmap.Dial(ctx, a.network, a.addr)
+		if err == nil {
+			r, err := client.Lookup(ctx, checkMap, "check")
+			client.Close()
+			if err == nil && r.String() == want {
+				cancel()
+				return true
+			}
+		}
+		cancel()
+	}
+	return false
 }
 
 // checkStorage checks the state directory, the cache and, with TLS
 // reports on, the report store and the libtlsrpt socket. A store in the
 // default state directory, which a start creates before opening it,
 // needs no more than the directory's check while it does not exist.
-func (c *Config) checkStorage(ctx context.Context) []error {
+func (c *Config) checkStorage(ctx context.Context, running bool) []error {
 	var errs []error
 	willMake := false // the state directory is missing and a start makes it
 	if c.defaultCache() {
@@ -84,7 +113,7 @@ func (c *Config) checkStorage(ctx context.Context) []error {
 		}
 	}
 	if p := c.TLSRPTSend.LibTLSRPTSocket; p != "" {
-		if err := checkSocketPath("unixgram", p); err != nil {
+		if err := checkSocketPath("unixgram", p); err != nil && !(running && errors.Is(err, errSocketHeld)) {
 			errs = append(errs, tomlconf.Setting(err, "daemon", "tlsrpt_send", "libtlsrpt_socket"))
 		}
 	}
@@ -93,8 +122,9 @@ func (c *Config) checkStorage(ctx context.Context) []error {
 
 // checkListeners checks that a start could listen on each listen
 // address, binding the TCP ones together (so that an address given twice
-// is found) and closing them.
-func (c *Config) checkListeners() []error {
+// is found) and closing them. While the daemon runs, the addresses and
+// sockets it holds are not errors.
+func (c *Config) checkListeners(running bool) []error {
 	var errs []error
 	var open []net.Listener
 	defer func() {
@@ -104,6 +134,9 @@ func (c *Config) checkListeners() []error {
 	}()
 	bind := func(key, addr string, check func() (net.Listener, error)) {
 		l, err := check()
+		if running && (errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, errSocketHeld)) {
+			return
+		}
 		if err != nil {
 			errs = append(errs, tomlconf.Setting(fmt.Errorf("%s: %w", addr, err), "daemon", key))
 		} else if l != nil {
@@ -126,6 +159,9 @@ func (c *Config) checkListeners() []error {
 	}
 	return errs
 }
+
+// errSocketHeld says that a running process holds a UNIX socket.
+var errSocketHeld = errors.New("a running process holds this socket")
 
 // checkSocketPath checks, without binding, that a start could bind a
 // UNIX socket of network ("unix" or "unixgram") at path: its directory
@@ -153,7 +189,7 @@ func checkSocketPath(network, path string) error {
 	conn, err := net.DialTimeout(network, path, time.Second)
 	if err == nil {
 		conn.Close()
-		return fmt.Errorf("%s: a running process holds this socket", path)
+		return fmt.Errorf("%s: %w", path, errSocketHeld)
 	}
 	if network == "unix" && !errors.Is(err, syscall.ECONNREFUSED) {
 		return fmt.Errorf("%s: cannot tell whether the socket is stale: %w", path, err)

@@ -3,6 +3,7 @@ package enforce
 import (
 	"context"
 	"database/sql"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtasts/mtasts/internal/testenv/testservers"
 )
@@ -172,5 +174,62 @@ func TestCheckPostgres(t *testing.T) {
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("Check created %d tables (%v), want none", n, err)
+	}
+}
+
+// While the daemon of the configuration runs, the addresses and sockets
+// it holds are not in use; with another program on a listen address,
+// they are.
+func TestCheckWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	cfg := checkConfig(t, dir)
+	cfg.Cache, cfg.TLSRPTSend.Store = "memory:", "sqlite://"+filepath.Join(dir, "reports.db")
+	s, err := New(context.Background(), cfg, Options{Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		s.Close()
+	}()
+	for i := 0; ; i++ { // the libtlsrpt socket is bound once Serve runs
+		if _, err := os.Stat(cfg.TLSRPTSend.LibTLSRPTSocket); err == nil {
+			break
+		} else if i == 1000 {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	running := func() *Config {
+		c := checkConfig(t, dir)
+		c.Cache, c.TLSRPTSend.Store = cfg.Cache, cfg.TLSRPTSend.Store
+		c.Listen = []string{s.Addrs()[0].String(), cfg.Listen[1]}
+		c.Metrics = s.MetricsAddr().String()
+		return c
+	}
+	if err := Check(context.Background(), running(), Options{}); err != nil {
+		t.Errorf("Check while the daemon runs = %v", err)
+	}
+
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c := running()
+	c.Listen = []string{other.Addr().String()}
+	err = Check(context.Background(), c, Options{})
+	for _, want := range []string{"daemon.listen: " + other.Addr().String(), "daemon.metrics: ", "libtlsrpt_socket"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check with another program on the listen address = %v, want %q", err, want)
+		}
 	}
 }

@@ -65,9 +65,9 @@ flight are answered.
 --check finds what would stop a start, without starting or writing: the
 settings, the CA file, the resolver address, the state directory, the
 cache (Redis and PostgreSQL connected to), the listen addresses (TCP
-bound and closed at once, so run it with the daemon stopped; UNIX
-sockets not held) and, with [daemon.tlsrpt_send], its key files, report
-store and libtlsrpt socket; the systemd unit runs it before each start.
+bound and closed at once, UNIX sockets not held, except by this daemon
+running) and, with [daemon.tlsrpt_send], its key files, report store and
+libtlsrpt socket; the systemd unit runs it before each start.
 
 Exit status: 0 stopped by a signal (or --check of a valid configuration),
 2 an invalid configuration (--check), 3 could not start or failed.`,
