@@ -39,8 +39,14 @@ func TestSQLiteRelativePath(t *testing.T) {
 	if r := runCmd(t, nil, "", "reports", "summary", "--db", "sqlite:reports.db"); r.code != exitOK || r.stdout != "no reports\n" {
 		t.Errorf("reports summary --db sqlite:reports.db: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := runCmd(t, nil, "", "daemon", "--cache", "sqlite:cache.db", "--check"); r.code != exitOK {
+	if r := runCmd(t, nil, "", "daemon", "--cache", "sqlite:cache.db", "--check", "--listen", "127.0.0.1:0"); r.code != exitOK {
 		t.Errorf("daemon --cache sqlite:cache.db --check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cache.db")); err == nil {
+		t.Errorf("daemon --check created the cache")
+	}
+	if r := runCmd(t, nil, "", "cache", "list", "--cache", "sqlite:cache.db"); r.code != exitOK {
+		t.Errorf("cache list --cache sqlite:cache.db: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, name := range []string{"reports.db", "cache.db"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
