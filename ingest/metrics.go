@@ -31,9 +31,9 @@ type Metrics struct {
 //	    at once from one client), "reject_rate" (429, too many bodies
 //	    that were not reports from one client)
 //	mtasts_tlsrpt_smtp_refused_total{limit}
-//	    report mail connections answered 421 and closed at once: "conns"
-//	    (too many open), "conns_per_client" (too many open from one
-//	    client)
+//	    report mail connections answered 421 and closed at once: "total"
+//	    (too many open), "per_ip" (too many open from one client), as
+//	    mtasts_serve_connections_rejected_total names them for HTTPS
 //	mtasts_tlsrpt_quarantine_evicted_total
 //	    quarantine entries evicted to keep within its bounds
 //
@@ -71,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, limit := range []string{"memory", "client_busy", "reject_rate"} {
 		m.refused.WithLabelValues(limit)
 	}
-	for _, limit := range []string{"conns", "conns_per_client"} {
+	for _, limit := range []string{"total", "per_ip"} {
 		m.smtpRefused.WithLabelValues(limit)
 	}
 	return m

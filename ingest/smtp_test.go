@@ -181,7 +181,7 @@ func TestSMTPConnectionCaps(t *testing.T) {
 			conns = append(conns, held(t, "127.0.0.1", addr))
 		}
 		for i := range 5 {
-			refused(t, in, "127.0.0.1", addr, "conns_per_client", float64(i+1))
+			refused(t, in, "127.0.0.1", addr, "per_ip", float64(i+1))
 		}
 		conn := dialFrom(t, "127.0.0.2", addr)
 		if err := deliverOn(t, conn, false, "tlsrpt@example.com", readFile(t, "mail/google.eml")); err != nil {
@@ -208,6 +208,6 @@ func TestSMTPConnectionCaps(t *testing.T) {
 		addr := startSMTP(t, in, SMTPOptions{MaxConns: 2, MaxConnsPerClient: 2})
 		held(t, "127.0.0.1", addr)
 		held(t, "127.0.0.2", addr)
-		refused(t, in, "127.0.0.3", addr, "conns", 1)
+		refused(t, in, "127.0.0.3", addr, "total", 1)
 	})
 }

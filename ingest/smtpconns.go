@@ -79,9 +79,9 @@ func (cl *connLimiter) admit(key string) (release func(), limit string) {
 	defer cl.mu.Unlock()
 	switch {
 	case cl.open >= cl.max:
-		return nil, "conns"
+		return nil, "total"
 	case cl.perOpen[key] >= cl.perClient:
-		return nil, "conns_per_client"
+		return nil, "per_ip"
 	}
 	cl.open++
 	cl.perOpen[key]++

@@ -55,7 +55,7 @@ func TestReportMailConnectionCap(t *testing.T) {
 		t.Errorf("second connection of one client greeted %q, %v; want 421 4.7.0", line, err)
 	}
 	metrics := testenv.Scrape(t, "http://"+s.MetricsAddr().String()+"/metrics")
-	if !strings.Contains(metrics, `mtasts_tlsrpt_smtp_refused_total{limit="conns_per_client"} 1`) {
+	if !strings.Contains(metrics, `mtasts_tlsrpt_smtp_refused_total{limit="per_ip"} 1`) {
 		t.Errorf("the refusal is not counted:\n%s", metrics)
 	}
 }
