@@ -155,7 +155,7 @@ func TestSMTPConnectionCaps(t *testing.T) {
 		t.Helper()
 		conn := dialFrom(t, local, addr)
 		if g := greeting(t, conn); !strings.HasPrefix(g, "421 4.7.0 ") {
-			t.Errorf("connection beyond the cap greeted %q, want 421 4.7.0", g)
+			t.Fatalf("connection beyond the cap greeted %q, want 421 4.7.0", g)
 		}
 		if _, err := conn.Read(make([]byte, 1)); err == nil {
 			t.Error("connection beyond the cap left open")
@@ -210,4 +210,26 @@ func TestSMTPConnectionCaps(t *testing.T) {
 		held(t, "127.0.0.2", addr)
 		refused(t, in, "127.0.0.3", addr, "total", 1)
 	})
+}
+
+// A connection ends at SessionTimeout however busy it keeps the server,
+// whatever the bound on each read.
+func TestSMTPSessionTimeout(t *testing.T) {
+	in, _ := newIngester(t, Config{})
+	addr := startSMTP(t, in, SMTPOptions{Timeout: time.Hour, SessionTimeout: 100 * time.Millisecond})
+	conn := dialFrom(t, "127.0.0.1", addr)
+	r := bufio.NewReader(conn)
+	for {
+		if _, err := conn.Write([]byte("NOOP\r\n")); err != nil {
+			break // closed by the server
+		}
+		if _, err := r.ReadString('\n'); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the server kept the connection open past its session")
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
