@@ -220,15 +220,16 @@ func TestSMTPSessionTimeout(t *testing.T) {
 	conn := dialFrom(t, "127.0.0.1", addr)
 	r := bufio.NewReader(conn)
 	for {
-		if _, err := conn.Write([]byte("NOOP\r\n")); err != nil {
-			break // closed by the server
+		_, err := conn.Write([]byte("NOOP\r\n"))
+		if err == nil {
+			_, err = r.ReadString('\n')
 		}
-		if _, err := r.ReadString('\n'); err != nil {
+		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				t.Fatal("the server kept the connection open past its session")
 			}
-			break
+			break // closed by the server
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
