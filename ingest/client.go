@@ -18,17 +18,10 @@ type client struct {
 }
 
 func clientOf(r *http.Request, trusted []netip.Prefix) client {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		host, _, serr := net.SplitHostPort(r.RemoteAddr)
-		if serr != nil {
-			host = r.RemoteAddr
-		}
-		return client{raw: host}
-	}
-	addr := ap.Addr().Unmap()
-	if !isTrusted(addr, trusted) {
-		return client{addr: addr}
+	c := peerOf(r.RemoteAddr)
+	addr := c.addr
+	if !addr.IsValid() || !isTrusted(addr, trusted) {
+		return c
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -42,6 +35,20 @@ func clientOf(r *http.Request, trusted []netip.Prefix) client {
 		}
 	}
 	return client{addr: addr}
+}
+
+// peerOf is the client at the other end of a connection from remote, a
+// host:port.
+func peerOf(remote string) client {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		host, _, serr := net.SplitHostPort(remote)
+		if serr != nil {
+			host = remote
+		}
+		return client{raw: host}
+	}
+	return client{addr: ap.Addr().Unmap()}
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

@@ -52,25 +52,19 @@ type HandlerOptions struct {
 }
 
 func (o *HandlerOptions) setDefaults() {
-	def := func(v *int64, d int64) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&o.MaxBody, DefaultMaxBody)
-	def(&o.Memory, DefaultMemory)
-	def(&o.MinBodyRate, DefaultMinBodyRate)
-	if o.MaxPerClient <= 0 {
-		o.MaxPerClient = DefaultMaxPerClient
-	}
-	if o.RejectBurst <= 0 {
-		o.RejectBurst = DefaultRejectBurst
-	}
-	if o.RejectInterval <= 0 {
-		o.RejectInterval = DefaultRejectInterval
-	}
-	if o.BodyTimeout <= 0 {
-		o.BodyTimeout = 10 * time.Second
+	orDefault(&o.MaxBody, DefaultMaxBody)
+	orDefault(&o.Memory, DefaultMemory)
+	orDefault(&o.MinBodyRate, DefaultMinBodyRate)
+	orDefault(&o.MaxPerClient, DefaultMaxPerClient)
+	orDefault(&o.RejectBurst, DefaultRejectBurst)
+	orDefault(&o.RejectInterval, DefaultRejectInterval)
+	orDefault(&o.BodyTimeout, 10*time.Second)
+}
+
+// orDefault sets *v to d unless it is more than 0.
+func orDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
 }
 

@@ -8,11 +8,12 @@ import (
 
 // Metrics counts what an Ingester receives, for Prometheus.
 type Metrics struct {
-	reg      prometheus.Registerer
-	reports  *prometheus.CounterVec
-	sessions *prometheus.CounterVec
-	refused  *prometheus.CounterVec
-	evicted  prometheus.Counter
+	reg         prometheus.Registerer
+	reports     *prometheus.CounterVec
+	sessions    *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	smtpRefused *prometheus.CounterVec
+	evicted     prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg:
@@ -29,6 +30,10 @@ type Metrics struct {
 //	    (503, the memory budget is spent), "client_busy" (429, too many
 //	    at once from one client), "reject_rate" (429, too many bodies
 //	    that were not reports from one client)
+//	mtasts_tlsrpt_smtp_refused_total{limit}
+//	    report mail connections answered 421 and closed at once: "total"
+//	    (too many open), "per_ip" (too many open from one client), as
+//	    mtasts_serve_connections_rejected_total names them for HTTPS
 //	mtasts_tlsrpt_quarantine_evicted_total
 //	    quarantine entries evicted to keep within its bounds
 //
@@ -44,6 +49,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mtasts_tlsrpt_http_refused_total",
 			Help: "Report POSTs refused by a limit before their body was read, by limit.",
 		}, []string{"limit"}),
+		smtpRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mtasts_tlsrpt_smtp_refused_total",
+			Help: "Report mail connections refused by a limit, answered 421 and closed at once, by limit.",
+		}, []string{"limit"}),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mtasts_tlsrpt_quarantine_evicted_total",
 			Help: "Quarantine entries evicted to keep the quarantine within its bounds.",
@@ -57,10 +66,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Sessions counted by accepted TLS reports, by result.",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.reports, m.sessions, m.refused, m.evicted)
+	reg.MustRegister(m.reports, m.sessions, m.refused, m.smtpRefused, m.evicted)
 	// The limits that alerts watch exist from the start, at 0.
 	for _, limit := range []string{"memory", "client_busy", "reject_rate"} {
 		m.refused.WithLabelValues(limit)
+	}
+	for _, limit := range []string{"total", "per_ip"} {
+		m.smtpRefused.WithLabelValues(limit)
 	}
 	return m
 }
@@ -89,6 +101,13 @@ func (m *Metrics) watchBudget(b *memoryBudget) {
 func (m *Metrics) refuse(limit string) {
 	if m != nil {
 		m.refused.WithLabelValues(limit).Inc()
+	}
+}
+
+// refuseSMTP counts a report mail connection refused by limit.
+func (m *Metrics) refuseSMTP(limit string) {
+	if m != nil {
+		m.smtpRefused.WithLabelValues(limit).Inc()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -29,8 +30,29 @@ type SMTPOptions struct {
 	// MaxMessageBytes caps a mail; 0 means twice Config.MaxSize plus
 	// 64 KiB, the most tlsrpt.ParseMessage reads.
 	MaxMessageBytes int64
-	// Timeout bounds each read and write; 0 means five minutes.
+	// Timeout bounds each read and write; 0 means DefaultSMTPTimeout.
 	Timeout time.Duration
+	// SessionTimeout bounds a connection, however busy; 0 means
+	// DefaultSMTPSessionTimeout.
+	SessionTimeout time.Duration
+	// MaxConns bounds the connections open at once, MaxConnsPerClient
+	// those of one client (an IPv6 client by its /64); a connection
+	// beyond them is answered 421 and closed. 0 means
+	// DefaultSMTPMaxConns and DefaultSMTPMaxConnsPerClient.
+	MaxConns, MaxConnsPerClient int
+}
+
+// SMTPServer is the report mail server of NewSMTPServer: go-smtp's, on
+// listeners that bound its connections.
+type SMTPServer struct {
+	*smtp.Server
+	conns *connLimiter
+}
+
+// Serve accepts connections on l, within the bounds of SMTPOptions,
+// until Shutdown or Close.
+func (s *SMTPServer) Serve(l net.Listener) error {
+	return s.Server.Serve(&limitedListener{Listener: l, cl: s.conns})
 }
 
 // NewSMTPServer returns an SMTP (or LMTP) server that accepts report mail
@@ -38,13 +60,12 @@ type SMTPOptions struct {
 // its report, or the mail in quarantine, is committed; 451 when the store
 // failed, so that the sending MTA tries again. Start it with Serve on a
 // listener, stop it with Shutdown or Close.
-func (in *Ingester) NewSMTPServer(o SMTPOptions) *smtp.Server {
-	if o.MaxMessageBytes <= 0 {
-		o.MaxMessageBytes = in.maxMail()
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Minute
-	}
+func (in *Ingester) NewSMTPServer(o SMTPOptions) *SMTPServer {
+	orDefault(&o.MaxMessageBytes, in.maxMail())
+	orDefault(&o.Timeout, DefaultSMTPTimeout)
+	orDefault(&o.SessionTimeout, DefaultSMTPSessionTimeout)
+	orDefault(&o.MaxConns, DefaultSMTPMaxConns)
+	orDefault(&o.MaxConnsPerClient, DefaultSMTPMaxConnsPerClient)
 	allowed := map[string]bool{}
 	for _, r := range o.Recipients {
 		allowed[strings.ToLower(r)] = true
@@ -57,7 +78,15 @@ func (in *Ingester) NewSMTPServer(o SMTPOptions) *smtp.Server {
 	s.MaxRecipients = 50
 	s.ReadTimeout, s.WriteTimeout = o.Timeout, o.Timeout
 	s.EnableSMTPUTF8 = true
-	return s
+	logs := &logThrottle{interval: time.Minute}
+	conns := &connLimiter{max: o.MaxConns, perClient: o.MaxConnsPerClient, session: o.SessionTimeout, perOpen: map[string]int{},
+		refused: func(limit string, c client) {
+			in.cfg.Metrics.refuseSMTP(limit)
+			if ok, more := logs.allow(limit, in.cfg.Now()); ok {
+				in.log.Warn("report mail connection refused by a limit", "limit", limit, "client", c.String(), "refused_since_last_log", more)
+			}
+		}}
+	return &SMTPServer{Server: s, conns: conns}
 }
 
 type smtpBackend struct {

@@ -1,13 +1,17 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mtasts/mtasts/reportstore"
 )
@@ -40,6 +44,12 @@ func deliver(t *testing.T, addr string, lmtp bool, rcpt string, data []byte) err
 	if err != nil {
 		t.Fatal(err)
 	}
+	return deliverOn(t, conn, lmtp, rcpt, data)
+}
+
+// deliverOn is deliver on a connection made already.
+func deliverOn(t *testing.T, conn net.Conn, lmtp bool, rcpt string, data []byte) error {
+	t.Helper()
 	var c *smtp.Client
 	if lmtp {
 		c = smtp.NewClientLMTP(conn)
@@ -106,5 +116,121 @@ func TestSMTP(t *testing.T) {
 				t.Errorf("delivery with the store down: %v, want 451", err)
 			}
 		})
+	}
+}
+
+// dialFrom connects to addr from the loopback address local, so that
+// tests can be several clients.
+func dialFrom(t *testing.T, local, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	// Not a timing assertion: a bound so that a server that holds the
+	// connection fails the test rather than hangs it.
+	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// greeting reads the server's first reply on conn.
+func greeting(t *testing.T, conn net.Conn) string {
+	t.Helper()
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the greeting: %v", err)
+	}
+	return line
+}
+
+// A stranger cannot hold more than the connection caps: beyond them a
+// connection is answered 421 and closed at once, while other clients
+// still deliver.
+func TestSMTPConnectionCaps(t *testing.T) {
+	refused := func(t *testing.T, in *Ingester, local, addr, limit string, want float64) {
+		t.Helper()
+		conn := dialFrom(t, local, addr)
+		if g := greeting(t, conn); !strings.HasPrefix(g, "421 4.7.0 ") {
+			t.Fatalf("connection beyond the cap greeted %q, want 421 4.7.0", g)
+		}
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Error("connection beyond the cap left open")
+		}
+		if got := counterValue(t, in.cfg.Metrics.smtpRefused.WithLabelValues(limit)); got != want {
+			t.Errorf("mtasts_tlsrpt_smtp_refused_total{limit=%q} = %v, want %v", limit, got, want)
+		}
+	}
+	held := func(t *testing.T, local, addr string) net.Conn {
+		t.Helper()
+		conn := dialFrom(t, local, addr)
+		if g := greeting(t, conn); !strings.HasPrefix(g, "220 ") {
+			t.Fatalf("connection under the cap greeted %q, want 220", g)
+		}
+		return conn
+	}
+
+	t.Run("per client", func(t *testing.T) {
+		in, store := newIngester(t, Config{MaxSize: 32 << 10, Metrics: NewMetrics(prometheus.NewRegistry())})
+		addr := startSMTP(t, in, SMTPOptions{MaxConns: 10, MaxConnsPerClient: 3})
+		var conns []net.Conn
+		for range 3 {
+			conns = append(conns, held(t, "127.0.0.1", addr))
+		}
+		for i := range 5 {
+			refused(t, in, "127.0.0.1", addr, "per_ip", float64(i+1))
+		}
+		conn := dialFrom(t, "127.0.0.2", addr)
+		if err := deliverOn(t, conn, false, "tlsrpt@example.com", readFile(t, "mail/google.eml")); err != nil {
+			t.Fatalf("delivery from another client: %v", err)
+		}
+		if page, err := store.ListReports(context.Background(), reportstore.ListOptions{}); err != nil || page.Total != 1 {
+			t.Fatalf("stored %+v, %v", page, err)
+		}
+		// A connection closed gives its place back.
+		for _, c := range conns {
+			c.Close()
+		}
+		for {
+			conn := dialFrom(t, "127.0.0.1", addr)
+			if strings.HasPrefix(greeting(t, conn), "220 ") {
+				break
+			}
+			time.Sleep(10 * time.Millisecond) // the server has not seen the close yet
+		}
+	})
+
+	t.Run("in all", func(t *testing.T) {
+		in, _ := newIngester(t, Config{Metrics: NewMetrics(prometheus.NewRegistry())})
+		addr := startSMTP(t, in, SMTPOptions{MaxConns: 2, MaxConnsPerClient: 2})
+		held(t, "127.0.0.1", addr)
+		held(t, "127.0.0.2", addr)
+		refused(t, in, "127.0.0.3", addr, "total", 1)
+	})
+}
+
+// A connection ends at SessionTimeout however busy it keeps the server,
+// whatever the bound on each read.
+func TestSMTPSessionTimeout(t *testing.T) {
+	in, _ := newIngester(t, Config{})
+	addr := startSMTP(t, in, SMTPOptions{Timeout: time.Hour, SessionTimeout: 100 * time.Millisecond})
+	conn := dialFrom(t, "127.0.0.1", addr)
+	r := bufio.NewReader(conn)
+	for {
+		_, err := conn.Write([]byte("NOOP\r\n"))
+		if err == nil {
+			_, err = r.ReadString('\n')
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the server kept the connection open past its session")
+			}
+			break // closed by the server
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

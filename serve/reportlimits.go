@@ -33,6 +33,13 @@ type ReportLimits struct {
 	TrustedProxies []netip.Prefix
 	// Quarantine bounds the quarantine.
 	Quarantine reportstore.QuarantineLimits
+	// SMTPMaxConns and SMTPMaxConnsPerIP bound the connections of the
+	// report mail listener open at once, in all and from one client;
+	// beyond them a connection is answered 421 and closed.
+	SMTPMaxConns, SMTPMaxConnsPerIP int
+	// SMTPTimeout bounds each read and write of a report mail
+	// connection, SMTPSessionTimeout the whole connection.
+	SMTPTimeout, SMTPSessionTimeout time.Duration
 }
 
 type reportLimitsSyntax struct {
@@ -46,6 +53,10 @@ type reportLimitsSyntax struct {
 	QuarantineMaxBytes   int64    `toml:"quarantine_max_bytes"`
 	QuarantineMaxEntries int64    `toml:"quarantine_max_entries"`
 	QuarantinePrefix     int      `toml:"quarantine_prefix"`
+	SMTPMaxConns         int      `toml:"smtp_max_conns"`
+	SMTPMaxConnsPerIP    int      `toml:"smtp_max_conns_per_ip"`
+	SMTPTimeout          duration `toml:"smtp_timeout"`
+	SMTPSessionTimeout   duration `toml:"smtp_session_timeout"`
 }
 
 // defaultReportLimits are the limits of a file that sets none.
@@ -60,6 +71,10 @@ func defaultReportLimits() reportLimitsSyntax {
 		QuarantineMaxBytes:   256 << 20,
 		QuarantineMaxEntries: 10000,
 		QuarantinePrefix:     reportstore.DefaultQuarantinePrefix,
+		SMTPMaxConns:         ingest.DefaultSMTPMaxConns,
+		SMTPMaxConnsPerIP:    ingest.DefaultSMTPMaxConnsPerClient,
+		SMTPTimeout:          duration{ingest.DefaultSMTPTimeout},
+		SMTPSessionTimeout:   duration{ingest.DefaultSMTPSessionTimeout},
 	}
 }
 
@@ -68,7 +83,9 @@ func (s *reportLimitsSyntax) limits() (ReportLimits, error) {
 	l := ReportLimits{
 		MaxBody: s.MaxBody, Memory: s.MemoryLimit, MaxPerClient: s.MaxPerClient,
 		RejectBurst: s.RejectBurst, RejectInterval: s.RejectInterval.Duration, MinBodyRate: s.MinBodyRate,
-		Quarantine: reportstore.QuarantineLimits{MaxBytes: s.QuarantineMaxBytes, MaxEntries: s.QuarantineMaxEntries, Prefix: s.QuarantinePrefix},
+		Quarantine:   reportstore.QuarantineLimits{MaxBytes: s.QuarantineMaxBytes, MaxEntries: s.QuarantineMaxEntries, Prefix: s.QuarantinePrefix},
+		SMTPMaxConns: s.SMTPMaxConns, SMTPMaxConnsPerIP: s.SMTPMaxConnsPerIP,
+		SMTPTimeout: s.SMTPTimeout.Duration, SMTPSessionTimeout: s.SMTPSessionTimeout.Duration,
 	}
 	var errs []error
 	positive := func(key string, v int64) {
@@ -83,10 +100,17 @@ func (s *reportLimitsSyntax) limits() (ReportLimits, error) {
 	positive("reject_interval", int64(s.RejectInterval.Duration))
 	positive("min_body_rate", s.MinBodyRate)
 	positive("quarantine_prefix", int64(s.QuarantinePrefix))
+	positive("smtp_max_conns", int64(s.SMTPMaxConns))
+	positive("smtp_max_conns_per_ip", int64(s.SMTPMaxConnsPerIP))
+	positive("smtp_timeout", int64(s.SMTPTimeout.Duration))
+	positive("smtp_session_timeout", int64(s.SMTPSessionTimeout.Duration))
 	for key, v := range map[string]int64{"quarantine_max_bytes": s.QuarantineMaxBytes, "quarantine_max_entries": s.QuarantineMaxEntries} {
 		if v < 0 {
 			errs = append(errs, &settingError{"serve.reports." + key, fmt.Errorf("%d: must not be negative (0 means no bound)", v)})
 		}
+	}
+	if s.SMTPMaxConnsPerIP > s.SMTPMaxConns && s.SMTPMaxConns > 0 {
+		errs = append(errs, &settingError{"serve.reports.smtp_max_conns_per_ip", fmt.Errorf("%d is more than smtp_max_conns (%d)", s.SMTPMaxConnsPerIP, s.SMTPMaxConns)})
 	}
 	if s.MaxBody > 0 && s.MemoryLimit < 2*s.MaxBody {
 		errs = append(errs, &settingError{"serve.reports.memory_limit", fmt.Errorf("%d is less than twice max_body (%d): a report of that size could never be read", s.MemoryLimit, s.MaxBody)})

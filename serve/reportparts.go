@@ -92,7 +92,8 @@ func (r *reportParts) run(ctx context.Context) {
 	}
 	rc := r.cfg.Reports
 	if l := r.mailListener; l != nil {
-		s := r.ingester.NewSMTPServer(ingest.SMTPOptions{Domain: rc.SMTPDomain, LMTP: rc.LMTP, Recipients: rc.Recipients, TLSConfig: r.mailTLS})
+		s := r.ingester.NewSMTPServer(ingest.SMTPOptions{Domain: rc.SMTPDomain, LMTP: rc.LMTP, Recipients: rc.Recipients, TLSConfig: r.mailTLS,
+			Timeout: rc.SMTPTimeout, SessionTimeout: rc.SMTPSessionTimeout, MaxConns: rc.SMTPMaxConns, MaxConnsPerClient: rc.SMTPMaxConnsPerIP})
 		r.log.Info("receiving TLS report mail", "addr", l.Addr().String(), "lmtp", rc.LMTP, "starttls", r.mailTLS != nil)
 		r.mailListener = nil // s closes it
 		r.wg.Go(func() { _ = s.Serve(l) })

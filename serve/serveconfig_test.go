@@ -235,19 +235,22 @@ func TestReportLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := cfg.Reports.ReportLimits; l.Memory != 96<<20 || l.MaxBody != 5<<20 || l.MinBodyRate != 8192 || l.Quarantine.MaxEntries != 10000 || l.Quarantine.Prefix != 4096 {
+	if l := cfg.Reports.ReportLimits; l.Memory != 96<<20 || l.MaxBody != 5<<20 || l.MinBodyRate != 8192 || l.Quarantine.MaxEntries != 10000 || l.Quarantine.Prefix != 4096 ||
+		l.SMTPMaxConns != 100 || l.SMTPMaxConnsPerIP != 10 || l.SMTPTimeout != 5*time.Minute || l.SMTPSessionTimeout != 30*time.Minute {
 		t.Errorf("defaults: %+v", l)
 	}
-	cfg, err = parse(t, "[serve.reports]\nenabled = true\nmemory_limit = 20000000\nmax_body = 1000000\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nquarantine_max_bytes = 0\nreject_interval = \"10s\"\n"+domain)
+	cfg, err = parse(t, "[serve.reports]\nenabled = true\nmemory_limit = 20000000\nmax_body = 1000000\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nquarantine_max_bytes = 0\nreject_interval = \"10s\"\nsmtp_max_conns = 20\nsmtp_max_conns_per_ip = 2\nsmtp_session_timeout = \"10m\"\n"+domain)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := cfg.Reports.ReportLimits
 	if l.Memory != 20000000 || l.MaxBody != 1000000 || len(l.TrustedProxies) != 2 || l.TrustedProxies[1].String() != "::1/128" ||
-		l.Quarantine.MaxBytes != 0 || l.RejectInterval != 10*time.Second {
+		l.Quarantine.MaxBytes != 0 || l.RejectInterval != 10*time.Second ||
+		l.SMTPMaxConns != 20 || l.SMTPMaxConnsPerIP != 2 || l.SMTPSessionTimeout != 10*time.Minute {
 		t.Errorf("settings: %+v", l)
 	}
-	for _, bad := range []string{"memory_limit = 1000", "trusted_proxies = [\"proxy.example\"]", "min_body_rate = 0", "quarantine_max_entries = -1"} {
+	for _, bad := range []string{"memory_limit = 1000", "trusted_proxies = [\"proxy.example\"]", "min_body_rate = 0", "quarantine_max_entries = -1",
+		"smtp_max_conns = 0", "smtp_max_conns_per_ip = -1", "smtp_max_conns_per_ip = 1000", "smtp_timeout = \"0s\"", "smtp_session_timeout = \"0s\""} {
 		if _, err := parse(t, "[serve.reports]\n"+bad+"\n"+domain); err == nil || !strings.Contains(err.Error(), ":2: serve.reports.") {
 			t.Errorf("%s: %v, want an error on line 2", bad, err)
 		}
