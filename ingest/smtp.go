@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mtasts/mtasts/internal/connlimit"
 	"github.com/mtasts/mtasts/reportstore"
 )
 
@@ -79,7 +80,7 @@ func (in *Ingester) NewSMTPServer(o SMTPOptions) *SMTPServer {
 	s.ReadTimeout, s.WriteTimeout = o.Timeout, o.Timeout
 	s.EnableSMTPUTF8 = true
 	logs := &logThrottle{interval: time.Minute}
-	conns := &connLimiter{max: o.MaxConns, perClient: o.MaxConnsPerClient, session: o.SessionTimeout, perOpen: map[string]int{},
+	conns := &connLimiter{count: connlimit.New[string](o.MaxConns, o.MaxConnsPerClient), session: o.SessionTimeout,
 		refused: func(limit string, c client) {
 			in.cfg.Metrics.refuseSMTP(limit)
 			if ok, more := logs.allow(limit, in.cfg.Now()); ok {

@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/mtasts/mtasts/internal/connlimit"
 )
 
 // Defaults of the connection bounds of SMTPOptions.
@@ -27,15 +29,11 @@ const (
 // client, and refuses those beyond its bounds at once: a flood is
 // answered quickly and holds nothing.
 type connLimiter struct {
-	max, perClient int
-	session        time.Duration
+	count   *connlimit.Counter[string]
+	session time.Duration
 	// refused is called for each connection refused, with the label of
 	// the limit (the refused metric's) and the client.
 	refused func(limit string, c client)
-
-	mu      sync.Mutex
-	open    int
-	perOpen map[string]int
 }
 
 // limitedListener is a listener whose connections are counted by cl and
@@ -75,26 +73,10 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 // admit counts a connection of client key, or returns the label of the
 // limit it is beyond.
 func (cl *connLimiter) admit(key string) (release func(), limit string) {
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	switch {
-	case cl.open >= cl.max:
-		return nil, "total"
-	case cl.perOpen[key] >= cl.perClient:
-		return nil, "per_ip"
+	if limit := cl.count.Acquire(key); limit != "" {
+		return nil, limit
 	}
-	cl.open++
-	cl.perOpen[key]++
-	return sync.OnceFunc(func() {
-		cl.mu.Lock()
-		defer cl.mu.Unlock()
-		cl.open--
-		if n := cl.perOpen[key] - 1; n > 0 {
-			cl.perOpen[key] = n
-		} else {
-			delete(cl.perOpen, key)
-		}
-	}), ""
+	return sync.OnceFunc(func() { cl.count.Release(key) }), ""
 }
 
 // sessionConn is a connection that ends at end however busy it is: no

@@ -5,49 +5,33 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/mtasts/mtasts/internal/connlimit"
 )
 
 // connLimiter counts open connections, in total and per client address,
 // and refuses those over the limits: a flood from one address cannot take
 // the connections other clients need.
 type connLimiter struct {
-	maxTotal, maxPerIP int
-	m                  *metrics
-
-	mu    sync.Mutex
-	total int
-	perIP map[netip.Addr]int
+	count *connlimit.Counter[netip.Addr]
+	m     *metrics
 }
 
 func newConnLimiter(l Limits, m *metrics) *connLimiter {
-	return &connLimiter{maxTotal: l.MaxConns, maxPerIP: l.MaxConnsPerIP, m: m, perIP: map[netip.Addr]int{}}
+	return &connLimiter{count: connlimit.New[netip.Addr](l.MaxConns, l.MaxConnsPerIP), m: m}
 }
 
 // acquire counts a connection from ip, or returns the reason to refuse it.
 func (cl *connLimiter) acquire(ip netip.Addr) string {
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	if cl.maxTotal > 0 && cl.total >= cl.maxTotal {
-		return "total"
+	if reason := cl.count.Acquire(ip); reason != "" {
+		return reason
 	}
-	if cl.maxPerIP > 0 && cl.perIP[ip] >= cl.maxPerIP {
-		return "per_ip"
-	}
-	cl.total++
-	cl.perIP[ip]++
 	cl.m.connsOpen.Inc()
 	return ""
 }
 
 func (cl *connLimiter) release(ip netip.Addr) {
-	cl.mu.Lock()
-	defer cl.mu.Unlock()
-	cl.total--
-	if n := cl.perIP[ip] - 1; n > 0 {
-		cl.perIP[ip] = n
-	} else {
-		delete(cl.perIP, ip)
-	}
+	cl.count.Release(ip)
 	cl.m.connsOpen.Dec()
 }
 
