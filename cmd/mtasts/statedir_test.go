@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mtasts/mtasts/internal/statedir"
+	"github.com/mtasts/mtasts/internal/testenv/testservers"
 	"github.com/mtasts/mtasts/internal/testenv/testworld"
 )
 
@@ -29,16 +30,17 @@ type asUser struct {
 }
 
 // newAsUser prepares a home directory for nobody and the binary for it to
-// run. The test is skipped unless it runs as root (to change user), or if
-// nobody could write in statedir.System.
+// run. It cannot run unless as root (to change user), nor if nobody could
+// write in statedir.System: then it is skipped, or fails in CI
+// (testservers.Unavailable).
 func newAsUser(t *testing.T) *asUser {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("changing user needs root")
+		testservers.Unavailable(t, "changing user needs root")
 	}
 	u, err := user.Lookup("nobody")
 	if err != nil {
-		t.Skipf("no user nobody: %v", err)
+		testservers.Unavailable(t, "no user nobody: "+err.Error())
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -59,7 +61,7 @@ func newAsUser(t *testing.T) *asUser {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(statedir.System); err == nil && fi.Mode().Perm()&0o002 != 0 {
-		t.Skipf("%s is writable by anyone", statedir.System)
+		testservers.Unavailable(t, statedir.System+" is writable by anyone")
 	}
 	return &asUser{t: t, bin: bin, cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, home: home}
 }
